@@ -1,0 +1,84 @@
+// bun:ffi bindings to libbunker.so, and the embedded static helper.
+// Both are carried inside dist/bunker. libbunker is loaded from a memfd (no temp file, no
+// $TMPDIR); the helper is copied into a sealed memfd and executed from there.
+import { closeSync, writeSync } from "node:fs";
+import { dlopen, FFIType } from "bun:ffi";
+import helperFile from "./build/bunker-helper" with { type: "file" };
+import libFile from "./build/libbunker.so" with { type: "file" };
+
+const MFD_CLOEXEC = 1;
+const MFD_ALLOW_SEALING = 2;
+
+let libc: ReturnType<typeof openLibc> | undefined;
+function openLibc() {
+  return dlopen("libc.so.6", {
+    memfd_create: { args: [FFIType.cstring, FFIType.u32], returns: FFIType.i32 },
+  }).symbols;
+}
+
+function cstr(s: string): Buffer {
+  return Buffer.from(`${s}\0`);
+}
+
+/** Copies an embedded file into a new memfd and returns its fd (close-on-exec). */
+function memfdOf(path: string, name: string): number {
+  libc ??= openLibc();
+  const fd = libc.memfd_create(cstr(name), MFD_CLOEXEC | MFD_ALLOW_SEALING);
+  if (fd < 0) throw new Error(`memfd_create failed for ${name}`);
+  const bytes = new Uint8Array(require("node:fs").readFileSync(path));
+  let off = 0;
+  while (off < bytes.length) off += writeSync(fd, bytes, off, bytes.length - off);
+  return fd;
+}
+
+/**
+ * Every symbol of libbunker.so. Each native concern adds its declarations here; C functions
+ * return -errno on failure because bun:ffi cannot read errno.
+ */
+const symbols = {
+  bk_abi_version: { args: [], returns: FFIType.i32 },
+  bk_flock: { args: [FFIType.i32, FFIType.i32], returns: FFIType.i32 },
+  bk_memfd_seal: { args: [FFIType.i32], returns: FFIType.i32 },
+} as const;
+
+let lib: ReturnType<typeof loadLib> | undefined;
+function loadLib() {
+  const fd = memfdOf(libFile, "libbunker.so");
+  try {
+    return dlopen(`/proc/self/fd/${fd}`, symbols).symbols;
+  } finally {
+    closeSync(fd); // the mapping keeps the library alive
+  }
+}
+
+/** libbunker's functions, loaded on first use. */
+export function native() {
+  lib ??= loadLib();
+  return lib;
+}
+
+let helperFd: number | undefined;
+
+/** The fd of a sealed memfd holding bunker-helper; for execveat() from a cloned child. */
+export function helperMemfd(): number {
+  if (helperFd === undefined) {
+    const fd = memfdOf(helperFile, "bunker-helper");
+    const rc = native().bk_memfd_seal(fd);
+    if (rc < 0) throw new Error(`sealing the helper memfd failed: errno ${-rc}`);
+    helperFd = fd;
+  }
+  return helperFd;
+}
+
+/** A path that execs bunker-helper, valid while this process lives (for Bun.spawn). */
+export function helperPath(): string {
+  return `/proc/${process.pid}/fd/${helperMemfd()}`;
+}
+
+/** Converts a negative-errno return into its name, for messages ("ENOENT"). */
+export function errnoName(rc: number): string {
+  const code = -rc;
+  const names = require("node:os").constants.errno as Record<string, number>;
+  for (const [name, value] of Object.entries(names)) if (value === code) return name;
+  return `errno ${code}`;
+}

@@ -1,0 +1,131 @@
+// The entry point of dist/bunker: global flags, dispatch to a lazily loaded command, and the one
+// place where errors become a message on stderr and an exit code.
+import { type CommandDef, renderUsage, runCommand } from "citty";
+import { BunkerError, EXIT_BUNKER } from "../errors";
+import { aliases, type BunkerCommand, commands, type RawCommand } from "./registry";
+
+const GLOBAL_VALUE_FLAGS: Record<string, string> = {
+  "--root": "BUNKER_ROOT",
+  "--runroot": "BUNKER_RUNTIME_DIR",
+  "--log-level": "BUNKER_LOG_LEVEL",
+};
+
+/** Takes bunker's global flags off the front of argv and applies them through the environment. */
+function applyGlobalFlags(argv: string[]): string[] {
+  let i = 0;
+  while (i < argv.length) {
+    const arg = argv[i];
+    const eq = arg.indexOf("=");
+    const name = eq > 0 ? arg.slice(0, eq) : arg;
+    if (name in GLOBAL_VALUE_FLAGS) {
+      const value = eq > 0 ? arg.slice(eq + 1) : argv[i + 1];
+      if (value === undefined || value === "") throw new BunkerError(`${name} needs a value`);
+      process.env[GLOBAL_VALUE_FLAGS[name]] = value;
+      i += eq > 0 ? 1 : 2;
+    } else if (arg === "--debug" || arg === "-D") {
+      process.env.BUNKER_LOG_LEVEL = "debug";
+      i += 1;
+    } else break;
+  }
+  return argv.slice(i);
+}
+
+function isRaw(cmd: BunkerCommand): cmd is RawCommand {
+  return (cmd as RawCommand).raw === true;
+}
+
+function topUsage(): string {
+  const width = Math.max(...Object.keys(commands).map((n) => n.length)) + 2;
+  const lines = Object.entries(commands)
+    .filter(([, c]) => !c.hidden)
+    .map(([name, c]) => `  ${name.padEnd(width)}${c.description}`);
+  return [
+    "Usage: bunker [--root DIR] [--runroot DIR] [--log-level LEVEL] COMMAND [ARGS...]",
+    "",
+    "A rootless, daemonless container runtime.",
+    "",
+    "Commands:",
+    ...lines,
+    "",
+    "Run 'bunker COMMAND --help' for more information on a command.",
+  ].join("\n");
+}
+
+const HELP = new Set(["-h", "--help"]);
+
+/** Help is asked for when -h/--help comes before `--` (after it, the words belong to the container). */
+function wantsHelp(args: string[]): boolean {
+  for (const a of args) {
+    if (a === "--") return false;
+    if (HELP.has(a)) return true;
+  }
+  return false;
+}
+
+// biome-ignore lint/suspicious/noExplicitAny: citty's arg types are per-command
+async function resolveSub(cmd: CommandDef<any>, args: string[]): Promise<[CommandDef<any>, string[], string]> {
+  let current = cmd;
+  let rest = args;
+  let path = "";
+  while (current.subCommands && rest.length > 0 && !rest[0].startsWith("-")) {
+    const subs = typeof current.subCommands === "function" ? await current.subCommands() : await current.subCommands;
+    const entry = subs[rest[0]];
+    if (!entry) break;
+    const resolved = typeof entry === "function" ? await entry() : await entry;
+    path += ` ${rest[0]}`;
+    current = resolved;
+    rest = rest.slice(1);
+  }
+  return [current, rest, path];
+}
+
+export async function main(argv: string[]): Promise<number> {
+  const args = applyGlobalFlags(argv);
+  const first = args[0];
+  if (first === undefined || HELP.has(first) || first === "help") {
+    process.stdout.write(`${topUsage()}\n`);
+    return first === undefined ? EXIT_BUNKER : 0;
+  }
+  if (first === "--version" || first === "-v") return main(["version"]);
+  const name = aliases[first] ?? first;
+  const entry = commands[name];
+  if (!entry) throw new BunkerError(`'${first}' is not a bunker command. See 'bunker --help'.`);
+  const cmd = await entry.load();
+  const rest = args.slice(1);
+  if (isRaw(cmd)) {
+    await cmd.run(rest);
+    return typeof process.exitCode === "number" ? process.exitCode : 0;
+  }
+  const [leaf, leafArgs, subPath] = await resolveSub(cmd, rest);
+  if (wantsHelp(leafArgs) || (leaf.subCommands && !leaf.run && leafArgs.length === 0)) {
+    process.stdout.write(`${plain(await renderUsage(leaf))}\n`);
+    return 0;
+  }
+  if (leaf.subCommands && !leaf.run && leafArgs.length > 0)
+    throw new BunkerError(`unknown command "${leafArgs[0]}" for "bunker ${name}${subPath}". See 'bunker ${name} --help'.`);
+  await runCommand(leaf, { rawArgs: leafArgs });
+  return typeof process.exitCode === "number" ? process.exitCode : 0;
+}
+
+function reportAndExit(e: unknown): never {
+  if (e instanceof BunkerError) {
+    process.stderr.write(`Error: ${e.message}\n`);
+    process.exit(e.exitCode);
+  }
+  // citty's own errors (missing argument, unknown option) are usage errors.
+  if (e instanceof Error && (e as { code?: string }).code?.startsWith("E_")) {
+    process.stderr.write(`Error: ${e.message}. See 'bunker --help'.\n`);
+    process.exit(EXIT_BUNKER);
+  }
+  process.stderr.write(`Error: internal error: ${e instanceof Error ? (e.stack ?? e.message) : String(e)}\n`);
+  process.exit(EXIT_BUNKER);
+}
+
+if (import.meta.main) {
+  main(process.argv.slice(2)).then((code) => process.exit(code), reportAndExit);
+}
+
+/** citty colours its usage text unconditionally; colour is for terminals only, and never with NO_COLOR. */
+function plain(text: string): string {
+  return process.stdout.isTTY && !process.env.NO_COLOR ? text : Bun.stripANSI(text);
+}

@@ -1,0 +1,29 @@
+// Every top-level command, loaded lazily so that `bunker run` pays only for `run`.
+// The description lives here too, so `bunker --help` needn't import every command.
+import type { CommandDef } from "citty";
+
+export interface CommandEntry {
+  description: string;
+  load: () => Promise<BunkerCommand>;
+  hidden?: boolean;
+}
+
+/**
+ * A citty command, or one that parses its own argv (docker's `run`-style commands, where everything
+ * after IMAGE belongs to the container and citty would steal `-c` or `--help`).
+ */
+// biome-ignore lint/suspicious/noExplicitAny: citty's arg types are per-command
+export type BunkerCommand = CommandDef<any> | RawCommand;
+
+export interface RawCommand {
+  raw: true;
+  usage: string;
+  run: (argv: string[]) => Promise<void> | void;
+}
+
+export const commands: Record<string, CommandEntry> = {
+  version: { description: "Show bunker's version, Bun's, the kernel and the store path", load: () => import("./commands/version").then((m) => m.default) },
+};
+
+/** docker-compatible aliases */
+export const aliases: Record<string, string> = {};

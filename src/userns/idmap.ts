@@ -1,0 +1,130 @@
+// Which host ids a container's ids map to. Container uid 0 is always the invoking user. With a
+// subordinate range in /etc/subuid and /etc/subgid, and newuidmap/newgidmap installed, ids 1..N
+// map into that range, as podman does; otherwise a single-id mapping is all we can have.
+import { existsSync, readFileSync, writeFileSync } from "node:fs";
+import { userInfo } from "node:os";
+import { BunkerError } from "../errors";
+
+export interface IdRange {
+  inside: number;
+  outside: number;
+  count: number;
+}
+
+export interface IdMapping {
+  uids: IdRange[];
+  gids: IdRange[];
+  /** "subid": 0 → user, 1..N → subordinate range; "single": only 0 → user; "root": bunker runs as real root. */
+  kind: "subid" | "single" | "root";
+}
+
+/** The largest range podman uses by default: enough for any distro's system users and nobody. */
+const MAX_SUB_IDS = 65536;
+
+const NEWUIDMAP_PATHS = ["/usr/bin/newuidmap", "/bin/newuidmap", "/usr/sbin/newuidmap"];
+const NEWGIDMAP_PATHS = ["/usr/bin/newgidmap", "/bin/newgidmap", "/usr/sbin/newgidmap"];
+
+export function findTool(paths: string[]): string | undefined {
+  return paths.find((p) => existsSync(p));
+}
+
+/** Parses /etc/subuid-style text and returns the first range that belongs to name or id. */
+export function parseSubIdFile(text: string, name: string, id: number): { start: number; count: number } | undefined {
+  for (const raw of text.split("\n")) {
+    const line = raw.trim();
+    if (!line || line.startsWith("#")) continue;
+    const [owner, start, count] = line.split(":");
+    if (owner !== name && owner !== String(id)) continue;
+    const s = Number(start);
+    const c = Number(count);
+    if (Number.isInteger(s) && Number.isInteger(c) && s >= 0 && c > 0) return { start: s, count: c };
+  }
+  return undefined;
+}
+
+function readSubIds(file: string, name: string, id: number) {
+  try {
+    return parseSubIdFile(readFileSync(file, "utf8"), name, id);
+  } catch {
+    return undefined;
+  }
+}
+
+let cached: IdMapping | undefined;
+
+/** The invoking user's mapping. BUNKER_USERNS=single forces the single-id mapping (tests, doctor). */
+export function hostIdMapping(): IdMapping {
+  if (cached) return cached;
+  const uid = process.getuid!();
+  const gid = process.getgid!();
+  if (uid === 0) {
+    // Real root needs no subordinate ids: the container's ids are the host's, as with rootful podman.
+    const all = [{ inside: 0, outside: 0, count: 4294967295 }];
+    cached = { uids: all, gids: all, kind: "root" };
+    return cached;
+  }
+  const single: IdMapping = {
+    uids: [{ inside: 0, outside: uid, count: 1 }],
+    gids: [{ inside: 0, outside: gid, count: 1 }],
+    kind: "single",
+  };
+  if (process.env.BUNKER_USERNS === "single") return (cached = single);
+  const name = userInfo().username;
+  const subU = readSubIds("/etc/subuid", name, uid);
+  const subG = readSubIds("/etc/subgid", name, uid);
+  if (!subU || !subG || !findTool(NEWUIDMAP_PATHS) || !findTool(NEWGIDMAP_PATHS)) return (cached = single);
+  cached = {
+    uids: [single.uids[0], { inside: 1, outside: subU.start, count: Math.min(subU.count, MAX_SUB_IDS) }],
+    gids: [single.gids[0], { inside: 1, outside: subG.start, count: Math.min(subG.count, MAX_SUB_IDS) }],
+    kind: "subid",
+  };
+  return cached;
+}
+
+/** Maps a container id to the host id it is stored as, or undefined when it has no mapping. */
+export function toHost(ranges: IdRange[], id: number): number | undefined {
+  for (const r of ranges) if (id >= r.inside && id < r.inside + r.count) return r.outside + (id - r.inside);
+  return undefined;
+}
+
+/** Maps a host id back to the container's view, or undefined. */
+export function toContainer(ranges: IdRange[], id: number): number | undefined {
+  for (const r of ranges) if (id >= r.outside && id < r.outside + r.count) return r.inside + (id - r.outside);
+  return undefined;
+}
+
+/** The highest container id that has a mapping (65536 with a subid range, 0 without). */
+export function maxMappedId(ranges: IdRange[]): number {
+  return Math.max(...ranges.map((r) => r.inside + r.count - 1));
+}
+
+function lines(ranges: IdRange[]): string {
+  return ranges.map((r) => `${r.inside} ${r.outside} ${r.count}`).join("\n");
+}
+
+/**
+ * Writes the mapping of a process that has just created a user namespace and is waiting for it.
+ * Subordinate ranges go through the setuid newuidmap/newgidmap; a single mapping or real root
+ * writes /proc/PID/{setgroups,uid_map,gid_map} directly.
+ */
+export function applyIdMapping(pid: number, m: IdMapping): void {
+  if (m.kind === "subid") {
+    for (const [tool, paths, ranges] of [
+      ["newuidmap", NEWUIDMAP_PATHS, m.uids],
+      ["newgidmap", NEWGIDMAP_PATHS, m.gids],
+    ] as const) {
+      const args = ranges.flatMap((r) => [String(r.inside), String(r.outside), String(r.count)]);
+      const r = Bun.spawnSync([findTool(paths)!, String(pid), ...args], { stdout: "ignore", stderr: "pipe" });
+      if (r.exitCode !== 0)
+        throw new BunkerError(`${tool} failed: ${r.stderr.toString().trim()}; check /etc/sub${tool === "newuidmap" ? "uid" : "gid"} for your user`);
+    }
+    return;
+  }
+  try {
+    if (m.kind === "single") writeFileSync(`/proc/${pid}/setgroups`, "deny");
+    writeFileSync(`/proc/${pid}/uid_map`, lines(m.uids));
+    writeFileSync(`/proc/${pid}/gid_map`, lines(m.gids));
+  } catch (e) {
+    throw new BunkerError(`writing the user namespace mapping of process ${pid} failed: ${(e as Error).message}`);
+  }
+}
