@@ -4,7 +4,8 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 
 export const repoRoot = join(import.meta.dir, "../..");
-export const bunkerBin = join(repoRoot, "dist/bunker");
+/** BUNKER_BIN lets parallel work test its own build without racing on dist/bunker. */
+export const bunkerBin = process.env.BUNKER_BIN ?? join(repoRoot, "dist/bunker");
 export const sharedDir = join(repoRoot, "../shared");
 export const imagesSrc = join(sharedDir, "images-src");
 
