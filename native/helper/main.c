@@ -4,6 +4,8 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "apply.h"
+
 static int usage(void) {
   static const char msg[] = "bunker-helper: internal helper of bunker, not meant to be run by hand\n";
   (void)!write(2, msg, sizeof msg - 1);
@@ -16,5 +18,7 @@ int main(int argc, char **argv) {
     static const char v[] = "bunker-helper 1\n";
     return write(1, v, sizeof v - 1) == (ssize_t)(sizeof v - 1) ? 0 : 1;
   }
+  if (strcmp(argv[1], "apply") == 0) return bk_apply_main(argc, argv);
+  if (strcmp(argv[1], "rm") == 0) return bk_rm_main(argc, argv);
   return usage();
 }
