@@ -1,0 +1,311 @@
+// Unpacks one layer, streamed: blob bytes → sha256 → decompress (detected from the bytes) →
+// sha256 (the diff_id) → node-tar's Parser (headers only) → records for bunker-helper apply,
+// which writes them chrooted into the layer's diff/ inside bunker's user namespace.
+// Names are checked here too, so a hostile layer fails with a message that names the entry
+// (the chroot is what makes it safe; the checks are what make it clear).
+import { Readable, Transform, type TransformCallback, Writable } from "node:stream";
+import { pipeline } from "node:stream/promises";
+import { Parser, type ReadEntry } from "tar";
+import { BunkerError } from "../errors";
+import { log, noticeOnce } from "../log";
+import { hostIdMapping, maxMappedId } from "../userns/idmap";
+import { errnoText, type HelperProcess, REPLY_DONE, REPLY_ERROR, REPLY_WARN_XATTR, startHelper } from "../userns/helper-process";
+import { decompressor, detectCompression, MAGIC_LENGTH } from "./compression";
+import { encodeRecord, Op, STEP_NAMES } from "./records";
+
+export interface UnpackExpectation {
+  /** sha256:… of the uncompressed tar (the config's diff_id); checked when given */
+  diffId?: string;
+  /** sha256:… of the bytes as they come (the manifest's layer digest); checked when given */
+  blobDigest?: string;
+  /** a short name for messages ("layer 1a2b3c4d5e6f") */
+  label?: string;
+}
+
+export interface UnpackResult {
+  diffId: string;
+  blobDigest: string;
+  blobSize: number;
+  /** bytes of the uncompressed tar */
+  size: number;
+}
+
+/** Counts and hashes the bytes that pass through. */
+class HashTap extends Transform {
+  private hasher = new Bun.CryptoHasher("sha256");
+  bytes = 0;
+  constructor(private onBytes?: (n: number) => void) {
+    super();
+  }
+  override _transform(chunk: Buffer, _enc: BufferEncoding, done: TransformCallback): void {
+    this.hasher.update(chunk);
+    this.bytes += chunk.length;
+    this.onBytes?.(chunk.length);
+    done(null, chunk);
+  }
+  digest(): string {
+    return `sha256:${this.hasher.digest("hex")}`;
+  }
+}
+
+/** Yields the stream's bytes, first making sure `head` has the magic bytes for detection. */
+async function peek(source: AsyncIterable<Uint8Array>): Promise<{ head: Buffer; rest: AsyncIterable<Uint8Array> }> {
+  const it = source[Symbol.asyncIterator]();
+  const parts: Buffer[] = [];
+  let length = 0;
+  while (length < MAGIC_LENGTH) {
+    const r = await it.next();
+    if (r.done) break;
+    parts.push(Buffer.from(r.value));
+    length += r.value.length;
+  }
+  const head = Buffer.concat(parts);
+  async function* rest() {
+    if (head.length) yield head;
+    for (;;) {
+      const r = await it.next();
+      if (r.done) return;
+      yield r.value;
+    }
+  }
+  return { head, rest: rest() };
+}
+
+/** "usr/bin/x" from a tar name; rejects absolute names and ".." components. */
+export function cleanEntryName(raw: string, label: string, what = "entry"): string {
+  if (raw.startsWith("/")) throw new BunkerError(`${label}: ${what} "${raw}" has an absolute name; refusing to unpack it`);
+  const parts = raw.split("/").filter((p) => p !== "" && p !== ".");
+  if (parts.includes("..")) throw new BunkerError(`${label}: ${what} "${raw}" has a ".." component; refusing to unpack it`);
+  if (parts.some((p) => p.includes("\0"))) throw new BunkerError(`${label}: ${what} "${raw}" has a NUL byte in its name`);
+  return parts.length ? parts.join("/") : ".";
+}
+
+function dirnameOf(path: string): string {
+  const i = path.lastIndexOf("/");
+  return i < 0 ? "." : path.slice(0, i);
+}
+
+function basenameOf(path: string): string {
+  return path.slice(path.lastIndexOf("/") + 1);
+}
+
+/** SCHILY.xattr.* keys of a PAX header body (node-tar parses the header but drops these). */
+export function paxXattrs(body: string): [string, Buffer][] {
+  // Record lengths count bytes ("LEN key=value\n"), so walk the UTF-8 bytes.
+  const buf = Buffer.from(body);
+  const out: [string, Buffer][] = [];
+  let i = 0;
+  while (i < buf.length) {
+    const space = buf.indexOf(0x20, i);
+    const len = space < 0 ? Number.NaN : Number(buf.subarray(i, space).toString());
+    if (!Number.isInteger(len) || len <= space - i + 1 || i + len > buf.length) break;
+    const rec = buf.subarray(space + 1, i + len - 1).toString();
+    const eq = rec.indexOf("=");
+    const key = rec.slice(0, eq);
+    // Binary values (security.capability) arrive mangled by node-tar's text decoding: skip them.
+    if (eq > 0 && key.startsWith("SCHILY.xattr.") && !rec.includes("\uFFFD"))
+      out.push([key.slice("SCHILY.xattr.".length), Buffer.from(rec.slice(eq + 1))]);
+    i += len;
+  }
+  return out;
+}
+
+let deviceWarned = false;
+
+/** Turns tar entries into helper records, with backpressure from the helper's stdin. */
+class RecordSink {
+  private pendingXattrs: [string, Buffer][] = [];
+  private dirTimes: Buffer[] = [];
+  private readonly mapping = hostIdMapping();
+  private readonly maxUid = maxMappedId(this.mapping.uids);
+  private readonly maxGid = maxMappedId(this.mapping.gids);
+  error: unknown;
+
+  constructor(
+    private helper: HelperProcess,
+    private label: string,
+  ) {
+    if (this.mapping.kind === "single")
+      noticeOnce("single-idmap", "no subordinate id range for your user (/etc/subuid, /etc/subgid, newuidmap): every unpacked file belongs to you");
+  }
+
+  private write(buf: Buffer): boolean {
+    return this.helper.stdin.write(buf);
+  }
+
+  onMeta(body: string): void {
+    this.pendingXattrs = paxXattrs(body);
+  }
+
+  private ids(entry: ReadEntry, path: string): { uid: number; gid: number } {
+    if (this.mapping.kind === "single") return { uid: 0, gid: 0 };
+    const uid = entry.uid ?? 0;
+    const gid = entry.gid ?? 0;
+    if (uid > this.maxUid || gid > this.maxGid)
+      throw new BunkerError(
+        `${this.label}: "${path}" belongs to ${uid}:${gid}, beyond the ${this.maxUid} ids mapped for your user; widen your range in /etc/subuid and /etc/subgid`,
+      );
+    return { uid, gid };
+  }
+
+  onEntry(entry: ReadEntry): void {
+    const xattrs = this.pendingXattrs;
+    this.pendingXattrs = [];
+    try {
+      this.entry(entry, xattrs);
+    } catch (e) {
+      this.error ??= e;
+      entry.resume();
+    }
+  }
+
+  private entry(entry: ReadEntry, xattrs: [string, Buffer][]): void {
+    const path = cleanEntryName(entry.path, this.label);
+    const base = basenameOf(path);
+    const times = { mtime: entry.mtime, atime: entry.atime };
+    if (base.startsWith(".wh.")) {
+      entry.resume();
+      if (base === ".wh..wh..opq") return void this.write(encodeRecord(Op.Opaque, dirnameOf(path)));
+      if (base.startsWith(".wh..wh.")) return; // aufs bookkeeping (.wh..wh.plnk and so on)
+      const name = base.slice(4);
+      if (name === "" || name === "." || name === "..")
+        throw new BunkerError(`${this.label}: whiteout "${entry.path}" names "${name}"; refusing to unpack it`);
+      const dir = dirnameOf(path);
+      return void this.write(encodeRecord(Op.Whiteout, dir === "." ? name : `${dir}/${name}`));
+    }
+    const meta = { ...times, ...this.ids(entry, path), mode: entry.mode ?? 0o644, xattrs };
+    switch (entry.type) {
+      case "Directory":
+      case "GNUDumpDir":
+        entry.resume();
+        this.write(encodeRecord(Op.Dir, path, meta));
+        this.dirTimes.push(encodeRecord(Op.Times, path, times));
+        return;
+      case "File":
+      case "OldFile":
+      case "ContiguousFile": {
+        this.write(encodeRecord(Op.File, path, { ...meta, dataLength: entry.size ?? 0 }));
+        entry.on("data", (chunk: Buffer) => {
+          if (!this.write(chunk)) {
+            entry.pause();
+            this.helper.stdin.once("drain", () => entry.resume());
+          }
+        });
+        return;
+      }
+      case "SymbolicLink":
+        entry.resume();
+        // The target is stored as written: the chroot resolves it inside the layer, like the container will.
+        this.write(encodeRecord(Op.Symlink, path, { ...meta, link: entry.linkpath ?? "" }));
+        return;
+      case "Link": {
+        entry.resume();
+        const target = cleanEntryName(entry.linkpath ?? "", this.label, `hard link "${entry.path}" →`);
+        this.write(encodeRecord(Op.Hardlink, path, { link: target }));
+        return;
+      }
+      case "FIFO":
+        entry.resume();
+        this.write(encodeRecord(Op.Fifo, path, meta));
+        return;
+      case "CharacterDevice":
+      case "BlockDevice":
+        entry.resume();
+        if (!deviceWarned) {
+          deviceWarned = true;
+          log.warn(`${this.label}: skipping device nodes (like /${path}): they can't be created without privilege`);
+        }
+        return;
+      default:
+        entry.resume();
+        log.debug(`${this.label}: skipping ${entry.type} entry ${path}`);
+    }
+  }
+
+  /** Directory times go last: writing entries into a directory changes its mtime. */
+  finish(): void {
+    for (let i = this.dirTimes.length - 1; i >= 0; i--) this.write(this.dirTimes[i]);
+    this.write(encodeRecord(Op.End, "."));
+  }
+}
+
+/** Collects the helper's replies: the first error fails the layer, xattr refusals warn once. */
+async function collectReplies(helper: HelperProcess, label: string): Promise<{ error?: string; done: boolean }> {
+  let error: string | undefined;
+  let warnedXattr = false;
+  for (;;) {
+    const r = await helper.next();
+    if (!r) return { error, done: false };
+    if (r.kind === REPLY_DONE) return { error, done: true };
+    if (r.kind === REPLY_WARN_XATTR) {
+      if (!warnedXattr) log.warn(`${label}: some extended attributes could not be set (${errnoText(r.errno)} on /${r.path}); skipping them`);
+      warnedXattr = true;
+    } else if (r.kind === REPLY_ERROR) {
+      error ??= `${label}: cannot ${STEP_NAMES[r.step] ?? "write"} ${r.path ? `/${r.path.replace(/^\.$/, "")}` : "the layer"}: ${errnoText(r.errno)}`;
+    }
+  }
+}
+
+/**
+ * Unpacks a layer stream into diffDir (which must exist and be empty) and verifies its digests.
+ * On any failure it throws, and diffDir holds a partial tree the caller must remove.
+ */
+export async function unpackLayer(
+  source: AsyncIterable<Uint8Array>,
+  diffDir: string,
+  expect: UnpackExpectation = {},
+  onProgress?: (bytes: number) => void,
+): Promise<UnpackResult> {
+  const label = expect.label ?? "layer";
+  const helper = await startHelper("apply", diffDir);
+  const replies = collectReplies(helper, label);
+  const sink = new RecordSink(helper, label);
+  const blobTap = new HashTap(onProgress);
+  const diffTap = new HashTap();
+  const parser = new Parser({ strict: true });
+  parser.on("meta", (body: string) => sink.onMeta(body));
+  parser.on("entry", (entry: ReadEntry) => sink.onEntry(entry));
+  const parserDone = new Promise<void>((resolve, reject) => {
+    parser.on("end", resolve);
+    parser.on("error", reject);
+  });
+  const tarSink = new Writable({
+    write(chunk: Buffer, _enc, done) {
+      if (sink.error) return done(sink.error as Error);
+      if (parser.write(chunk)) done();
+      else parser.once("drain", () => done());
+    },
+    final(done) {
+      parser.end();
+      parserDone.then(() => done(), done);
+    },
+  });
+  try {
+    const { head, rest } = await peek(source);
+    await pipeline(Readable.from(rest, { objectMode: false }), blobTap, decompressor(detectCompression(head)), diffTap, tarSink);
+    if (sink.error) throw sink.error;
+    sink.finish();
+    helper.stdin.end();
+  } catch (e) {
+    helper.kill();
+    await helper.exited;
+    if (e instanceof BunkerError) throw e;
+    throw new BunkerError(`${label}: the layer is not a readable tar stream: ${describe(e)}`);
+  }
+  const { error, done } = await replies;
+  const code = await helper.exited;
+  if (error) throw new BunkerError(error);
+  if (!done || code !== 0) throw new BunkerError(`${label}: unpacking failed (helper exit ${code}${helper.stderr ? `: ${helper.stderr}` : ""})`);
+  const result = { diffId: diffTap.digest(), blobDigest: blobTap.digest(), blobSize: blobTap.bytes, size: diffTap.bytes };
+  if (expect.blobDigest && expect.blobDigest !== result.blobDigest)
+    throw new BunkerError(`${label}: digest mismatch: expected ${expect.blobDigest}, got ${result.blobDigest}`);
+  if (expect.diffId && expect.diffId !== result.diffId)
+    throw new BunkerError(`${label}: uncompressed digest mismatch: the config says ${expect.diffId}, the layer is ${result.diffId}`);
+  return result;
+}
+
+function describe(e: unknown): string {
+  const msg = e instanceof Error ? e.message : String(e);
+  if (/unexpected end|premature|truncat/i.test(msg)) return `truncated stream (${msg})`;
+  return msg;
+}
