@@ -28,10 +28,12 @@ function run(cmd: string[]): void {
 
 const warnings = ["-Wall", "-Wextra", "-Werror", "-Wno-unused-parameter"];
 
-run(["cc", "-O2", "-shared", "-fPIC", ...warnings, "-o", join(out, "libbunker.so"), ...sources("native/lib")]);
+// native/shared/ (the spawn-program interpreter) goes into both: the monitor in bunker-helper spawns
+// detached containers with the same code as a foreground run through libbunker.
+run(["cc", "-O2", "-shared", "-fPIC", ...warnings, "-o", join(out, "libbunker.so"), ...sources("native/lib"), ...sources("native/shared")]);
 
 // musl makes the helper a few tens of KB instead of glibc's ~700 KB: it is what each detached
 // container's monitor costs in memory. glibc's static libc is the fallback when musl-gcc is absent.
 const staticCC = which("musl-gcc") ? "musl-gcc" : "cc";
-run([staticCC, "-static", "-Os", "-s", ...warnings, "-o", join(out, "bunker-helper"), ...sources("native/helper")]);
+run([staticCC, "-static", "-Os", "-s", ...warnings, "-o", join(out, "bunker-helper"), ...sources("native/helper"), ...sources("native/shared")]);
 if (staticCC === "cc") console.error("build-native: musl-gcc not found (Debian: musl-tools); the helper is linked with glibc and is larger");

@@ -5,6 +5,7 @@
 #include <unistd.h>
 
 #include "apply.h"
+#include "init.h"
 
 static int usage(void) {
   static const char msg[] = "bunker-helper: internal helper of bunker, not meant to be run by hand\n";
@@ -20,5 +21,6 @@ int main(int argc, char **argv) {
   }
   if (strcmp(argv[1], "apply") == 0) return bk_apply_main(argc, argv);
   if (strcmp(argv[1], "rm") == 0) return bk_rm_main(argc, argv);
+  if (strcmp(argv[1], "init") == 0) return bk_init_main(argc, argv);
   return usage();
 }

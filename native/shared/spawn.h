@@ -1,0 +1,46 @@
+// The spawn-program interpreter shared by libbunker.so (foreground runs, through bun:ffi) and the
+// static bunker-helper (the detached containers' monitor). TypeScript (src/runtime/program.ts)
+// decides everything and serializes it; this C only carries the steps out, in order.
+#ifndef BK_SPAWN_H
+#define BK_SPAWN_H
+#include <stdint.h>
+
+// Program layout, little-endian:
+//   header: u32 magic (BK_SPAWN_MAGIC), u32 version, u64 clone flags, i32 cgroup dir fd (-1: none),
+//           i32 go fd (read end; the child blocks on it), i32 go write end (closed in the child),
+//           i32 error fd (write end, O_CLOEXEC), i32 error read end (closed in the child), u32 nsteps
+//   step:   u32 op, u32 size (whole step, bytes, multiple of 8), u32 nint, u32 nstr,
+//           i64 ints[nint], then nstr × (u32 len, bytes[len], NUL), each padded to 4 bytes.
+// The child reports a failure as {u32 step index, i32 errno} on the error fd, then _exits.
+// A successful execve closes the error fd (O_CLOEXEC): EOF means the command started.
+#define BK_SPAWN_MAGIC 0x50534b42u /* "BKSP" */
+#define BK_SPAWN_VERSION 1u
+#define BK_SPAWN_HEADER 40u
+
+enum bk_op {
+  BK_OP_MOUNT = 1,      // ints: flags, src in root, tgt in root, create (0 no, 1 dir, 2 file), optional; strs: src tgt fstype data
+  BK_OP_SET_ROOT = 2,   // strs: dir that later "in root" paths resolve inside (no symlink can leave it)
+  BK_OP_MKDIR = 3,      // ints: mode, in root; strs: path (mkdir -p)
+  BK_OP_SYMLINK = 4,    // ints: in root; strs: target, link path (an existing entry is left alone)
+  BK_OP_PIVOT_ROOT = 5, // strs: new root; the old root is detached; "/" becomes the root for in-root paths
+  BK_OP_SETATTR_RO = 6, // ints: recursive, in root, optional; strs: path (mount_setattr MOUNT_ATTR_RDONLY)
+  BK_OP_HOSTNAME = 7,   // strs: name
+  BK_OP_CHDIR = 8,      // strs: path
+  BK_OP_SETID = 9,      // ints: uid, gid, ngroups (-1: leave setgroups alone), groups...
+  BK_OP_CAPBSET = 10,   // ints: mask of capabilities to KEEP in the bounding set (bits 0..63)
+  BK_OP_CAPSET = 11,    // ints: effective, permitted, inheritable, ambient masks
+  BK_OP_NO_NEW_PRIVS = 12,
+  BK_OP_SECCOMP = 13,   // strs: struct sock_filter[] bytes
+  BK_OP_RESET_SIGNALS = 14,
+  BK_OP_STDIO = 15,     // ints: fd for 0, 1, 2 (-1 keep), setsid, make fd 0 the controlling tty, clear O_NONBLOCK on 0-2
+  BK_OP_EXEC = 16,      // ints: argc, envc, exec fd (-1: search PATH); strs: PATH, argv..., envp...
+  BK_OP_RLIMIT = 17,    // ints: resource, soft, hard
+  BK_OP_IFUP_LO = 18,   // brings the loopback interface of the (new) network namespace up
+  BK_OP_UMASK = 19,     // ints: mask
+};
+
+// Validates the program, then clones the child that runs it. Returns the child's pid (in the
+// caller's pid namespace) or -errno. Never allocates: safe in a multithreaded process.
+int bk_spawn(const uint8_t *prog, uint32_t len);
+
+#endif
