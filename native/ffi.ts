@@ -39,6 +39,13 @@ const symbols = {
   bk_abi_version: { args: [], returns: FFIType.i32 },
   bk_flock: { args: [FFIType.i32, FFIType.i32], returns: FFIType.i32 },
   bk_memfd_seal: { args: [FFIType.i32], returns: FFIType.i32 },
+  // spawn (native/shared/spawn.c, native/lib/spawn_host.c)
+  bk_spawn: { args: [FFIType.ptr, FFIType.u32], returns: FFIType.i32 },
+  bk_pipe2: { args: [FFIType.ptr], returns: FFIType.i32 },
+  bk_waitpid: { args: [FFIType.i32, FFIType.ptr], returns: FFIType.i32 },
+  bk_openpt: { args: [FFIType.ptr, FFIType.i32], returns: FFIType.i32 },
+  bk_set_winsize: { args: [FFIType.i32, FFIType.i32, FFIType.i32], returns: FFIType.i32 },
+  bk_get_winsize: { args: [FFIType.i32], returns: FFIType.i32 },
 } as const;
 
 let lib: ReturnType<typeof loadLib> | undefined;
