@@ -1,0 +1,5 @@
+// Containers as records: ids, docker-style names, durable config, runtime state, locks and logs.
+// Consumers (src/runtime, the commands) import from here.
+export * from "./records";
+export * from "./state";
+export { withLock } from "./lock";
