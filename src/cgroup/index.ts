@@ -1,0 +1,33 @@
+// cgroup v2 resource limits. Knows nothing of the CLI; the runtime and the commands use this API:
+//
+//   parseResourceFlags({ memory: "512m", cpus: "0.5", ... }) → ResourceLimits (bad value → BunkerError)
+//   parseCgroupMode(flag)                                  → "enabled" | "disabled" (--cgroups)
+//   hasLimits(limits)
+//   createContainerCgroup(id, limits, mode)                → ContainerCgroup | undefined
+//       before the clone: pass cg.dirFd to the spawn (clone3 CLONE_INTO_CGROUP, with CLONE_NEWCGROUP
+//       the container's /sys/fs/cgroup is its own cgroup); after the clone and before releasing the
+//       child: await cg.attach(pid); when the container has ended: cg.oomKilled() then await cg.remove().
+//   cgroupPathOf(id)                                       → the live cgroup dir of a container (stats, exec)
+//   readStats(path), oomKilled(path)
+//   cleanupStaleCgroups()                                  → removes cgroups left by a killed bunker
+//   detectCgroupSetup(), cgroupReport()                    → for `doctor`
+export { type CgroupHost, type CgroupLayout, type CgroupSetup, detectCgroupSetup, LIMIT_CONTROLLERS } from "./detect";
+export {
+  blkioWeightToIoWeight,
+  type CgroupMode,
+  cpuMax,
+  cpuSharesToWeight,
+  hasLimits,
+  limitFlagNames,
+  limitWrites,
+  parseBytes,
+  parseCgroupMode,
+  parseResourceFlags,
+  RESOURCE_FLAG_ALIASES,
+  RESOURCE_FLAGS,
+  type ResourceFlag,
+  type ResourceLimits,
+} from "./limits";
+export { cgroupPathOf, cleanupStaleCgroups, type ContainerCgroup, createContainerCgroup, oomKilled } from "./manager";
+export { type CgroupReport, type CgroupReportLine, cgroupReport } from "./report";
+export { type CgroupStats, readStats } from "./stats";

@@ -1,0 +1,353 @@
+// A cgroup per container: created before the container's process exists (the spawn clones it
+// straight into the cgroup with CLONE_INTO_CGROUP, so no instruction runs unlimited), written with
+// the limits, removed when the container ends. A small record per cgroup in the runtime dir lets
+// any later bunker command remove cgroups whose bunker was killed (cleanupStaleCgroups).
+import {
+  closeSync,
+  constants,
+  existsSync,
+  mkdirSync,
+  openSync,
+  readdirSync,
+  readFileSync,
+  renameSync,
+  rmdirSync,
+  rmSync,
+  writeFileSync,
+} from "node:fs";
+import { join } from "node:path";
+import { BunkerError, errnoCode } from "../errors";
+import { log } from "../log";
+import { runtimeRoot } from "../paths";
+import { type CgroupSetup, detectCgroupSetup, LIMIT_CONTROLLERS, readControllers } from "./detect";
+import { type CgroupMode, controllersFor, cpusetMembers, hasLimits, limitFlagNames, limitWrites, type ResourceLimits } from "./limits";
+
+export interface ContainerCgroup {
+  /** the cgroup directory; "" for a systemd scope until attach() */
+  path: string;
+  /** an O_DIRECTORY fd of the cgroup for clone3(CLONE_INTO_CGROUP); -1 when the process must be attached instead */
+  dirFd: number;
+  /**
+   * Puts the (still waiting) container process in the cgroup. Call it after the clone and before
+   * the child is released. For a cgroup entered by CLONE_INTO_CGROUP it only makes sure.
+   */
+  attach(pid: number): Promise<void>;
+  /** memory.events counted an oom_kill (read it before remove()) */
+  oomKilled(): boolean;
+  /** kills what is left in the cgroup, removes it and its record; safe to call twice */
+  remove(): Promise<void>;
+}
+
+const PREFIX = "bunker-";
+
+function recordsDir(): string {
+  return join(runtimeRoot(), "cgroups");
+}
+
+interface CgroupRecord {
+  path: string;
+  /** the bunker process that created it, and its start time (pid reuse) */
+  creatorPid: number;
+  creatorStart: string;
+}
+
+/** Field 22 of /proc/PID/stat: the process's start time, to tell a reused pid apart. */
+function processStart(pid: number | "self"): string | undefined {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+    return stat.slice(stat.lastIndexOf(")") + 2).split(" ")[19];
+  } catch {
+    return undefined;
+  }
+}
+
+function writeRecord(id: string, rec: CgroupRecord): void {
+  const dir = recordsDir();
+  mkdirSync(dir, { recursive: true, mode: 0o700 });
+  const tmp = join(dir, `.${id}.${process.pid}.tmp`);
+  writeFileSync(tmp, JSON.stringify(rec));
+  renameSync(tmp, join(dir, `${id}.json`));
+}
+
+function dropRecord(id: string): void {
+  rmSync(join(recordsDir(), `${id}.json`), { force: true });
+}
+
+/** The cgroup directory recorded for a container (while it has one), for stats and exec. */
+export function cgroupPathOf(id: string): string | undefined {
+  try {
+    const rec = JSON.parse(readFileSync(join(recordsDir(), `${id}.json`), "utf8")) as CgroupRecord;
+    return existsSync(rec.path) ? rec.path : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+function writeCgroupFile(dir: string, file: string, value: string): void {
+  writeFileSync(join(dir, file), value);
+}
+
+function isPopulated(dir: string): boolean {
+  try {
+    return /^populated 1$/m.test(readFileSync(join(dir, "cgroup.events"), "utf8"));
+  } catch {
+    return false;
+  }
+}
+
+/** Removes a cgroup and the ones a container made inside it, deepest first. */
+async function removeCgroupTree(dir: string): Promise<void> {
+  if (!existsSync(dir)) return;
+  if (isPopulated(dir)) {
+    try {
+      writeCgroupFile(dir, "cgroup.kill", "1"); // kernel ≥ 5.14: SIGKILL to every process inside
+    } catch {
+      for (const pid of readFileSync(join(dir, "cgroup.procs"), "utf8").split("\n").filter(Boolean)) {
+        try {
+          process.kill(Number(pid), "SIGKILL");
+        } catch {}
+      }
+    }
+  }
+  for (const entry of readdirSync(dir, { withFileTypes: true })) if (entry.isDirectory()) await removeCgroupTree(join(dir, entry.name));
+  // Dying tasks leave the cgroup asynchronously: rmdir says EBUSY until they are gone.
+  for (let attempt = 0; ; attempt++) {
+    try {
+      rmdirSync(dir);
+      return;
+    } catch (e) {
+      const code = errnoCode(e);
+      if (code === "ENOENT") return;
+      if (code !== "EBUSY" || attempt >= 100) throw e;
+      await Bun.sleep(10);
+    }
+  }
+}
+
+/** Reads memory.events: has the kernel's OOM killer killed something in this cgroup? */
+export function oomKilled(path: string): boolean {
+  try {
+    const m = /^oom_kill (\d+)$/m.exec(readFileSync(join(path, "memory.events"), "utf8"));
+    return m !== null && Number(m[1]) > 0;
+  } catch {
+    return false;
+  }
+}
+
+function errnoMessage(e: unknown): string {
+  return errnoCode(e) ?? (e instanceof Error ? e.message : String(e));
+}
+
+/** Enables controllers in a parent's subtree_control; returns the ones that could not be. */
+function enableControllers(parent: string, wanted: string[]): string[] {
+  const enabled = new Set(readControllers(parent, "cgroup.subtree_control"));
+  const failed: string[] = [];
+  for (const c of wanted) {
+    if (enabled.has(c)) continue;
+    try {
+      writeCgroupFile(parent, "cgroup.subtree_control", `+${c}`);
+    } catch {
+      failed.push(c);
+    }
+  }
+  return failed;
+}
+
+function checkCpuset(parent: string, limits: ResourceLimits): void {
+  for (const [flag, list, file] of [
+    ["cpuset-cpus", limits.cpusetCpus, "cpuset.cpus.effective"],
+    ["cpuset-mems", limits.cpusetMems, "cpuset.mems.effective"],
+  ] as const) {
+    if (list === undefined) continue;
+    let available: string;
+    try {
+      available = readFileSync(join(parent, file), "utf8").trim();
+    } catch {
+      continue;
+    }
+    const have = cpusetMembers(available);
+    if ([...cpusetMembers(list)].some((n) => !have.has(n)))
+      throw new BunkerError(`--${flag}: requested ${flag === "cpuset-cpus" ? "CPUs" : "memory nodes"} are not available - requested ${list}, available: ${available}`);
+  }
+}
+
+function applyLimits(dir: string, limits: ResourceLimits): void {
+  for (const w of limitWrites(limits)) {
+    if (w.implicit && !existsSync(join(dir, w.file))) continue;
+    try {
+      writeCgroupFile(dir, w.file, w.value);
+    } catch (e) {
+      throw new BunkerError(`cannot set ${w.file} to ${w.value} in ${dir}: ${errnoMessage(e)}`);
+    }
+  }
+}
+
+function refuse(limits: ResourceLimits, reason: string, fix: string): never {
+  throw new BunkerError(`cannot enforce ${limitFlagNames(limits).join(", ")}: ${reason}; ${fix}`);
+}
+
+/**
+ * Creates the container's cgroup with its limits applied.
+ * - `undefined` when there is nothing to do: --cgroups=disabled, or no limit asked and no cgroup
+ *   can be made here (a run that asks for no limit never fails because of cgroups);
+ * - throws a one-line BunkerError (exit 125) when a limit is asked and can't be enforced, with why
+ *   and how to fix it.
+ * Call stats/oomKilled on `path`, and `remove()` when the container has ended.
+ */
+export async function createContainerCgroup(
+  id: string,
+  limits: ResourceLimits,
+  mode: CgroupMode = "enabled",
+  setup: CgroupSetup = detectCgroupSetup(),
+): Promise<ContainerCgroup | undefined> {
+  const limited = hasLimits(limits);
+  if (mode === "disabled") {
+    if (limited) log.warn(`--cgroups=disabled: ${limitFlagNames(limits).join(", ")} will not be enforced`);
+    return undefined;
+  }
+  if (setup.kind === "none") {
+    if (limited) refuse(limits, setup.reason, setup.fix);
+    log.debug(`no cgroup for the container: ${setup.reason}`);
+    return undefined;
+  }
+  const needed = controllersFor(limits);
+  const missing = needed.filter((c) => !setup.controllers.includes(c));
+  if (missing.length > 0)
+    refuse(
+      limits,
+      `the ${missing.join(", ")} controller${missing.length > 1 ? "s are" : " is"} not delegated to you (available: ${setup.controllers.join(" ") || "none"})`,
+      `enable ${missing.join(", ")} for user@.service delegation (systemd: Delegate=${missing.join(" ")} in a user@.service drop-in), or run with --cgroups=disabled to run without limits deliberately`,
+    );
+  if (setup.kind === "systemd-scope") return systemdScope(id, limits);
+  const parent = setup.parent;
+  const failed = enableControllers(parent, LIMIT_CONTROLLERS.filter((c) => setup.controllers.includes(c)));
+  const failedNeeded = failed.filter((c) => needed.includes(c));
+  if (failedNeeded.length > 0)
+    refuse(limits, `cannot enable ${failedNeeded.join(", ")} in ${parent}/cgroup.subtree_control (processes in that cgroup?)`, "run bunker from a leaf cgroup of a delegated subtree (systemd-run --user --scope bunker ...), or run with --cgroups=disabled to run without limits deliberately");
+  checkCpuset(parent, limits);
+  const path = join(parent, `${PREFIX}${id}`);
+  try {
+    mkdirSync(path);
+  } catch (e) {
+    // A leftover of a killed earlier run of the same container: its processes are gone with it.
+    if (errnoCode(e) !== "EEXIST") {
+      if (!limited) {
+        log.debug(`no cgroup for the container: mkdir ${path}: ${errnoMessage(e)}`);
+        return undefined;
+      }
+      throw new BunkerError(`cannot create the container's cgroup ${path}: ${errnoMessage(e)}`);
+    }
+    await removeCgroupTree(path);
+    mkdirSync(path);
+  }
+  writeRecord(id, { path, creatorPid: process.pid, creatorStart: processStart("self") ?? "" });
+  let dirFd = -1;
+  try {
+    applyLimits(path, limits);
+    dirFd = openSync(path, constants.O_RDONLY | constants.O_DIRECTORY);
+  } catch (e) {
+    await removeCgroupTree(path);
+    dropRecord(id);
+    throw e;
+  }
+  return handle(id, path, dirFd);
+}
+
+function handle(id: string, path: string, dirFd: number): ContainerCgroup {
+  let fd = dirFd;
+  return {
+    path,
+    dirFd,
+    async attach(pid: number) {
+      writeCgroupFile(path, "cgroup.procs", String(pid));
+    },
+    oomKilled: () => oomKilled(path),
+    async remove() {
+      if (fd >= 0) {
+        closeSync(fd);
+        fd = -1;
+      }
+      await removeCgroupTree(path);
+      dropRecord(id);
+    },
+  };
+}
+
+/**
+ * Non-delegated cgroup v2 under systemd: ask the user manager (D-Bus, through busctl) for a
+ * transient scope holding the container's process, with Delegate=yes so its cgroup is ours to
+ * write the limits into. The process is still blocked before exec when it moves, so nothing runs
+ * unlimited; its cgroup namespace was made in bunker's cgroup, though, so /proc/self/cgroup inside
+ * shows a path relative to that. Not testable on the CI machines (no systemd, hybrid cgroups).
+ */
+function systemdScope(id: string, limits: ResourceLimits): ContainerCgroup {
+  let path = "";
+  const unit = `${PREFIX}${id}.scope`;
+  const self: ContainerCgroup = {
+    path,
+    dirFd: -1,
+    async attach(pid: number) {
+      const r = Bun.spawnSync(
+        ["busctl", "--user", "call", "org.freedesktop.systemd1", "/org/freedesktop/systemd1", "org.freedesktop.systemd1.Manager", "StartTransientUnit",
+          "ssa(sv)a(sa(sv))", unit, "fail", "3", "PIDs", "au", "1", String(pid), "Delegate", "b", "true", "CollectMode", "s", "inactive-or-failed", "0"],
+        { stdout: "pipe", stderr: "pipe" },
+      );
+      if (r.exitCode !== 0) throw new BunkerError(`systemd could not make the scope ${unit}: ${r.stderr.toString().trim().split("\n")[0]}`);
+      const mount = "/sys/fs/cgroup";
+      // The manager moves the process asynchronously; its /proc/PID/cgroup shows when it's done.
+      for (let i = 0; i < 200; i++) {
+        const rel = readFileSync(`/proc/${pid}/cgroup`, "utf8").match(/^0::(.*)$/m)?.[1] ?? "";
+        if (rel.endsWith(`/${unit}`)) {
+          path = join(mount, rel);
+          break;
+        }
+        await Bun.sleep(5);
+      }
+      if (!path) throw new BunkerError(`systemd did not move the container into ${unit}`);
+      self.path = path;
+      writeRecord(id, { path, creatorPid: process.pid, creatorStart: processStart("self") ?? "" });
+      applyLimits(path, limits);
+    },
+    oomKilled: () => (path ? oomKilled(path) : false),
+    async remove() {
+      if (path) await removeCgroupTree(path);
+      dropRecord(id);
+    },
+  };
+  return self;
+}
+
+/**
+ * Removes the cgroups of containers whose bunker died (kill -9) and whose processes are gone.
+ * A cgroup whose creating bunker is still alive is left to it. Call it from any command that
+ * manages containers (the lifecycle's startup path); it only reads a directory when there is
+ * nothing to do.
+ */
+export async function cleanupStaleCgroups(): Promise<string[]> {
+  const removed: string[] = [];
+  let names: string[];
+  try {
+    names = readdirSync(recordsDir()).filter((n) => n.endsWith(".json"));
+  } catch {
+    return removed;
+  }
+  for (const name of names) {
+    const id = name.slice(0, -".json".length);
+    let rec: CgroupRecord;
+    try {
+      rec = JSON.parse(readFileSync(join(recordsDir(), name), "utf8"));
+    } catch {
+      continue;
+    }
+    const creatorAlive = processStart(rec.creatorPid) === rec.creatorStart;
+    if (creatorAlive || (existsSync(rec.path) && isPopulated(rec.path))) continue;
+    try {
+      await removeCgroupTree(rec.path);
+      dropRecord(id);
+      removed.push(rec.path);
+    } catch (e) {
+      log.debug(`stale cgroup ${rec.path} not removed yet: ${errnoMessage(e)}`);
+    }
+  }
+  return removed;
+}

@@ -1,0 +1,318 @@
+import { afterAll, describe, expect, test } from "bun:test";
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import {
+  blkioWeightToIoWeight,
+  type CgroupHost,
+  cgroupReport,
+  cpuMax,
+  cpuSharesToWeight,
+  createContainerCgroup,
+  detectCgroupSetup,
+  hasLimits,
+  limitWrites,
+  parseBytes,
+  parseCgroupMode,
+  parseResourceFlags,
+  readStats,
+} from "../../src/cgroup";
+import { BunkerError } from "../../src/errors";
+
+const uid = process.getuid!();
+
+function expectUserError(fn: () => unknown, text: string) {
+  try {
+    fn();
+  } catch (e) {
+    expect(e).toBeInstanceOf(BunkerError);
+    expect((e as BunkerError).exitCode).toBe(125);
+    expect((e as Error).message).toContain(text);
+    expect((e as Error).message).not.toContain("\n");
+    return;
+  }
+  throw new Error(`expected a BunkerError containing "${text}"`);
+}
+
+describe("resource flags (docker units and rules)", () => {
+  test("memory sizes use docker's binary units", () => {
+    expect(parseBytes("memory", "512m")).toBe(512 * 1024 * 1024);
+    expect(parseBytes("memory", "1g")).toBe(1024 ** 3);
+    expect(parseBytes("memory", "1.5G")).toBe(1.5 * 1024 ** 3);
+    expect(parseBytes("memory", "64MiB")).toBe(64 * 1024 ** 2);
+    expect(parseBytes("memory", "100kb")).toBe(102400);
+    expect(parseBytes("memory", "7000000")).toBe(7000000);
+  });
+  test("bad values are one-line errors naming the flag", () => {
+    expectUserError(() => parseResourceFlags({ memory: "lots" }), "--memory");
+    expectUserError(() => parseResourceFlags({ memory: "1m" }), "6MB");
+    expectUserError(() => parseResourceFlags({ cpus: "abc" }), "--cpus");
+    expectUserError(() => parseResourceFlags({ cpus: "3" }, 2), "range of CPUs is from 0.01 to 2.00");
+    expectUserError(() => parseResourceFlags({ "pids-limit": "x" }), "--pids-limit");
+    expectUserError(() => parseResourceFlags({ "blkio-weight": "5" }), "from 10 to 1000");
+    expectUserError(() => parseResourceFlags({ "cpuset-cpus": "3-1" }), "--cpuset-cpus");
+    expectUserError(() => parseResourceFlags({ "cpu-shares": "-3" }), "--cpu-shares");
+  });
+  test("memory-swap follows docker's rules", () => {
+    expectUserError(() => parseResourceFlags({ "memory-swap": "1g" }), "--memory");
+    expectUserError(() => parseResourceFlags({ memory: "512m", "memory-swap": "256m" }), "larger than memory");
+    expectUserError(() => parseResourceFlags({ memory: "64m", "memory-reservation": "128m" }), "reservation");
+    expect(parseResourceFlags({ memory: "512m", "memory-swap": "-1" }).memorySwap).toBe(-1);
+  });
+  test("a full set parses", () => {
+    const l = parseResourceFlags(
+      { memory: "512m", "memory-swap": "1g", "memory-reservation": "256m", cpus: "0.5", "cpu-shares": "512", "cpuset-cpus": "0", "cpuset-mems": "0", "pids-limit": "64", "blkio-weight": "300" },
+      2,
+    );
+    expect(l).toEqual({
+      memory: 512 * 1024 ** 2,
+      memorySwap: 1024 ** 3,
+      memoryReservation: 256 * 1024 ** 2,
+      cpus: 0.5,
+      cpuShares: 512,
+      cpusetCpus: "0",
+      cpusetMems: "0",
+      pidsLimit: 64,
+      blkioWeight: 300,
+    });
+    expect(hasLimits(l)).toBe(true);
+  });
+  test("zero and -1 mean unlimited, as in docker; no flags means no limits", () => {
+    const l = parseResourceFlags({ memory: "0", "pids-limit": "-1", cpus: "0", "blkio-weight": "0", "cpu-shares": "0" });
+    expect(l).toEqual({});
+    expect(hasLimits(l)).toBe(false);
+    expect(hasLimits(parseResourceFlags({}))).toBe(false);
+  });
+  test("--cgroups takes enabled or disabled", () => {
+    expect(parseCgroupMode(undefined)).toBe("enabled");
+    expect(parseCgroupMode("disabled")).toBe("disabled");
+    expectUserError(() => parseCgroupMode("split"), "--cgroups");
+  });
+});
+
+describe("conversions to cgroup v2 files (runc/crun arithmetic)", () => {
+  test("cpu shares → cpu.weight", () => {
+    expect(cpuSharesToWeight(2)).toBe(1);
+    expect(cpuSharesToWeight(1024)).toBe(39);
+    expect(cpuSharesToWeight(262144)).toBe(10000);
+  });
+  test("blkio weight → io.weight", () => {
+    expect(blkioWeightToIoWeight(10)).toBe(1);
+    expect(blkioWeightToIoWeight(500)).toBe(4950);
+    expect(blkioWeightToIoWeight(1000)).toBe(10000);
+  });
+  test("cpus → cpu.max with a 100 ms period", () => {
+    expect(cpuMax(0.5)).toBe("50000 100000");
+    expect(cpuMax(0.2)).toBe("20000 100000");
+    expect(cpuMax(1.5)).toBe("150000 100000");
+  });
+  test("memory-swap is a total: swap.max = memswap - memory; unset gives swap = memory; -1 is max", () => {
+    const m = 512 * 1024 ** 2;
+    const files = (l: Parameters<typeof limitWrites>[0]) => Object.fromEntries(limitWrites(l).map((w) => [w.file, w.value]));
+    expect(files({ memory: m, memorySwap: 1024 ** 3 })["memory.swap.max"]).toBe(String(1024 ** 3 - m));
+    expect(files({ memory: m })["memory.swap.max"]).toBe(String(m));
+    expect(files({ memory: m, memorySwap: -1 })["memory.swap.max"]).toBe("max");
+    expect(files({ memory: m, memoryReservation: 1024 })).toMatchObject({ "memory.max": String(m), "memory.low": "1024" });
+    expect(files({ pidsLimit: 10, cpuShares: 1024, blkioWeight: 500, cpusetCpus: "0-1" })).toEqual({
+      "pids.max": "10",
+      "cpu.weight": "39",
+      "io.weight": "4950",
+      "cpuset.cpus": "0-1",
+    });
+  });
+});
+
+// Fake /proc/self and cgroup trees: mountinfo + cgroup files, directories owned by us or not.
+const base = mkdtempSync(join(tmpdir(), "bunker-cgroup-unit-"));
+afterAll(() => rmSync(base, { recursive: true, force: true }));
+let n = 0;
+
+interface FakeHost {
+  host: CgroupHost;
+  mount: string;
+  dir(rel: string, controllers?: string, subtree?: string): string;
+}
+
+function fakeHost(mountinfo: (mount: string) => string, cgroupLine: string, opts: { uid?: number; runtimeDir?: string } = {}): FakeHost {
+  const root = join(base, String(n++));
+  const proc = join(root, "proc");
+  const mount = join(root, "sys/fs/cgroup");
+  mkdirSync(proc, { recursive: true });
+  mkdirSync(mount, { recursive: true });
+  writeFileSync(join(proc, "mountinfo"), mountinfo(mount));
+  writeFileSync(join(proc, "cgroup"), cgroupLine);
+  return {
+    mount,
+    host: { procSelf: proc, uid: opts.uid ?? uid, runtimeDir: opts.runtimeDir, hasProgram: () => true },
+    dir(rel, controllers = "cpuset cpu io memory pids", subtree = "") {
+      const d = join(mount, rel);
+      mkdirSync(d, { recursive: true });
+      writeFileSync(join(d, "cgroup.controllers"), `${controllers}\n`);
+      writeFileSync(join(d, "cgroup.subtree_control"), subtree ? `${subtree}\n` : "");
+      writeFileSync(join(d, "cgroup.procs"), "");
+      writeFileSync(join(d, "cpuset.cpus.effective"), "0-1\n");
+      writeFileSync(join(d, "cpuset.mems.effective"), "0\n");
+      return d;
+    },
+  };
+}
+
+const unified = (m: string) => `30 1 0:26 / ${m} rw,nosuid,nodev,noexec,relatime shared:4 - cgroup2 cgroup2 rw,nsdelegate,memory_recursiveprot\n`;
+const hybrid = (m: string) =>
+  [
+    `30 1 0:26 / ${m} rw shared:4 - tmpfs tmpfs rw,mode=755`,
+    `31 30 0:27 / ${m}/unified rw shared:5 - cgroup2 cgroup2 rw`,
+    `32 30 0:28 / ${m}/memory rw shared:6 - cgroup cgroup rw,memory`,
+    `33 30 0:29 / ${m}/cpu,cpuacct rw shared:7 - cgroup cgroup rw,cpu,cpuacct`,
+    `34 30 0:30 / ${m}/pids rw shared:8 - cgroup cgroup rw,pids`,
+  ].join("\n");
+const v1only = (m: string) => `32 30 0:28 / ${m}/memory rw shared:6 - cgroup cgroup rw,memory\n`;
+const SERVICE = "user.slice/user-1000.slice/user@1000.service";
+
+describe("detecting the host's case", () => {
+  test("hybrid layout (like the CI machines) → none, says why and how to fix", () => {
+    const f = fakeHost(hybrid, "4:memory:/x\n0::/\n");
+    const s = detectCgroupSetup(f.host);
+    expect(s.kind).toBe("none");
+    if (s.kind !== "none") return;
+    expect(s.layout).toBe("hybrid");
+    expect(s.reason).toContain("memory");
+    expect(s.fix).toContain("systemd.unified_cgroup_hierarchy=1");
+    expect(s.fix).toContain("--cgroups=disabled");
+  });
+  test("cgroup v1 only → none", () => {
+    const s = detectCgroupSetup(fakeHost(v1only, "4:memory:/\n").host);
+    expect(s.kind === "none" && s.layout).toBe("v1");
+  });
+  test("the real host here is detected as not usable for limits (hybrid)", () => {
+    const s = detectCgroupSetup();
+    const mounts = readFileSync("/proc/self/mountinfo", "utf8");
+    if (mounts.includes(" - cgroup cgroup ") && / - cgroup2 /.test(mounts)) expect(s.kind === "none" && s.layout).toBe("hybrid");
+  });
+  test("delegated v2: containers go beside bunker's own cgroup, in the delegated parent", () => {
+    const f = fakeHost(unified, `0::/${SERVICE}/app.slice/term.scope\n`);
+    f.dir(SERVICE);
+    const parent = f.dir(`${SERVICE}/app.slice`, "cpu memory pids");
+    f.dir(`${SERVICE}/app.slice/term.scope`, "cpu memory pids");
+    const s = detectCgroupSetup(f.host);
+    expect(s.kind).toBe("delegated");
+    if (s.kind !== "delegated") return;
+    expect(s.parent).toBe(parent);
+    expect(s.own).toBe(join(parent, "term.scope"));
+    expect(s.controllers).toEqual(["cpu", "memory", "pids"]);
+  });
+  test("a cgroup owned by someone else is not delegated; no user manager → none with a fix", () => {
+    const f = fakeHost(unified, "0::/user.slice/user-1000.slice/session-1.scope\n", { uid: uid + 4242 });
+    f.dir("user.slice/user-1000.slice/session-1.scope");
+    const s = detectCgroupSetup(f.host);
+    expect(s.kind).toBe("none");
+    if (s.kind !== "none") return;
+    expect(s.layout).toBe("unified");
+    expect(s.reason).toContain("not delegated");
+    expect(s.fix).toContain("Delegate=yes");
+  });
+  test("not delegated, but a systemd user manager runs → transient scopes", () => {
+    const runtimeDir = join(base, `rt${n}`);
+    mkdirSync(join(runtimeDir, "systemd"), { recursive: true });
+    writeFileSync(join(runtimeDir, "systemd/private"), "");
+    // our uid owns user@UID.service (as systemd delegates it), but not the session scope's parent
+    const f = fakeHost(unified, `0::/user.slice/user-${uid}.slice/session-3.scope\n`, { runtimeDir });
+    f.dir(`user.slice/user-${uid}.slice/session-3.scope`);
+    const manager = f.dir(`user.slice/user-${uid}.slice/user@${uid}.service`, "cpu memory pids");
+    // user-UID.slice itself is left without interface files we own: not delegated
+    const s = detectCgroupSetup(f.host);
+    expect(s.kind).toBe("systemd-scope");
+    if (s.kind === "systemd-scope") expect(s.manager).toBe(manager);
+  });
+  test("bunker in the root cgroup of its namespace: containers are its children", () => {
+    const f = fakeHost(unified, "0::/\n");
+    f.dir("");
+    const s = detectCgroupSetup(f.host);
+    expect(s.kind === "delegated" && s.parent).toBe(f.mount);
+  });
+});
+
+describe("creating a container's cgroup (fake delegated tree)", () => {
+  const setupFor = () => {
+    const f = fakeHost(unified, `0::/${SERVICE}/session.scope\n`);
+    const parent = f.dir(SERVICE, "cpuset cpu io memory pids");
+    f.dir(`${SERVICE}/session.scope`);
+    return { f, parent, setup: detectCgroupSetup(f.host) };
+  };
+  test("writes the limits into <parent>/bunker-<id> and enables the controllers", async () => {
+    const { parent, setup } = setupFor();
+    const saved = process.env.BUNKER_RUNTIME_DIR;
+    process.env.BUNKER_RUNTIME_DIR = join(base, "run");
+    const limits = parseResourceFlags({ memory: "64m", cpus: "0.2", "pids-limit": "20" }, 2);
+    const cg = await createContainerCgroup("c0ffee", limits, "enabled", setup).finally(() => {
+      if (saved === undefined) delete process.env.BUNKER_RUNTIME_DIR;
+      else process.env.BUNKER_RUNTIME_DIR = saved;
+    });
+    expect(cg).toBeDefined();
+    expect(cg!.path).toBe(join(parent, "bunker-c0ffee"));
+    expect(cg!.dirFd).toBeGreaterThanOrEqual(0);
+    expect(readFileSync(join(cg!.path, "memory.max"), "utf8")).toBe(String(64 * 1024 ** 2));
+    expect(readFileSync(join(cg!.path, "cpu.max"), "utf8")).toBe("20000 100000");
+    expect(readFileSync(join(cg!.path, "pids.max"), "utf8")).toBe("20");
+    // a plain file stands in for subtree_control: the last "+controller" written stays
+    expect(readFileSync(join(parent, "cgroup.subtree_control"), "utf8")).toStartWith("+");
+    expect(readFileSync(join(base, "run/cgroups/c0ffee.json"), "utf8")).toContain(cg!.path);
+  });
+  test("cpuset outside what the parent has is refused like docker", async () => {
+    const { setup } = setupFor();
+    const limits = parseResourceFlags({ "cpuset-cpus": "0-5" }, 8);
+    await expect(createContainerCgroup("c1", limits, "enabled", setup)).rejects.toThrow("requested 0-5, available: 0-1");
+  });
+  test("a limit whose controller isn't delegated is refused with a fix", async () => {
+    const f = fakeHost(unified, `0::/${SERVICE}/session.scope\n`);
+    f.dir(SERVICE, "pids");
+    f.dir(`${SERVICE}/session.scope`, "pids");
+    const p = createContainerCgroup("c2", parseResourceFlags({ memory: "64m" }), "enabled", detectCgroupSetup(f.host));
+    await expect(p).rejects.toThrow("memory controller is not delegated");
+  });
+  test("no delegation: a limit is refused (125, one line); no limit needs no cgroup; --cgroups=disabled skips", async () => {
+    const setup = detectCgroupSetup(fakeHost(hybrid, "0::/\n").host);
+    const err = await createContainerCgroup("c3", parseResourceFlags({ memory: "64m" }), "enabled", setup).catch((e) => e);
+    expect(err).toBeInstanceOf(BunkerError);
+    expect(err.exitCode).toBe(125);
+    expect(err.message).toContain("cannot enforce --memory");
+    expect(err.message).toContain("hybrid");
+    expect(err.message).toContain("--cgroups=disabled");
+    expect(await createContainerCgroup("c3", {}, "enabled", setup)).toBeUndefined();
+    expect(await createContainerCgroup("c3", parseResourceFlags({ memory: "64m" }), "disabled", setup)).toBeUndefined();
+  });
+});
+
+describe("reading stats", () => {
+  test("docker's figures from cgroup files", () => {
+    const d = join(base, "stats");
+    mkdirSync(d, { recursive: true });
+    writeFileSync(join(d, "cpu.stat"), "usage_usec 123456\nuser_usec 100000\nsystem_usec 23456\nnr_throttled 7\n");
+    writeFileSync(join(d, "memory.current"), "10485760\n");
+    writeFileSync(join(d, "memory.stat"), "anon 4096\ninactive_file 1048576\n");
+    writeFileSync(join(d, "memory.max"), "67108864\n");
+    writeFileSync(join(d, "memory.events"), "low 0\nhigh 0\nmax 3\noom 1\noom_kill 1\n");
+    writeFileSync(join(d, "pids.current"), "4\n");
+    writeFileSync(join(d, "io.stat"), "8:0 rbytes=4096 wbytes=8192 rios=1 wios=2\n8:16 rbytes=1 wbytes=2 rios=1 wios=1\n");
+    expect(readStats(d)).toEqual({ cpuUsageUsec: 123456, memoryUsage: 9437184, memoryLimit: 67108864, pids: 4, ioRead: 4097, ioWrite: 8194, oomKills: 1 });
+  });
+});
+
+describe("doctor report", () => {
+  test("hybrid host: a warning with the fix, no usable controllers", () => {
+    const r = cgroupReport(fakeHost(hybrid, "0::/\n").host);
+    expect(r.ok).toBe(false);
+    expect(r.controllers).toEqual([]);
+    expect(r.lines[0].status).toBe("warn");
+    expect(r.lines[0].fix).toContain("--cgroups=disabled");
+  });
+  test("delegated host: lists usable controllers, warns about missing ones", () => {
+    const f = fakeHost(unified, `0::/${SERVICE}/session.scope\n`);
+    f.dir(SERVICE, "memory pids");
+    const r = cgroupReport(f.host);
+    expect(r.ok).toBe(true);
+    expect(r.controllers).toEqual(["memory", "pids"]);
+    expect(r.lines.map((l) => l.status)).toEqual(["ok", "warn"]);
+    expect(r.lines[1].message).toContain("cpu");
+  });
+});
