@@ -6,6 +6,7 @@
 
 #include "apply.h"
 #include "init.h"
+#include "monitor.h"
 
 static int usage(void) {
   static const char msg[] = "bunker-helper: internal helper of bunker, not meant to be run by hand\n";
@@ -22,5 +23,6 @@ int main(int argc, char **argv) {
   if (strcmp(argv[1], "apply") == 0) return bk_apply_main(argc, argv);
   if (strcmp(argv[1], "rm") == 0) return bk_rm_main(argc, argv);
   if (strcmp(argv[1], "init") == 0) return bk_init_main(argc, argv);
+  if (strcmp(argv[1], "monitor") == 0) return bk_monitor_main(argc, argv);
   return usage();
 }

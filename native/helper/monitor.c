@@ -1,0 +1,539 @@
+// `bunker-helper monitor`: the one process that stays with a detached container (podman's conmon).
+// It is static C run from a sealed memfd, not Bun, so it costs well under 1 MB of RSS.
+//
+// It clones the container with the same spawn-program interpreter as a foreground run (bk_spawn,
+// native/shared/spawn.c), waits for it, writes its stdout/stderr to the log file (k8s-file format,
+// rotated by size), records the exit (code, signal, time, OOM) atomically in the state files, and
+// applies the restart policy. It decides nothing about the container itself: TypeScript wrote the
+// program, and does the parent's part of a start (id mapping, network, cgroup) itself — through the
+// handshake below the first time, and by running the --setup command (bunker again) on a restart,
+// because newuidmap and pasta must run again for every new namespace.
+//
+// Handshake with bunker (first start): fd 0 is the control pipe, fd 1 the status pipe.
+//   monitor → "P <pid>\n"   the container is cloned and waits
+//   bunker  → "g"           ids, network and cgroup are set up: let it go (EOF: give up)
+//   monitor → "S\n"         execve succeeded; or "E <step> <errno>\n" the program failed at step;
+//             "F <errno>\n" clone itself failed
+// Then the monitor closes both pipes, so `id=$(bunker run -d ...)` returns at once.
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/signalfd.h>
+#include <sys/stat.h>
+#include <sys/uio.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "../shared/spawn.h"
+#include "monitor.h"
+
+enum { H_GO = 20, H_GO_W = 24, H_ERR = 28, H_ERR_R = 32 };
+#define TS_LEN 100 // room for any value snprintf could be given
+
+struct opts {
+  const char *program, *state, *state2, *log, *cgroup, *stopped, *restart;
+  long long max_size;
+  int max_file, max_retries;
+  char **setup;   // argv; the child's pid is appended
+  char **on_exit; // argv run (exec'd) after the final exit, e.g. `bunker rm -f ID` for --rm
+};
+
+static struct opts o = {.max_file = 1, .restart = "no"};
+static int devnull = -1;
+
+static void die(const char *what, int err) {
+  char buf[256];
+  int n = snprintf(buf, sizeof buf, "bunker-monitor: %s: %s\n", what, strerror(err));
+  if (n > 0) (void)!write(2, buf, (size_t)n);
+  _exit(125);
+}
+
+static int write_all(int fd, const char *p, size_t len) {
+  while (len > 0) {
+    ssize_t n = write(fd, p, len);
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      return -errno;
+    }
+    p += n;
+    len -= (size_t)n;
+  }
+  return 0;
+}
+
+// ---- time ----
+
+// RFC 3339 UTC with nanoseconds, docker's form: 2024-01-01T00:00:00.123456789Z
+static void timestamp(char out[TS_LEN]) {
+  struct timespec ts;
+  struct tm tm;
+  clock_gettime(CLOCK_REALTIME, &ts);
+  gmtime_r(&ts.tv_sec, &tm);
+  snprintf(out, TS_LEN, "%04d-%02d-%02dT%02d:%02d:%02d.%09ldZ", tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour,
+           tm.tm_min, tm.tm_sec, ts.tv_nsec);
+}
+
+// Our start time in clock ticks (/proc/self/stat field 22): with the pid, it tells bunker whether
+// the process it finds under our pid is still us.
+static unsigned long long self_start_time(void) {
+  char buf[1024];
+  int fd = open("/proc/self/stat", O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return 0;
+  ssize_t n = read(fd, buf, sizeof buf - 1);
+  close(fd);
+  if (n <= 0) return 0;
+  buf[n] = 0;
+  char *p = strrchr(buf, ')');
+  if (!p) return 0;
+  p += 2; // field 3
+  for (int field = 3; field < 22 && p; field++) {
+    p = strchr(p, ' ');
+    if (p) p++;
+  }
+  return p ? strtoull(p, NULL, 10) : 0;
+}
+
+// ---- state ----
+
+struct state {
+  const char *status;
+  int pid, exit_code, oom, restarts;
+  char started[TS_LEN], finished[TS_LEN];
+  char error[160];
+};
+
+static struct state st = {.status = "created", .started = "0001-01-01T00:00:00Z", .finished = "0001-01-01T00:00:00Z"};
+static unsigned long long my_start;
+
+static void write_json_atomic(const char *path, const char *json, size_t len) {
+  char tmp[4200];
+  if (snprintf(tmp, sizeof tmp, "%s.tmp-%d", path, (int)getpid()) >= (int)sizeof tmp) return;
+  int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+  if (fd < 0) return; // the container's directory was removed under us (rm -f): nothing to record
+  int rc = write_all(fd, json, len);
+  close(fd);
+  if (rc < 0 || rename(tmp, path) < 0) unlink(tmp);
+}
+
+// The error text is ours (no quotes or backslashes), so it needs no JSON escaping.
+static void save_state(void) {
+  char json[1024];
+  int running = strcmp(st.status, "running") == 0, restarting = strcmp(st.status, "restarting") == 0;
+  int n = snprintf(json, sizeof json,
+                   "{\n  \"Status\": \"%s\",\n  \"Running\": %s,\n  \"Restarting\": %s,\n  \"Pid\": %d,\n"
+                   "  \"ExitCode\": %d,\n  \"Error\": \"%s\",\n  \"StartedAt\": \"%s\",\n  \"FinishedAt\": \"%s\",\n"
+                   "  \"OOMKilled\": %s,\n  \"MonitorPid\": %d,\n  \"MonitorStartTime\": %llu,\n  \"RestartCount\": %d\n}\n",
+                   st.status, running ? "true" : "false", restarting ? "true" : "false", st.pid, st.exit_code, st.error,
+                   st.started, st.finished, st.oom ? "true" : "false", (int)getpid(), my_start, st.restarts);
+  if (n <= 0 || n >= (int)sizeof json) return;
+  write_json_atomic(o.state, json, (size_t)n);
+  if (o.state2) write_json_atomic(o.state2, json, (size_t)n);
+}
+
+// ---- OOM ----
+
+// oom_kill from the cgroup's memory.events (cgroup v2), or 0.
+static long oom_kills(void) {
+  if (!o.cgroup) return 0;
+  char path[4200], buf[1024];
+  if (snprintf(path, sizeof path, "%s/memory.events", o.cgroup) >= (int)sizeof path) return 0;
+  int fd = open(path, O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return 0;
+  ssize_t n = read(fd, buf, sizeof buf - 1);
+  close(fd);
+  if (n <= 0) return 0;
+  buf[n] = 0;
+  char *p = strstr(buf, "oom_kill ");
+  return p ? strtol(p + 9, NULL, 10) : 0;
+}
+
+// ---- the log (k8s-file: "<time> stdout|stderr F|P <text>\n"; P: the text had no newline yet) ----
+
+static int log_fd = -1;
+static long long log_size;
+
+static void log_open(void) {
+  log_fd = open(o.log, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
+  if (log_fd < 0) die("opening the log file", errno);
+  struct stat sb;
+  log_size = fstat(log_fd, &sb) == 0 ? sb.st_size : 0;
+}
+
+// max-file counts the current file (docker): ctr.log, ctr.log.1 ... ctr.log.(max_file-1).
+static void log_rotate(void) {
+  char from[4200], to[4200];
+  if (o.max_file <= 1) {
+    if (ftruncate(log_fd, 0) == 0) log_size = 0;
+    return;
+  }
+  for (int i = o.max_file - 1; i >= 1; i--) {
+    if (i == 1) snprintf(from, sizeof from, "%s", o.log);
+    else snprintf(from, sizeof from, "%s.%d", o.log, i - 1);
+    snprintf(to, sizeof to, "%s.%d", o.log, i);
+    (void)rename(from, to);
+  }
+  close(log_fd);
+  log_open();
+}
+
+static void log_record(const char *stream, char tag, const char *text, size_t len) {
+  char head[TS_LEN + 16], ts[TS_LEN];
+  timestamp(ts);
+  int hn = snprintf(head, sizeof head, "%s %s %c ", ts, stream, tag);
+  long long rec = hn + (long long)len + 1;
+  if (o.max_size > 0 && log_size > 0 && log_size + rec > o.max_size) log_rotate();
+  struct iovec iov[3] = {{head, (size_t)hn}, {(void *)text, len}, {"\n", 1}};
+  ssize_t n;
+  do n = writev(log_fd, iov, 3);
+  while (n < 0 && errno == EINTR);
+  if (n > 0) log_size += n;
+}
+
+struct stream {
+  const char *name;
+  int fd; // read end, -1 at EOF
+  size_t len;
+  char buf[8192];
+};
+
+static struct stream out = {.name = "stdout", .fd = -1}, err = {.name = "stderr", .fd = -1};
+
+static void stream_flush(struct stream *s) {
+  if (s->len) log_record(s->name, 'P', s->buf, s->len);
+  s->len = 0;
+}
+
+// Reads what is there; complete lines become F records, a full buffer without a newline a P record.
+static void stream_read(struct stream *s) {
+  for (;;) {
+    ssize_t n = read(s->fd, s->buf + s->len, sizeof s->buf - s->len);
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0 && errno == EAGAIN) return;
+    if (n <= 0) {
+      stream_flush(s);
+      close(s->fd);
+      s->fd = -1;
+      return;
+    }
+    s->len += (size_t)n;
+    size_t start = 0;
+    for (size_t i = 0; i < s->len; i++)
+      if (s->buf[i] == '\n') {
+        log_record(s->name, 'F', s->buf + start, i - start);
+        start = i + 1;
+      }
+    memmove(s->buf, s->buf + start, s->len - start);
+    s->len -= start;
+    if (s->len == sizeof s->buf) stream_flush(s);
+  }
+}
+
+// ---- starting the container ----
+
+static uint8_t *prog;
+static uint32_t prog_len;
+
+static void load_program(void) {
+  int fd = open(o.program, O_RDONLY | O_CLOEXEC);
+  if (fd < 0) die("opening the spawn program", errno);
+  struct stat sb;
+  if (fstat(fd, &sb) < 0) die("reading the spawn program", errno);
+  if (sb.st_size < BK_SPAWN_HEADER || sb.st_size > 16 << 20) die("reading the spawn program", EINVAL);
+  prog_len = (uint32_t)sb.st_size;
+  prog = mmap(NULL, prog_len, PROT_READ | PROT_WRITE, MAP_PRIVATE, fd, 0);
+  if (prog == MAP_FAILED) die("mapping the spawn program", errno);
+  close(fd);
+}
+
+static void put32(uint32_t off, int v) {
+  int32_t x = v;
+  memcpy(prog + off, &x, 4);
+}
+
+static int status_fd = -1, ctl_fd = -1;
+
+static void status(const char *fmt, int a, int b) {
+  if (status_fd < 0) return;
+  char buf[64];
+  int n = snprintf(buf, sizeof buf, fmt, a, b);
+  if (n > 0) (void)write_all(status_fd, buf, (size_t)n);
+}
+
+// Runs the --setup command with the child's pid and waits for it; 0 when it succeeded.
+static int run_setup(int pid) {
+  if (!o.setup) return 0;
+  int n = 0;
+  while (o.setup[n]) n++;
+  char pidbuf[16];
+  snprintf(pidbuf, sizeof pidbuf, "%d", pid);
+  char *argv[64];
+  if (n > 62) return -E2BIG;
+  for (int i = 0; i < n; i++) argv[i] = o.setup[i];
+  argv[n] = pidbuf;
+  argv[n + 1] = NULL;
+  sigset_t none;
+  sigemptyset(&none);
+  pid_t p = fork();
+  if (p < 0) return -errno;
+  if (p == 0) {
+    sigprocmask(SIG_SETMASK, &none, NULL);
+    signal(SIGPIPE, SIG_DFL);
+    execv(argv[0], argv);
+    _exit(127);
+  }
+  int ws;
+  while (waitpid(p, &ws, 0) < 0)
+    if (errno != EINTR) return -errno;
+  return WIFEXITED(ws) && WEXITSTATUS(ws) == 0 ? 0 : -ECANCELED;
+}
+
+// Clones the container and lets it go after the parent's setup. Returns its pid, or -1 with
+// st.error set.
+static int start_container(int first) {
+  int go[2], ep[2], op[2], errp[2];
+  if (pipe2(go, O_CLOEXEC) < 0 || pipe2(ep, O_CLOEXEC) < 0 || pipe2(op, O_CLOEXEC) < 0 || pipe2(errp, O_CLOEXEC) < 0)
+    die("pipe", errno);
+  put32(H_GO, go[0]);
+  put32(H_GO_W, go[1]);
+  put32(H_ERR, ep[1]);
+  put32(H_ERR_R, ep[0]);
+  // The container's stdout and stderr are our 1 and 2 while it is cloned (a STDIO step keeps them).
+  if (dup2(op[1], 1) < 0 || dup2(errp[1], 2) < 0) die("dup2", errno);
+  close(op[1]);
+  close(errp[1]);
+  int pid = bk_spawn(prog, prog_len);
+  dup2(devnull, 1);
+  dup2(devnull, 2);
+  close(go[0]);
+  close(ep[1]);
+  out.fd = op[0];
+  err.fd = errp[0];
+  out.len = err.len = 0;
+  fcntl(out.fd, F_SETFL, O_NONBLOCK);
+  fcntl(err.fd, F_SETFL, O_NONBLOCK);
+  if (pid < 0) {
+    status("F %d\n", -pid, 0);
+    snprintf(st.error, sizeof st.error, "cannot create the container's process: %s", strerror(-pid));
+    close(go[1]);
+    close(ep[0]);
+    return -1;
+  }
+  int ok;
+  if (first) {
+    status("P %d\n", pid, 0);
+    char c = 0;
+    ssize_t n;
+    do n = read(ctl_fd, &c, 1);
+    while (n < 0 && errno == EINTR);
+    ok = n == 1 && c == 'g';
+    if (!ok) snprintf(st.error, sizeof st.error, "bunker gave up starting the container");
+  } else {
+    ok = run_setup(pid) == 0;
+    if (!ok) snprintf(st.error, sizeof st.error, "setting the restarted container up failed");
+  }
+  if (ok) ok = write_all(go[1], "g", 1) == 0;
+  close(go[1]); // without the go byte, the child sees EOF and exits
+  int32_t report[2];
+  ssize_t n = 0;
+  if (ok) do n = read(ep[0], report, sizeof report);
+    while (n < 0 && errno == EINTR);
+  close(ep[0]);
+  if (ok && n == (ssize_t)sizeof report) {
+    status("E %d %d\n", report[0], report[1]);
+    snprintf(st.error, sizeof st.error, "the container failed to start at step %d: %s", report[0], strerror(report[1]));
+    ok = 0;
+  } else if (ok) status("S\n", 0, 0);
+  if (!ok) {
+    kill(pid, SIGKILL);
+    while (waitpid(pid, NULL, 0) < 0 && errno == EINTR) {
+    }
+    return -1;
+  }
+  return pid;
+}
+
+static int exit_code(int ws) {
+  if (WIFEXITED(ws)) return WEXITSTATUS(ws);
+  if (WIFSIGNALED(ws)) return 128 + WTERMSIG(ws);
+  return 125;
+}
+
+// Waits for the container while logging its output; returns its wait status.
+static int supervise(int pid, int sigfd) {
+  int ws = 0, exited = 0;
+  for (;;) {
+    struct pollfd pf[3] = {{out.fd, POLLIN, 0}, {err.fd, POLLIN, 0}, {sigfd, POLLIN, 0}};
+    // After the exit, the pipes close as the pid namespace dies; don't wait for them forever.
+    int timeout = exited ? 2000 : -1;
+    if (exited && out.fd < 0 && err.fd < 0) return ws;
+    int n = poll(pf, 3, timeout);
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) die("poll", errno);
+    if (n == 0) break;
+    if (pf[0].revents && out.fd >= 0) stream_read(&out);
+    if (pf[1].revents && err.fd >= 0) stream_read(&err);
+    if (pf[2].revents) {
+      struct signalfd_siginfo si;
+      while (read(sigfd, &si, sizeof si) > 0) {
+      }
+      int s;
+      pid_t r;
+      while ((r = waitpid(-1, &s, WNOHANG)) > 0)
+        if (r == pid) {
+          ws = s;
+          exited = 1;
+        }
+    }
+  }
+  for (struct stream *s = &out; s; s = s == &out ? &err : NULL)
+    if (s->fd >= 0) {
+      stream_flush(s);
+      close(s->fd);
+      s->fd = -1;
+    }
+  return ws;
+}
+
+static int should_restart(int code) {
+  if (access(o.stopped, F_OK) == 0) return 0; // `bunker stop` / `kill` said so
+  if (strcmp(o.restart, "always") == 0 || strcmp(o.restart, "unless-stopped") == 0) return 1;
+  if (strcmp(o.restart, "on-failure") == 0) return code != 0 && (o.max_retries <= 0 || st.restarts < o.max_retries);
+  return 0;
+}
+
+static void remove_cgroup(void) {
+  if (!o.cgroup) return;
+  // The pid namespace's last processes may take a moment to leave the cgroup.
+  for (int i = 0; i < 50; i++) {
+    if (rmdir(o.cgroup) == 0 || errno == ENOENT) return;
+    if (errno != EBUSY) return;
+    struct timespec d = {0, 20 * 1000 * 1000};
+    nanosleep(&d, NULL);
+  }
+}
+
+// argv lists are given as "--setup N arg1 ... argN".
+static char **take_list(int argc, char **argv, int *i) {
+  if (*i + 1 >= argc) die("usage", EINVAL);
+  int n = atoi(argv[++*i]);
+  if (n <= 0 || *i + n >= argc) die("usage", EINVAL);
+  char **list = argv + *i + 1;
+  *i += n;
+  // argv is NULL-terminated only at its end: copy into a terminated array.
+  char **copy = mmap(NULL, (size_t)(n + 1) * sizeof(char *), PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+  if (copy == MAP_FAILED) die("mmap", errno);
+  for (int k = 0; k < n; k++) copy[k] = list[k];
+  copy[n] = NULL;
+  return copy;
+}
+
+int bk_monitor_main(int argc, char **argv) {
+  for (int i = 2; i < argc; i++) {
+    const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
+    if (strcmp(a, "--setup") == 0) o.setup = take_list(argc, argv, &i);
+    else if (strcmp(a, "--on-exit") == 0) o.on_exit = take_list(argc, argv, &i);
+    else if (!v) die("usage", EINVAL);
+    else {
+      i++;
+      if (strcmp(a, "--program") == 0) o.program = v;
+      else if (strcmp(a, "--state") == 0) o.state = v;
+      else if (strcmp(a, "--state2") == 0) o.state2 = v;
+      else if (strcmp(a, "--log") == 0) o.log = v;
+      else if (strcmp(a, "--cgroup") == 0) o.cgroup = *v ? v : NULL;
+      else if (strcmp(a, "--stopped") == 0) o.stopped = v;
+      else if (strcmp(a, "--restart") == 0) o.restart = v;
+      else if (strcmp(a, "--max-retries") == 0) o.max_retries = atoi(v);
+      else if (strcmp(a, "--log-max-size") == 0) o.max_size = atoll(v);
+      else if (strcmp(a, "--log-max-file") == 0) o.max_file = atoi(v);
+      else die("unknown option", EINVAL);
+    }
+  }
+  if (!o.program || !o.state || !o.log || !o.stopped) die("usage: --program --state --log --stopped are required", EINVAL);
+
+  // The handshake pipes move out of the way of stdio; 0-2 become /dev/null so that nothing of the
+  // user's terminal or of `$(bunker run -d ...)` stays open in a process that lives on.
+  ctl_fd = fcntl(0, F_DUPFD_CLOEXEC, 3);
+  status_fd = fcntl(1, F_DUPFD_CLOEXEC, 3);
+  devnull = open("/dev/null", O_RDWR | O_CLOEXEC);
+  if (ctl_fd < 0 || status_fd < 0 || devnull < 0) die("setting up stdio", errno);
+  dup2(devnull, 0);
+  dup2(devnull, 1);
+  dup2(devnull, 2);
+  (void)setsid(); // a session of our own: the terminal's SIGHUP never reaches us
+  if (chdir("/") < 0) die("chdir /", errno);
+  signal(SIGPIPE, SIG_IGN);
+  signal(SIGHUP, SIG_IGN);
+  signal(SIGINT, SIG_IGN);
+  sigset_t chld;
+  sigemptyset(&chld);
+  sigaddset(&chld, SIGCHLD);
+  sigprocmask(SIG_BLOCK, &chld, NULL);
+  int sigfd = signalfd(-1, &chld, SFD_CLOEXEC | SFD_NONBLOCK);
+  if (sigfd < 0) die("signalfd", errno);
+  my_start = self_start_time();
+  load_program();
+  log_open();
+
+  for (int first = 1;; first = 0) {
+    long oom_before = oom_kills();
+    int pid = start_container(first);
+    if (first) {
+      close(status_fd);
+      close(ctl_fd);
+      status_fd = ctl_fd = -1;
+    }
+    if (pid < 0) {
+      st.status = "exited";
+      st.pid = 0;
+      st.exit_code = 125;
+      timestamp(st.finished);
+      save_state();
+      break;
+    }
+    st.status = "running";
+    st.pid = pid;
+    st.oom = 0;
+    st.error[0] = 0;
+    timestamp(st.started);
+    save_state();
+    int ws = supervise(pid, sigfd);
+    st.exit_code = exit_code(ws);
+    st.oom = oom_kills() > oom_before;
+    st.pid = 0;
+    timestamp(st.finished);
+    if (!should_restart(st.exit_code)) {
+      st.status = "exited";
+      save_state();
+      break;
+    }
+    st.status = "restarting";
+    save_state();
+    // docker's back-off: 100 ms doubling, here capped at 3.2 s, so a crash loop costs nothing.
+    int shift = st.restarts < 5 ? st.restarts : 5;
+    struct timespec d = {(100 << shift) / 1000, (long)((100 << shift) % 1000) * 1000 * 1000};
+    nanosleep(&d, NULL);
+    st.restarts++;
+    if (access(o.stopped, F_OK) == 0) {
+      st.status = "exited";
+      save_state();
+      break;
+    }
+  }
+  close(log_fd);
+  remove_cgroup();
+  if (o.on_exit) {
+    sigset_t none;
+    sigemptyset(&none);
+    sigprocmask(SIG_SETMASK, &none, NULL);
+    execv(o.on_exit[0], o.on_exit);
+  }
+  return 0;
+}
