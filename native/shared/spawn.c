@@ -245,19 +245,19 @@ static int op_mount(const struct bk_step *s) {
 out:
   if (sfd >= 0) close(sfd);
   if (tfd >= 0) close(tfd);
-  if (rc == -ENOENT && optional) return 0;
+  if ((rc == -ENOENT && optional) || optional == 2) return 0;
   return rc;
 }
 
 static int op_setattr_ro(const struct bk_step *s) {
   int recursive = (int)int_at(s, 0), in_root = (int)int_at(s, 1), optional = (int)int_at(s, 2);
   int fd = open_path(str_at(s, 0, NULL), in_root, O_PATH);
-  if (fd < 0) return fd == -ENOENT && optional ? 0 : fd;
+  if (fd < 0) return (fd == -ENOENT && optional) || optional == 2 ? 0 : fd;
   struct bk_mount_attr attr = {.attr_set = BK_MOUNT_ATTR_RDONLY};
   long rc = syscall(SYS_mount_setattr, fd, "", AT_EMPTY_PATH | (recursive ? BK_AT_RECURSIVE : 0), &attr, sizeof attr);
   int err = errno;
   close(fd);
-  return rc == 0 ? 0 : -err;
+  return rc == 0 || optional == 2 ? 0 : -err;
 }
 
 static int op_symlink(const struct bk_step *s) {

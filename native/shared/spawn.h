@@ -18,7 +18,7 @@
 #define BK_SPAWN_HEADER 40u
 
 enum bk_op {
-  BK_OP_MOUNT = 1,      // ints: flags, src in root, tgt in root, create (0 no, 1 dir, 2 file), optional; strs: src tgt fstype data
+  BK_OP_MOUNT = 1,      // ints: flags, src in root, tgt in root, create (0 no, 1 dir, 2 file), optional (1: skip if missing, 2: ignore any error); strs: src tgt fstype data
   BK_OP_SET_ROOT = 2,   // strs: dir that later "in root" paths resolve inside (no symlink can leave it)
   BK_OP_MKDIR = 3,      // ints: mode, in root; strs: path (mkdir -p)
   BK_OP_SYMLINK = 4,    // ints: in root; strs: target, link path (an existing entry is left alone)

@@ -23,6 +23,7 @@ export interface RawCommand {
 
 export const commands: Record<string, CommandEntry> = {
   version: { description: "Show bunker's version, Bun's, the kernel and the store path", load: () => import("./commands/version").then((m) => m.default) },
+  run: { description: "Create and run a new container from an image", load: () => import("./commands/run").then((m) => m.default) },
 };
 
 /** docker-compatible aliases */

@@ -1,0 +1,197 @@
+// Starts a container from a ContainerSpec: clone through the native interpreter, map the ids,
+// run the caller's set-up (network, cgroup), release the child, and learn whether its execve
+// succeeded. Then waiting, signal forwarding and the pty for foreground runs.
+import { closeSync, openSync, readSync, writeSync, constants as fsc } from "node:fs";
+import { errnoName, helperMemfd, native } from "../../native/ffi";
+import { BunkerError, EXIT_BUNKER, EXIT_CANNOT_EXEC, EXIT_NOT_FOUND } from "../errors";
+import { applyIdMapping } from "../userns/idmap";
+import { encodeProgram, Op, type Step } from "./program";
+import type { ContainerSpec } from "./spec";
+import { buildSteps, type Stdio } from "./steps";
+
+// <linux/sched.h>
+const CLONE_NEWNS = 0x00020000n;
+const CLONE_NEWCGROUP = 0x02000000n;
+const CLONE_NEWUTS = 0x04000000n;
+const CLONE_NEWIPC = 0x08000000n;
+const CLONE_NEWUSER = 0x10000000n;
+const CLONE_NEWPID = 0x20000000n;
+const CLONE_NEWNET = 0x40000000n;
+
+const ERRNO_TEXT: Record<string, string> = {
+  ENOENT: "no such file or directory",
+  EACCES: "permission denied",
+  EPERM: "operation not permitted",
+  ENOEXEC: "exec format error",
+  ENOTDIR: "not a directory",
+  EISDIR: "is a directory",
+  EINVAL: "invalid argument",
+  ELOOP: "too many levels of symbolic links",
+  EROFS: "read-only file system",
+  ENOSPC: "no space left on device",
+  E2BIG: "argument list too long",
+};
+
+export function errnoMessage(errno: number): string {
+  const name = errnoName(-errno);
+  return ERRNO_TEXT[name] ? `${ERRNO_TEXT[name]} (${name})` : name;
+}
+
+function pipe(): [number, number] {
+  const fds = new Int32Array(2);
+  const rc = native().bk_pipe2(fds);
+  if (rc < 0) throw new BunkerError(`pipe2 failed: ${errnoMessage(-rc)}`);
+  return [fds[0], fds[1]];
+}
+
+/** Work the caller does between clone and release: network, cgroup... (id mapping is done here). */
+export type SetupHook = (pid: number) => Promise<void> | void;
+
+export interface StartOptions {
+  /** fd of the container's cgroup directory: the child is cloned straight into it */
+  cgroupFd?: number;
+  setup?: SetupHook;
+  /** stdio of the container; default: bunker's own (stdin /dev/null unless spec.stdin) */
+  stdio?: Stdio;
+}
+
+export interface Started {
+  pid: number;
+}
+
+/** Why the child failed before its command ran, turned into docker's exit codes. */
+function startFailure(step: Step | undefined, errno: number, spec: ContainerSpec): BunkerError {
+  if (step?.op === Op.Exec) {
+    const cmd = spec.args[0];
+    if (errno === 2 && !cmd.includes("/")) return new BunkerError(`exec: "${cmd}": executable file not found in $PATH`, EXIT_NOT_FOUND);
+    return new BunkerError(`exec: "${cmd}": ${errnoMessage(errno)}`, errno === 2 ? EXIT_NOT_FOUND : EXIT_CANNOT_EXEC);
+  }
+  return new BunkerError(`cannot start the container: ${step?.what ?? "set-up"}: ${errnoMessage(errno)}`, EXIT_BUNKER);
+}
+
+function defaultStdio(spec: ContainerSpec): { stdio: Stdio; close: number[] } {
+  if (spec.stdin) return { stdio: { fds: [0, 1, 2], setsid: false, controllingTty: false }, close: [] };
+  // docker gives a container without -i an empty stdin.
+  const devNull = openSync("/dev/null", fsc.O_RDONLY);
+  return { stdio: { fds: [devNull, 1, 2], setsid: false, controllingTty: false }, close: [devNull] };
+}
+
+/**
+ * Clones the container's first process and returns once its command is running (execve
+ * succeeded); throws a BunkerError with exit code 125/126/127 otherwise, after reaping it.
+ */
+export async function startContainer(spec: ContainerSpec, opts: StartOptions = {}): Promise<Started> {
+  const [goRead, goWrite] = pipe();
+  const [errRead, errWrite] = pipe();
+  const own = opts.stdio ? { stdio: opts.stdio, close: [] as number[] } : defaultStdio(spec);
+  const exec = spec.init
+    ? { path: "", args: ["bunker-init", "init", "--", ...spec.args], env: spec.env, execFd: helperMemfd() }
+    : { path: pathOf(spec.env), args: spec.args, env: spec.env, execFd: -1 };
+  const steps = buildSteps(spec, exec, own.stdio);
+  let flags = CLONE_NEWUSER | CLONE_NEWNS | CLONE_NEWPID | CLONE_NEWUTS | CLONE_NEWIPC | CLONE_NEWCGROUP;
+  if (spec.newNetNs) flags |= CLONE_NEWNET;
+  const program = encodeProgram(
+    { cloneFlags: flags, cgroupFd: opts.cgroupFd ?? -1, goFd: goRead, goWriteFd: goWrite, errFd: errWrite, errReadFd: errRead },
+    steps,
+  );
+  const pid = native().bk_spawn(program, program.length);
+  closeSync(goRead);
+  closeSync(errWrite);
+  for (const fd of own.close) closeSync(fd);
+  if (pid < 0) {
+    closeSync(goWrite);
+    closeSync(errRead);
+    throw new BunkerError(`cannot create the container's namespaces: ${errnoMessage(-pid)}; run 'bunker doctor'`);
+  }
+  try {
+    applyIdMapping(pid, spec.idMapping);
+    await opts.setup?.(pid);
+    writeSync(goWrite, new Uint8Array([1]));
+  } catch (e) {
+    // Closing the go pipe unwritten makes the child exit without running anything.
+    closeSync(goWrite);
+    closeSync(errRead);
+    reapNow(pid);
+    throw e;
+  }
+  closeSync(goWrite);
+  // The error pipe closes at a successful execve (O_CLOEXEC): EOF means the command runs.
+  // The steps take a few milliseconds, so a blocking read here costs nothing.
+  const report = new Uint8Array(8);
+  let got = 0;
+  while (got < 8) {
+    const n = readSync(errRead, report, got, 8 - got, null);
+    if (n === 0) break;
+    got += n;
+  }
+  closeSync(errRead);
+  if (got === 8) {
+    const view = new DataView(report.buffer);
+    const index = view.getUint32(0, true);
+    const errno = view.getInt32(4, true);
+    reapNow(pid);
+    throw startFailure(steps[index], errno, spec);
+  }
+  return { pid };
+}
+
+function pathOf(env: string[]): string {
+  const entry = env.findLast((e) => e.startsWith("PATH="));
+  return entry ? entry.slice(5) : "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
+}
+
+/** Reaps a child that has exited or is about to (it failed a step); never leaves a zombie. */
+function reapNow(pid: number): void {
+  const status = new Int32Array(1);
+  for (let i = 0; i < 5000; i++) {
+    const rc = native().bk_waitpid(pid, status);
+    if (rc !== 0) return;
+    Bun.sleepSync(1);
+  }
+  process.kill(pid, "SIGKILL");
+}
+
+/** 128+N for a signal N, as shells and docker report it. */
+export function exitCodeOf(status: number): number {
+  const sig = status & 0x7f;
+  if (sig === 0) return (status >> 8) & 0xff;
+  return 128 + sig;
+}
+
+/** Resolves with the exit code when pid exits. Waits without blocking Bun's event loop. */
+export function waitForExit(pid: number): Promise<number> {
+  return new Promise((resolve) => {
+    const status = new Int32Array(1);
+    const check = () => {
+      const rc = native().bk_waitpid(pid, status);
+      if (rc === 0) return;
+      process.off("SIGCHLD", check);
+      clearInterval(timer);
+      resolve(rc === pid ? exitCodeOf(status[0]) : EXIT_BUNKER);
+    };
+    process.on("SIGCHLD", check);
+    // SIGCHLD can coincide with another child's; a slow poll makes sure no exit goes unnoticed.
+    const timer = setInterval(check, 500);
+    check();
+  });
+}
+
+export const FORWARDED_SIGNALS = ["SIGINT", "SIGTERM", "SIGHUP", "SIGQUIT", "SIGUSR1", "SIGUSR2"] as const;
+
+/** Sends the signals bunker receives to pid until the returned function is called. */
+export function forwardSignals(pid: number): () => void {
+  const handlers = FORWARDED_SIGNALS.map((sig) => {
+    const h = () => {
+      try {
+        process.kill(pid, sig);
+      } catch {
+        // it has just exited
+      }
+    };
+    process.on(sig, h);
+    return [sig, h] as const;
+  });
+  return () => {
+    for (const [sig, h] of handlers) process.off(sig, h);
+  };
+}

@@ -1,0 +1,305 @@
+// `bunker run`: from flags and an image (or --rootfs DIR) to a ContainerSpec, then a foreground
+// run of it. The detached path (-d) hands the same plan to the lifecycle's monitor.
+import { existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
+import { join, posix, resolve } from "node:path";
+import { type ContainerRecord, containerDir, createContainer, removeContainer, updateState, nowTimestamp } from "../container";
+import { BunkerError, EXIT_BUNKER } from "../errors";
+import type { StoredImage } from "../store";
+import { hostIdMapping, type IdMapping } from "../userns/idmap";
+import { effectiveCaps } from "./caps";
+import { bool, list, type ParsedFlags, type ParsedRun, parseRunFlags, RUN_FLAGS, str } from "./flags";
+import { forwardSignals, startContainer, waitForExit } from "./process";
+import type { ContainerMount, ContainerSpec, RootfsSpec } from "./spec";
+import { attachTerminal, openPty } from "./tty";
+import { buildEnv, resolveUser } from "./user";
+
+export const RUN_USAGE = `Usage: bunker run [OPTIONS] IMAGE [COMMAND] [ARG...]
+       bunker run [OPTIONS] --rootfs DIR COMMAND [ARG...]
+
+Create and run a new container from an image.
+
+Options:
+      --rm                   Remove the container when it exits
+  -i, --interactive          Keep stdin open
+  -t, --tty                  Allocate a pseudo-TTY
+  -d, --detach               Run in the background and print the container id
+      --name NAME            Assign a name
+  -e, --env KEY=VALUE        Set an environment variable (KEY alone: take it from bunker's)
+      --env-file FILE        Read environment variables from a file
+  -w, --workdir DIR          Working directory inside the container
+  -u, --user USER[:GROUP]    Run as this user (name or id, looked up in the container)
+      --entrypoint CMD       Override the image's entrypoint
+  -h, --hostname NAME        Container host name (default: the short id)
+      --init                 Run an init as PID 1 that forwards signals and reaps zombies
+      --cap-add CAP          Add a capability        --cap-drop CAP   Drop a capability
+      --privileged           Every capability (inside the user namespace only), no masked paths
+      --security-opt OPT     no-new-privileges[=true|false]
+      --userns keep-id       Map your uid/gid to the same ids inside
+      --pull POLICY          missing (default), always, never
+      --platform OS/ARCH     Platform of the image to pull
+      --rootfs DIR           Run an exploded root filesystem instead of an image
+      --read-only            Mount the root filesystem read-only
+  -v, --volume SRC:DST[:ro]  Bind mount or named volume
+      --mount SPEC           type=bind|volume|tmpfs,source=...,target=...[,readonly]
+      --tmpfs DST[:OPTS]     Mount a tmpfs
+      --network MODE         none, host, pasta, slirp4netns
+  -p, --publish [IP:]HOST:CTR[/PROTO]  Publish a port
+      --tls-verify=false     Pull over plain HTTP / without certificate checks
+  -m, --memory, --cpus, --pids-limit, --memory-swap, --cpu-shares, --cpuset-cpus: resource limits
+`;
+
+/** Everything decided about a container before it starts: what `run` and `run -d` both need. */
+export interface ContainerPlan {
+  record: ContainerRecord;
+  spec: ContainerSpec;
+  flags: ParsedFlags;
+}
+
+const DEFAULT_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
+
+function noNewPrivs(opts: string[]): boolean {
+  let value = true;
+  for (const o of opts) {
+    const [k, v] = o.includes("=") ? [o.slice(0, o.indexOf("=")), o.slice(o.indexOf("=") + 1)] : o.split(":");
+    if (k !== "no-new-privileges") throw new BunkerError(`unsupported --security-opt "${o}": bunker knows no-new-privileges[=true|false]`);
+    if (v === undefined || v === "true") value = true;
+    else if (v === "false") value = false;
+    else throw new BunkerError(`invalid --security-opt "${o}": use no-new-privileges=true or =false`);
+  }
+  return value;
+}
+
+/**
+ * --userns=keep-id, podman's way: the user's own uid/gid are the same inside; container 0.. and
+ * the ids above the user's come from the subordinate range.
+ */
+function keepIdMapping(base: IdMapping): IdMapping {
+  const uid = process.getuid!();
+  const gid = process.getgid!();
+  const split = (ranges: IdMapping["uids"], id: number) => {
+    const self = ranges[0];
+    const sub = ranges[1];
+    if (!sub) return [{ inside: id, outside: self.outside, count: 1 }];
+    const below = Math.min(id, sub.count);
+    const out = [];
+    if (below > 0) out.push({ inside: 0, outside: sub.outside, count: below });
+    out.push({ inside: id, outside: self.outside, count: 1 });
+    if (sub.count > below) out.push({ inside: id + 1, outside: sub.outside + below, count: sub.count - below });
+    return out;
+  };
+  if (base.kind === "root") return base;
+  return { kind: base.kind, uids: split(base.uids, uid), gids: split(base.gids, gid) };
+}
+
+function checkPull(v: string | undefined): "missing" | "always" | "never" {
+  if (v === undefined) return "missing";
+  if (v === "missing" || v === "always" || v === "never") return v;
+  throw new BunkerError(`invalid --pull "${v}": use missing, always or never`);
+}
+
+async function loadImage(ref: string, flags: ParsedFlags): Promise<StoredImage> {
+  const { findImage } = await import("../store");
+  const pull = checkPull(str(flags, "pull"));
+  if (pull === "never") {
+    const image = await findImage(ref);
+    if (!image) throw new BunkerError(`image ${ref} is not in the store and --pull=never was given: run 'bunker pull ${ref}'`);
+    return image;
+  }
+  if (pull === "missing") {
+    const image = await findImage(ref);
+    if (image) return image;
+  }
+  const { ensureImage } = await import("../image/pull");
+  const tls = str(flags, "tlsVerify");
+  return ensureImage(ref, { pull, platform: str(flags, "platform"), tlsVerify: tls === undefined ? undefined : tls !== "false" });
+}
+
+/** The host files bind-mounted over /etc/hosts, /etc/hostname and /etc/resolv.conf. */
+function writeEtcFiles(dir: string, hostname: string, hostNetwork: boolean): ContainerSpec["etcFiles"] {
+  const hosts = join(dir, "hosts");
+  const host = join(dir, "hostname");
+  const resolv = join(dir, "resolv.conf");
+  writeFileSync(hosts, `127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n127.0.1.1\t${hostname}\n`);
+  writeFileSync(host, `${hostname}\n`);
+  let resolvText = "";
+  if (hostNetwork) {
+    try {
+      resolvText = readFileSync("/etc/resolv.conf", "utf8");
+    } catch {
+      // a host without resolv.conf: the container gets an empty one
+    }
+  }
+  writeFileSync(resolv, resolvText);
+  return { hosts, hostname: host, resolvConf: resolv };
+}
+
+function validateNetwork(mode: string | undefined): boolean {
+  const m = mode ?? "none";
+  if (m === "host") return false;
+  if (m === "none" || m === "private" || m === "bridge" || m === "pasta" || m === "slirp4netns") return true;
+  throw new BunkerError(`unknown --network "${m}": use none, host, pasta or slirp4netns`);
+}
+
+/** Builds the container's record and spec from the parsed command line. */
+export async function planContainer(parsed: ParsedRun): Promise<ContainerPlan> {
+  const f = parsed.flags;
+  const rootfsDir = str(f, "rootfs");
+  let image: StoredImage | undefined;
+  if (rootfsDir === undefined) {
+    if (!parsed.image) throw new BunkerError(`"bunker run" requires at least 1 argument: bunker run [OPTIONS] IMAGE [COMMAND] [ARG...]`);
+    image = await loadImage(parsed.image, f);
+  } else if (!existsSync(rootfsDir) || !statSync(rootfsDir).isDirectory())
+    throw new BunkerError(`--rootfs ${rootfsDir}: not a directory`);
+  const cfg = image?.config.config ?? {};
+  const entrypointFlag = str(f, "entrypoint");
+  const entrypoint = entrypointFlag !== undefined ? (entrypointFlag === "" ? [] : [entrypointFlag]) : (cfg.Entrypoint ?? []);
+  // docker: --entrypoint drops the image's Cmd; a COMMAND replaces it.
+  const cmd = parsed.command.length > 0 ? parsed.command : entrypointFlag !== undefined ? [] : (cfg.Cmd ?? []);
+  const args = [...entrypoint, ...cmd];
+  if (args.length === 0) throw new BunkerError("no command specified: give a COMMAND (the image has no Cmd or Entrypoint)");
+
+  const userns = str(f, "userns");
+  if (userns !== undefined && userns !== "keep-id" && userns !== "" && userns !== "host")
+    throw new BunkerError(`unsupported --userns "${userns}": bunker knows keep-id`);
+  const keepId = userns === "keep-id";
+  const idMapping = keepId ? keepIdMapping(hostIdMapping()) : hostIdMapping();
+  const rootsTopFirst = image ? [...image.layerDirs].reverse() : [resolve(rootfsDir!)];
+  const userSpec = str(f, "user") ?? (keepId ? `${process.getuid!()}:${process.getgid!()}` : cfg.User || "0");
+  const user = resolveUser(userSpec, rootsTopFirst);
+
+  const newNetNs = validateNetwork(str(f, "network"));
+  const privileged = bool(f, "privileged");
+  const caps = effectiveCaps({ privileged, add: list(f, "capAdd"), drop: list(f, "capDrop") });
+  const workdir = str(f, "workdir") ?? (cfg.WorkingDir || "/");
+  if (!workdir.startsWith("/")) throw new BunkerError(`the working directory '${workdir}' is invalid: it needs to be an absolute path`);
+  const mounts: ContainerMount[] = [];
+  if (list(f, "volume").length || list(f, "mount").length || list(f, "tmpfs").length) {
+    const { parseMountFlags } = await import("../volume");
+    mounts.push(...parseMountFlags({ volumes: list(f, "volume"), mounts: list(f, "mount"), tmpfs: list(f, "tmpfs") }));
+  }
+
+  const record = await createContainer({
+    Name: str(f, "name"),
+    Image: image?.id ?? "",
+    ImageName: image ? parsed.image! : resolve(rootfsDir!),
+    Rootfs: rootfsDir === undefined ? undefined : resolve(rootfsDir),
+    Path: args[0],
+    Args: args.slice(1),
+    Config: {
+      Hostname: "",
+      User: str(f, "user") ?? cfg.User ?? "",
+      Env: [],
+      Cmd: cmd,
+      Entrypoint: entrypoint.length ? entrypoint : null,
+      WorkingDir: workdir,
+      Tty: bool(f, "tty"),
+      OpenStdin: bool(f, "interactive"),
+      Labels: Object.fromEntries(list(f, "label").map((l) => (l.includes("=") ? [l.slice(0, l.indexOf("=")), l.slice(l.indexOf("=") + 1)] : [l, ""]))),
+      StopSignal: str(f, "stopSignal") ?? cfg.StopSignal,
+      Image: parsed.image ?? rootfsDir!,
+    },
+    HostConfig: {
+      AutoRemove: bool(f, "rm"),
+      RestartPolicy: { Name: "no", MaximumRetryCount: 0 },
+      LogConfig: { Type: "k8s-file", Config: {} },
+      NetworkMode: str(f, "network") ?? "none",
+      PortBindings: {},
+      Privileged: privileged,
+      ReadonlyRootfs: bool(f, "readOnly"),
+      Init: bool(f, "init"),
+      CapAdd: list(f, "capAdd"),
+      CapDrop: list(f, "capDrop"),
+      SecurityOpt: list(f, "securityOpt"),
+      Binds: list(f, "volume"),
+    },
+    Mounts: mounts.map((m) => ({
+      Type: m.kind,
+      Source: m.source ?? "",
+      Destination: m.target,
+      Mode: m.readonly ? "ro" : "",
+      RW: !m.readonly,
+    })),
+  });
+  const dir = containerDir(record.Id);
+  const hostname = str(f, "hostname") ?? record.Id.slice(0, 12);
+  record.Config.Hostname = hostname;
+  const env = buildEnv({
+    image: cfg.Env ?? [`PATH=${DEFAULT_PATH}`],
+    flags: list(f, "env"),
+    envFiles: list(f, "envFile"),
+    hostname,
+    home: user.home,
+    tty: bool(f, "tty"),
+  });
+  record.Config.Env = env;
+  let rootfs: RootfsSpec;
+  if (image) {
+    const r = { upperDir: join(dir, "upper"), workDir: join(dir, "work"), mountPoint: join(dir, "merged") };
+    for (const d of Object.values(r)) mkdirSync(d, { recursive: true, mode: 0o755 });
+    rootfs = { kind: "overlay", lowerDirs: rootsTopFirst, ...r };
+  } else rootfs = { kind: "bind", dir: resolve(rootfsDir!) };
+  const spec: ContainerSpec = {
+    id: record.Id,
+    rootfs,
+    readOnly: bool(f, "readOnly"),
+    hostname,
+    args,
+    env,
+    cwd: posix.normalize(workdir),
+    uid: user.uid,
+    gid: user.gid,
+    groups: user.groups,
+    idMapping,
+    caps,
+    noNewPrivs: noNewPrivs(list(f, "securityOpt")),
+    privileged,
+    mounts,
+    etcFiles: writeEtcFiles(dir, hostname, !newNetNs),
+    newNetNs,
+    tty: bool(f, "tty"),
+    stdin: bool(f, "interactive"),
+    init: bool(f, "init"),
+  };
+  record.RunSpec = spec;
+  return { record, spec, flags: f };
+}
+
+/** Runs a planned container in the foreground and returns its exit code. */
+export async function runForeground(plan: ContainerPlan): Promise<number> {
+  const { record, spec } = plan;
+  const pty = spec.tty ? openPty() : undefined;
+  let code = EXIT_BUNKER;
+  try {
+    const stdio = pty
+      ? { fds: [pty.slave, pty.slave, pty.slave] as [number, number, number], setsid: true, controllingTty: true }
+      : undefined;
+    const started = await startContainer(spec, { stdio });
+    const stopForwarding = forwardSignals(started.pid);
+    const session = pty ? attachTerminal(pty, spec.stdin) : undefined;
+    if (pty) (await import("node:fs")).closeSync(pty.slave);
+    await updateState(record.Id, { Status: "running", Running: true, Pid: started.pid, StartedAt: nowTimestamp(), MonitorPid: process.pid });
+    try {
+      code = await waitForExit(started.pid);
+      await session?.drained;
+    } finally {
+      session?.restore();
+      stopForwarding();
+    }
+    await updateState(record.Id, { Status: "exited", Running: false, Pid: 0, ExitCode: code, FinishedAt: nowTimestamp() });
+    return code;
+  } finally {
+    if (record.HostConfig.AutoRemove) await removeContainer(record.Id);
+  }
+}
+
+/** `bunker run ARGV`: returns the exit code for bunker to exit with. */
+export async function runMain(argv: string[]): Promise<number> {
+  if (argv[0] === "--help") {
+    process.stdout.write(RUN_USAGE);
+    return 0;
+  }
+  const parsed = parseRunFlags(argv, RUN_FLAGS, (f) => str(f, "rootfs") === undefined);
+  if (bool(parsed.flags, "detach")) throw new BunkerError("run -d is not available yet in this build");
+  const plan = await planContainer(parsed);
+  return runForeground(plan);
+}

@@ -1,0 +1,53 @@
+// What a container is made of, as the runtime needs it: everything decided, nothing left to parse.
+// `run` (src/runtime/run.ts) and `sandbox` build one of these and hand it to startContainer().
+import type { IdMapping } from "../userns/idmap";
+
+/** A mount the user asked for (src/volume's MountSpec has this shape). */
+export interface ContainerMount {
+  kind: "bind" | "tmpfs";
+  /** absolute host path (bind) */
+  source?: string;
+  /** absolute container path */
+  target: string;
+  readonly: boolean;
+  /** tmpfs data options (size=, mode=); for binds "norbind" makes it non-recursive */
+  options: string[];
+}
+
+export type RootfsSpec =
+  /** overlayfs over the image's layers: lowerDirs top → bottom, mounted inside the user namespace */
+  | { kind: "overlay"; lowerDirs: string[]; upperDir: string; workDir: string; mountPoint: string }
+  /** an exploded directory used in place (--rootfs), or a copy made when overlay isn't allowed */
+  | { kind: "bind"; dir: string }
+  /** an empty tmpfs that the mounts fill (sandbox) */
+  | { kind: "tmpfs"; mountPoint: string };
+
+export interface ContainerSpec {
+  id: string;
+  rootfs: RootfsSpec;
+  readOnly: boolean;
+  hostname: string;
+  /** argv; args[0] is searched in the PATH of env unless it holds a "/" */
+  args: string[];
+  env: string[];
+  cwd: string;
+  uid: number;
+  gid: number;
+  /** supplementary groups; ignored when the mapping can't allow setgroups (single id) */
+  groups: number[];
+  idMapping: IdMapping;
+  caps: string[];
+  noNewPrivs: boolean;
+  /** --privileged: no masked or read-only /proc paths */
+  privileged: boolean;
+  mounts: ContainerMount[];
+  /** host files bind-mounted over /etc/hosts, /etc/hostname, /etc/resolv.conf */
+  etcFiles: { hosts?: string; hostname?: string; resolvConf?: string };
+  /** a new network namespace (none, pasta, slirp4netns) or the host's */
+  newNetNs: boolean;
+  tty: boolean;
+  /** keep stdin open (-i); otherwise the container reads /dev/null */
+  stdin: boolean;
+  /** run bunker-helper init as PID 1 */
+  init: boolean;
+}

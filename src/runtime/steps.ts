@@ -1,0 +1,192 @@
+// Turns a ContainerSpec into the ordered steps the native interpreter carries out: the root
+// filesystem, /proc, /dev, /sys as docker sets them up, the user's mounts, pivot_root, identity,
+// capabilities, stdio and the exec. Paths marked "in root" are resolved by the C inside the
+// container's root, so an image's symlinks can never aim a mount or a mkdir at the host.
+import { statSync } from "node:fs";
+import { capMask } from "./caps";
+import { Op, type Step } from "./program";
+import type { ContainerMount, ContainerSpec } from "./spec";
+
+// <sys/mount.h>
+const MS_RDONLY = 1;
+const MS_NOSUID = 2;
+const MS_NODEV = 4;
+const MS_NOEXEC = 8;
+const MS_BIND = 4096;
+const MS_REC = 16384;
+const MS_PRIVATE = 1 << 18;
+const MS_STRICTATIME = 1 << 24;
+
+const enum Create {
+  No = 0,
+  Dir = 1,
+  File = 2,
+}
+const enum Optional {
+  No = 0,
+  IfMissing = 1,
+  Always = 2,
+}
+
+interface MountArgs {
+  source?: string;
+  target: string;
+  fstype?: string;
+  flags?: number;
+  data?: string;
+  sourceInRoot?: boolean;
+  targetInRoot?: boolean;
+  create?: Create;
+  optional?: Optional;
+}
+
+function mount(a: MountArgs): Step {
+  return {
+    op: Op.Mount,
+    ints: [a.flags ?? 0, a.sourceInRoot ? 1 : 0, a.targetInRoot === false ? 0 : 1, a.create ?? Create.No, a.optional ?? Optional.No],
+    strs: [a.source ?? "", a.target, a.fstype ?? "", a.data ?? ""],
+    what: `mount ${a.fstype ?? a.source ?? ""} on ${a.target}`,
+  };
+}
+
+function readOnly(path: string, recursive: boolean, optional = Optional.No, inRoot = true): Step {
+  return { op: Op.SetattrRo, ints: [recursive ? 1 : 0, inRoot ? 1 : 0, optional], strs: [path], what: `make ${path} read-only` };
+}
+
+/** docker's masked paths: hidden behind /dev/null (files) or an empty read-only tmpfs (dirs). */
+const MASKED_FILES = ["/proc/kcore", "/proc/keys", "/proc/latency_stats", "/proc/timer_list", "/proc/timer_stats", "/proc/sched_debug"];
+const MASKED_DIRS = ["/proc/acpi", "/proc/scsi", "/sys/firmware", "/sys/devices/virtual/powercap"];
+const READONLY_PATHS = ["/proc/bus", "/proc/fs", "/proc/irq", "/proc/sys", "/proc/sysrq-trigger"];
+const DEVICES = ["null", "zero", "full", "random", "urandom", "tty"];
+
+/** Escapes a path for overlayfs's comma- and colon-separated options. */
+function overlayPath(p: string): string {
+  return p.replace(/([\\,:])/g, "\\$1");
+}
+
+function rootfsSteps(spec: ContainerSpec): { steps: Step[]; root: string } {
+  const r = spec.rootfs;
+  if (r.kind === "overlay") {
+    const data = `lowerdir=${r.lowerDirs.map(overlayPath).join(":")},upperdir=${overlayPath(r.upperDir)},workdir=${overlayPath(r.workDir)},userxattr`;
+    return { steps: [mount({ source: "overlay", target: r.mountPoint, fstype: "overlay", data, targetInRoot: false })], root: r.mountPoint };
+  }
+  if (r.kind === "bind")
+    // A bind of the directory onto itself makes it a mount point, which pivot_root requires.
+    return { steps: [mount({ source: r.dir, target: r.dir, flags: MS_BIND | MS_REC, targetInRoot: false })], root: r.dir };
+  return { steps: [mount({ source: "tmpfs", target: r.mountPoint, fstype: "tmpfs", data: "mode=755", targetInRoot: false })], root: r.mountPoint };
+}
+
+function hasMappedId(ranges: { inside: number; count: number }[], id: number): boolean {
+  return ranges.some((r) => id >= r.inside && id < r.inside + r.count);
+}
+
+function userMountSteps(m: ContainerMount): Step[] {
+  if (m.kind === "tmpfs")
+    return [
+      mount({
+        source: "tmpfs",
+        target: m.target,
+        fstype: "tmpfs",
+        flags: MS_NOSUID | MS_NODEV | (m.readonly ? MS_RDONLY : 0),
+        data: m.options.join(","),
+        create: Create.Dir,
+      }),
+    ];
+  const source = m.source!;
+  const isDir = statSync(source).isDirectory();
+  const recursive = !m.options.includes("norbind");
+  const steps = [mount({ source, target: m.target, flags: MS_BIND | (recursive ? MS_REC : 0), create: isDir ? Create.Dir : Create.File })];
+  if (m.readonly) steps.push(readOnly(m.target, recursive));
+  return steps;
+}
+
+export interface ExecTarget {
+  /** PATH searched for args[0] */
+  path: string;
+  args: string[];
+  env: string[];
+  /** an fd to execveat (the sealed bunker-helper for --init), or -1 */
+  execFd: number;
+}
+
+export interface Stdio {
+  fds: [number, number, number];
+  setsid: boolean;
+  controllingTty: boolean;
+}
+
+export function buildSteps(spec: ContainerSpec, exec: ExecTarget, stdio: Stdio): Step[] {
+  const { steps, root } = rootfsSteps(spec);
+  const s: Step[] = [
+    // Nothing we mount may propagate back to the host's mount namespace.
+    mount({ target: "/", flags: MS_REC | MS_PRIVATE, targetInRoot: false }),
+    ...steps,
+    { op: Op.SetRoot, ints: [], strs: [root], what: `open the root ${root}` },
+    mount({ source: "proc", target: "/proc", fstype: "proc", flags: MS_NOSUID | MS_NODEV | MS_NOEXEC, create: Create.Dir }),
+    mount({ source: "tmpfs", target: "/dev", fstype: "tmpfs", flags: MS_NOSUID | MS_STRICTATIME, data: "mode=755,size=65536k", create: Create.Dir }),
+  ];
+  for (const d of DEVICES) s.push(mount({ source: `/dev/${d}`, target: `/dev/${d}`, flags: MS_BIND, create: Create.File }));
+  // gid=5 (tty) only when that group exists in the namespace; otherwise devpts refuses the option.
+  const ptsGid = hasMappedId(spec.idMapping.gids, 5) ? ",gid=5" : "";
+  s.push(
+    mount({ source: "devpts", target: "/dev/pts", fstype: "devpts", flags: MS_NOSUID | MS_NOEXEC, data: `newinstance,ptmxmode=0666,mode=0620${ptsGid}`, create: Create.Dir }),
+    { op: Op.Symlink, ints: [1], strs: ["pts/ptmx", "/dev/ptmx"], what: "link /dev/ptmx" },
+    { op: Op.Symlink, ints: [1], strs: ["/proc/self/fd", "/dev/fd"], what: "link /dev/fd" },
+    { op: Op.Symlink, ints: [1], strs: ["/proc/self/fd/0", "/dev/stdin"], what: "link /dev/stdin" },
+    { op: Op.Symlink, ints: [1], strs: ["/proc/self/fd/1", "/dev/stdout"], what: "link /dev/stdout" },
+    { op: Op.Symlink, ints: [1], strs: ["/proc/self/fd/2", "/dev/stderr"], what: "link /dev/stderr" },
+    mount({ source: "shm", target: "/dev/shm", fstype: "tmpfs", flags: MS_NOSUID | MS_NODEV | MS_NOEXEC, data: "mode=1777,size=65536k", create: Create.Dir }),
+    mount({ source: "mqueue", target: "/dev/mqueue", fstype: "mqueue", flags: MS_NOSUID | MS_NODEV | MS_NOEXEC, create: Create.Dir }),
+  );
+  // sysfs can be mounted only by the owner of the network namespace; with the host's network, bind
+  // the host's /sys instead. Either way it is read-only.
+  if (spec.newNetNs)
+    s.push(mount({ source: "sysfs", target: "/sys", fstype: "sysfs", flags: MS_NOSUID | MS_NODEV | MS_NOEXEC | MS_RDONLY, create: Create.Dir }));
+  else s.push(mount({ source: "/sys", target: "/sys", flags: MS_BIND | MS_REC, create: Create.Dir }), readOnly("/sys", true));
+  // The container's own cgroup (the cgroup namespace is rooted at it); not every host allows it.
+  s.push(mount({ source: "cgroup2", target: "/sys/fs/cgroup", fstype: "cgroup2", flags: MS_NOSUID | MS_NODEV | MS_NOEXEC | MS_RDONLY, optional: Optional.Always }));
+  const etc = spec.etcFiles;
+  for (const [file, target] of [
+    [etc.hosts, "/etc/hosts"],
+    [etc.hostname, "/etc/hostname"],
+    [etc.resolvConf, "/etc/resolv.conf"],
+  ] as const)
+    if (file) s.push(mount({ source: file, target, flags: MS_BIND, create: Create.File }));
+  for (const m of spec.mounts) s.push(...userMountSteps(m));
+  if (!spec.privileged) {
+    for (const p of MASKED_FILES) s.push(mount({ source: "/dev/null", target: p, flags: MS_BIND, optional: Optional.IfMissing }));
+    for (const p of MASKED_DIRS) s.push(mount({ source: "tmpfs", target: p, fstype: "tmpfs", flags: MS_RDONLY, optional: Optional.IfMissing }));
+    for (const p of READONLY_PATHS)
+      s.push(mount({ source: p, target: p, flags: MS_BIND | MS_REC, sourceInRoot: true, optional: Optional.IfMissing }), readOnly(p, true, Optional.IfMissing));
+  }
+  s.push({ op: Op.PivotRoot, ints: [], strs: [root], what: "pivot_root into the container's root" });
+  if (spec.readOnly) s.push(readOnly("/", false));
+  s.push(
+    { op: Op.Hostname, ints: [], strs: [spec.hostname], what: "set the hostname" },
+    { op: Op.Umask, ints: [0o022], strs: [], what: "set the umask" },
+  );
+  if (spec.newNetNs) s.push({ op: Op.IfupLo, ints: [], strs: [], what: "bring up the loopback interface" });
+  if (spec.cwd !== "/") s.push({ op: Op.Mkdir, ints: [0o755, 1], strs: [spec.cwd], what: `create the working directory ${spec.cwd}` });
+  s.push({ op: Op.Chdir, ints: [], strs: [spec.cwd], what: `change to the working directory ${spec.cwd}` });
+  const caps = capMask(spec.caps);
+  // setgroups is denied in a namespace with a single-id mapping (the kernel requires it).
+  const groups = spec.idMapping.kind === "single" ? [-1] : [spec.groups.length, ...spec.groups];
+  s.push(
+    { op: Op.CapBset, ints: [caps], strs: [], what: "drop capabilities from the bounding set" },
+    { op: Op.SetId, ints: [spec.uid, spec.gid, ...groups], strs: [], what: `switch to user ${spec.uid}:${spec.gid}` },
+    // A non-root user keeps no capabilities (setresuid cleared them), as in docker.
+    { op: Op.CapSet, ints: spec.uid === 0 ? [caps, caps, 0, 0] : [0, 0, 0, 0], strs: [], what: "set capabilities" },
+  );
+  if (spec.noNewPrivs) s.push({ op: Op.NoNewPrivs, ints: [], strs: [], what: "set no_new_privs" });
+  s.push(
+    { op: Op.ResetSignals, ints: [], strs: [], what: "reset signal handling" },
+    {
+      op: Op.Stdio,
+      ints: [...stdio.fds, stdio.setsid ? 1 : 0, stdio.controllingTty ? 1 : 0, 1],
+      strs: [],
+      what: "set up stdin, stdout and stderr",
+    },
+    { op: Op.Exec, ints: [exec.args.length, exec.env.length, exec.execFd], strs: [exec.path, ...exec.args, ...exec.env], what: `exec ${exec.args[0]}` },
+  );
+  return s;
+}
