@@ -544,9 +544,14 @@ int bk_spawn(const uint8_t *prog, uint32_t len) {
     args.flags |= BK_CLONE_INTO_CGROUP;
     args.cgroup = (uint64_t)cgroup_fd;
   }
+  // The child starts with every signal blocked: until its reset-signals step it must never run a
+  // handler of the parent's (Bun's) in its copy of the parent's memory.
+  uint64_t all = ~0ULL, saved;
+  if (syscall(SYS_rt_sigprocmask, SIG_SETMASK, &all, &saved, 8) < 0) return -errno;
   // No CLONE_VM and no stack: the child gets a copy of our memory, as with fork, including prog.
   long pid = syscall(SYS_clone3, &args, sizeof args);
-  if (pid < 0) return -errno;
+  int err = errno;
   if (pid == 0) child(prog, len);
-  return (int)pid;
+  (void)syscall(SYS_rt_sigprocmask, SIG_SETMASK, &saved, NULL, 8);
+  return pid < 0 ? -err : (int)pid;
 }

@@ -5,7 +5,7 @@ import { closeSync, openSync, readSync, writeSync, constants as fsc } from "node
 import { errnoName, helperMemfd, native } from "../../native/ffi";
 import { BunkerError, EXIT_BUNKER, EXIT_CANNOT_EXEC, EXIT_NOT_FOUND } from "../errors";
 import { applyIdMapping } from "../userns/idmap";
-import { encodeProgram, Op, type Step } from "./program";
+import { encodeProgram, Op, type ProgramHeader, type Step } from "./program";
 import type { ContainerSpec } from "./spec";
 import { buildSteps, type Stdio } from "./steps";
 
@@ -53,6 +53,8 @@ export interface StartOptions {
   setup?: SetupHook;
   /** stdio of the container; default: bunker's own (stdin /dev/null unless spec.stdin) */
   stdio?: Stdio;
+  /** called as soon as the child exists, before it is released (to forward signals at once) */
+  onCloned?: (pid: number) => void;
 }
 
 export interface Started {
@@ -60,7 +62,7 @@ export interface Started {
 }
 
 /** Why the child failed before its command ran, turned into docker's exit codes. */
-function startFailure(step: Step | undefined, errno: number, spec: ContainerSpec): BunkerError {
+export function startFailure(step: Step | undefined, errno: number, spec: ContainerSpec): BunkerError {
   if (step?.op === Op.Exec) {
     const cmd = spec.args[0];
     if (errno === 2 && !cmd.includes("/")) return new BunkerError(`exec: "${cmd}": executable file not found in $PATH`, EXIT_NOT_FOUND);
@@ -84,16 +86,13 @@ export async function startContainer(spec: ContainerSpec, opts: StartOptions = {
   const [goRead, goWrite] = pipe();
   const [errRead, errWrite] = pipe();
   const own = opts.stdio ? { stdio: opts.stdio, close: [] as number[] } : defaultStdio(spec);
-  const exec = spec.init
-    ? { path: "", args: ["bunker-init", "init", "--", ...spec.args], env: spec.env, execFd: helperMemfd() }
-    : { path: pathOf(spec.env), args: spec.args, env: spec.env, execFd: -1 };
-  const steps = buildSteps(spec, exec, own.stdio);
-  let flags = CLONE_NEWUSER | CLONE_NEWNS | CLONE_NEWPID | CLONE_NEWUTS | CLONE_NEWIPC | CLONE_NEWCGROUP;
-  if (spec.newNetNs) flags |= CLONE_NEWNET;
-  const program = encodeProgram(
-    { cloneFlags: flags, cgroupFd: opts.cgroupFd ?? -1, goFd: goRead, goWriteFd: goWrite, errFd: errWrite, errReadFd: errRead },
-    steps,
-  );
+  const { program, steps } = spawnProgram(spec, own.stdio, {
+    cgroupFd: opts.cgroupFd ?? -1,
+    goFd: goRead,
+    goWriteFd: goWrite,
+    errFd: errWrite,
+    errReadFd: errRead,
+  });
   const pid = native().bk_spawn(program, program.length);
   closeSync(goRead);
   closeSync(errWrite);
@@ -104,6 +103,7 @@ export async function startContainer(spec: ContainerSpec, opts: StartOptions = {
     throw new BunkerError(`cannot create the container's namespaces: ${errnoMessage(-pid)}; run 'bunker doctor'`);
   }
   try {
+    opts.onCloned?.(pid);
     applyIdMapping(pid, spec.idMapping);
     await opts.setup?.(pid);
     writeSync(goWrite, new Uint8Array([1]));
@@ -133,6 +133,20 @@ export async function startContainer(spec: ContainerSpec, opts: StartOptions = {
     throw startFailure(steps[index], errno, spec);
   }
   return { pid };
+}
+
+/**
+ * The encoded spawn program of a container and its steps (for error messages). The detached path
+ * (src/runtime/detached.ts) gives it to the monitor, which fills in its own sync pipes.
+ */
+export function spawnProgram(spec: ContainerSpec, stdio: Stdio, fds: Omit<ProgramHeader, "cloneFlags">): { program: Uint8Array; steps: Step[]; execFd: number } {
+  const exec = spec.init
+    ? { path: "", args: ["bunker-init", "init", "--", ...spec.args], env: spec.env, execFd: helperMemfd() }
+    : { path: pathOf(spec.env), args: spec.args, env: spec.env, execFd: -1 };
+  const steps = buildSteps(spec, exec, stdio);
+  let flags = CLONE_NEWUSER | CLONE_NEWNS | CLONE_NEWPID | CLONE_NEWUTS | CLONE_NEWIPC | CLONE_NEWCGROUP;
+  if (spec.newNetNs) flags |= CLONE_NEWNET;
+  return { program: encodeProgram({ cloneFlags: flags, ...fds }, steps), steps, execFd: exec.execFd };
 }
 
 function pathOf(env: string[]): string {

@@ -144,6 +144,7 @@ function validateNetwork(mode: string | undefined): boolean {
 export async function planContainer(parsed: ParsedRun): Promise<ContainerPlan> {
   const f = parsed.flags;
   const rootfsDir = str(f, "rootfs");
+  checkPull(str(f, "pull"));
   let image: StoredImage | undefined;
   if (rootfsDir === undefined) {
     if (!parsed.image) throw new BunkerError(`"bunker run" requires at least 1 argument: bunker run [OPTIONS] IMAGE [COMMAND] [ARG...]`);
@@ -168,6 +169,7 @@ export async function planContainer(parsed: ParsedRun): Promise<ContainerPlan> {
   const user = resolveUser(userSpec, rootsTopFirst);
 
   const newNetNs = validateNetwork(str(f, "network"));
+  const nnp = noNewPrivs(list(f, "securityOpt"));
   const privileged = bool(f, "privileged");
   const caps = effectiveCaps({ privileged, add: list(f, "capAdd"), drop: list(f, "capDrop") });
   const workdir = str(f, "workdir") ?? (cfg.WorkingDir || "/");
@@ -251,7 +253,7 @@ export async function planContainer(parsed: ParsedRun): Promise<ContainerPlan> {
     groups: user.groups,
     idMapping,
     caps,
-    noNewPrivs: noNewPrivs(list(f, "securityOpt")),
+    noNewPrivs: nnp,
     privileged,
     mounts,
     etcFiles: writeEtcFiles(dir, hostname, !newNetNs),
@@ -273,8 +275,13 @@ export async function runForeground(plan: ContainerPlan): Promise<number> {
     const stdio = pty
       ? { fds: [pty.slave, pty.slave, pty.slave] as [number, number, number], setsid: true, controllingTty: true }
       : undefined;
-    const started = await startContainer(spec, { stdio });
-    const stopForwarding = forwardSignals(started.pid);
+    // Signals are forwarded from the moment the child exists: a signal sent while it starts
+    // must not kill bunker and orphan the container.
+    let stopForwarding = () => {};
+    const started = await startContainer(spec, { stdio, onCloned: (pid) => (stopForwarding = forwardSignals(pid)) }).catch((e) => {
+      stopForwarding();
+      throw e;
+    });
     const session = pty ? attachTerminal(pty, spec.stdin) : undefined;
     if (pty) (await import("node:fs")).closeSync(pty.slave);
     await updateState(record.Id, { Status: "running", Running: true, Pid: started.pid, StartedAt: nowTimestamp(), MonitorPid: process.pid });

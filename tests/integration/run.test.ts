@@ -1,0 +1,272 @@
+// bunker run as a real unprivileged user, on exploded root filesystems (--rootfs): identity and
+// isolation, docker's exit codes, signals, stdin, the pty, --init, and cleanup after kill -9.
+import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { existsSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { dirname, join } from "node:path";
+import { bunkerBin, bunkerSandbox, type Sandbox } from "../support/bunker";
+import { busyboxRootfs } from "../support/rootfs";
+
+let sb: Sandbox;
+let rootfs: string;
+
+beforeAll(() => {
+  sb = bunkerSandbox();
+  rootfs = busyboxRootfs();
+});
+afterAll(() => {
+  sb.cleanup();
+  rmSync(dirname(rootfs), { recursive: true, force: true });
+});
+
+const sh = (script: string, ...flags: string[]) => sb.run(["run", "--rm", ...flags, "--rootfs", rootfs, "sh", "-c", script]);
+
+/** The host pids of a process's children (the container's PID 1 is bunker's child). */
+function childrenOf(pid: number): number[] {
+  const out: number[] = [];
+  for (const tid of readdirSync(`/proc/${pid}/task`)) {
+    const text = readFileSync(`/proc/${pid}/task/${tid}/children`, "utf8").trim();
+    if (text) out.push(...text.split(/\s+/).map(Number));
+  }
+  return out;
+}
+
+/** Starts bunker in the background and resolves once the container has printed `ready`. */
+async function startReady(args: string[]) {
+  const p = Bun.spawn([bunkerBin, ...args], { env: sb.env, stdin: "ignore", stdout: "pipe", stderr: "pipe" });
+  const reader = p.stdout.getReader();
+  let seen = "";
+  while (!seen.includes("ready")) {
+    const { value, done } = await reader.read();
+    if (done) throw new Error(`container ended before it was ready: ${seen} ${await new Response(p.stderr).text()}`);
+    seen += new TextDecoder().decode(value);
+  }
+  // Keep reading: the rest of the output is there for tests that want it.
+  const rest = (async () => {
+    for (;;) {
+      const { value, done } = await reader.read();
+      if (done) return seen;
+      seen += new TextDecoder().decode(value);
+    }
+  })();
+  return Object.assign(p, { output: rest });
+}
+
+async function waitGone(pid: number): Promise<boolean> {
+  for (let i = 0; i < 500; i++) {
+    if (!existsSync(`/proc/${pid}`)) return true;
+    await Bun.sleep(20);
+  }
+  return false;
+}
+
+describe("identity and isolation", () => {
+  test("uid 0, PID 1, the short id as hostname, only its own processes", async () => {
+    const r = await sh("id -u; echo $$; hostname; ps -o pid | tail -n +2 | wc -l");
+    expect(r.stderr).toBe("");
+    const [uid, pid, hostname, nprocs] = r.stdout.trim().split("\n");
+    expect(uid).toBe("0");
+    expect(pid).toBe("1");
+    expect(hostname).toMatch(/^[0-9a-f]{12}$/);
+    // sh and ps (and the pipeline's helpers) only: nothing of the host
+    expect(Number(nprocs)).toBeLessThanOrEqual(4);
+    expect(r.code).toBe(0);
+  });
+
+  test("--hostname and /etc/hostname, /etc/hosts", async () => {
+    const r = await sh("hostname; cat /etc/hostname; grep -c web1 /etc/hosts", "--hostname", "web1");
+    expect(r.stdout).toBe("web1\nweb1\n1\n");
+  });
+
+  test("host files are invisible", async () => {
+    const marker = join(dirname(rootfs), "host-marker");
+    writeFileSync(marker, "secret");
+    const r = await sh(`ls ${marker} ${process.cwd()} /home 2>&1; awk '$5 == "/"' /proc/1/mountinfo | wc -l`);
+    expect(r.stdout).toContain("No such file");
+    expect(r.stdout).not.toContain("secret");
+    // one root only: the host's old root was detached after pivot_root
+    expect(r.stdout.trim().split("\n").at(-1)).toBe("1");
+  });
+
+  test("masked and read-only paths as docker", async () => {
+    const r = await sh(
+      "cat /proc/keys | wc -c; ls /sys/firmware | wc -l; ls /proc/acpi 2>/dev/null | wc -l;" +
+        "echo x > /proc/sys/kernel/hostname && echo SYS-WRITABLE; echo x > /proc/sysrq-trigger && echo SYSRQ-WRITABLE;" +
+        "touch /sys/x && echo SYSFS-WRITABLE; echo done",
+    );
+    const lines = r.stdout.trim().split("\n");
+    expect(lines.slice(0, 3)).toEqual(["0", "0", "0"]);
+    expect(r.stdout).not.toContain("WRITABLE");
+    expect(r.stderr).toContain("Read-only file system");
+    expect(lines.at(-1)).toBe("done");
+  });
+
+  test("docker's capability bounding set and no_new_privs", async () => {
+    const r = await sh("grep -E '^(CapBnd|CapEff|NoNewPrivs)' /proc/self/status");
+    // CHOWN DAC_OVERRIDE FOWNER FSETID KILL SETGID SETUID SETPCAP NET_BIND_SERVICE NET_RAW SYS_CHROOT MKNOD AUDIT_WRITE SETFCAP
+    expect(r.stdout).toContain("CapBnd:\t00000000a80425fb");
+    expect(r.stdout).toContain("CapEff:\t00000000a80425fb");
+    expect(r.stdout).toContain("NoNewPrivs:\t1");
+  });
+
+  test("--cap-drop, --cap-add, --privileged and no-new-privileges=false", async () => {
+    const dropped = await sh("grep CapBnd /proc/self/status", "--cap-drop", "ALL", "--cap-add", "NET_ADMIN");
+    expect(dropped.stdout).toContain("CapBnd:\t0000000000001000");
+    const priv = await sh("grep CapBnd /proc/self/status; cat /proc/keys >/dev/null && echo keys-readable", "--privileged");
+    expect(priv.stdout).toMatch(/CapBnd:\t000001ffffffffff/);
+    const nnp = await sh("grep NoNewPrivs /proc/self/status", "--security-opt", "no-new-privileges=false");
+    expect(nnp.stdout).toContain("NoNewPrivs:\t0");
+    const bad = await sh("true", "--cap-add", "NOT_A_CAP");
+    expect(bad.code).toBe(125);
+    expect(bad.stderr.trim().split("\n")).toHaveLength(1);
+  });
+
+  test("-u resolves names in the container's passwd; a non-root user has no capabilities", async () => {
+    const r = await sh("id; grep CapEff /proc/self/status", "-u", "nobody");
+    expect(r.stdout).toContain("uid=65534(nobody) gid=65534(nobody)");
+    expect(r.stdout).toContain("CapEff:\t0000000000000000");
+    const numeric = await sh("id -u; id -g", "-u", "1234:5");
+    expect(numeric.stdout).toBe("1234\n5\n");
+    const unknown = await sh("true", "-u", "nosuchuser");
+    expect(unknown.code).toBe(125);
+    expect(unknown.stderr).toContain("unable to find user nosuchuser");
+  });
+
+  test("-e, --env-file, -w and --entrypoint", async () => {
+    const envFile = join(dirname(rootfs), "env.list");
+    writeFileSync(envFile, "# comment\nFROM_FILE=1\nBOTH=file\n");
+    const r = await sb.run([
+      "run", "--rm", "-e", "A=b c", "--env-file", envFile, "-e", "BOTH=flag", "-w", "/made/here", "--rootfs", rootfs,
+      "sh", "-c", 'echo "$A|$FROM_FILE|$BOTH|$HOSTNAME" ; pwd',
+    ]);
+    expect(r.stdout).toMatch(/^b c\|1\|flag\|[0-9a-f]{12}\n\/made\/here\n$/);
+    const ep = await sb.run(["run", "--rm", "--entrypoint", "echo", "--rootfs", rootfs, "via", "entrypoint"]);
+    expect(ep.stdout).toBe("via entrypoint\n");
+  });
+
+  test("--read-only root filesystem", async () => {
+    const r = await sh("touch /x && echo WROTE; echo > /tmp/y && echo WROTE-TMP; echo end", "--read-only");
+    expect(r.stdout).not.toContain("WROTE");
+    expect(r.stderr).toContain("Read-only file system");
+  });
+});
+
+describe("exit codes", () => {
+  test("the container's own code", async () => {
+    expect((await sh("exit 0")).code).toBe(0);
+    expect((await sh("exit 7")).code).toBe(7);
+  });
+
+  test("127 when the command is not found, 126 when it can't be executed", async () => {
+    const nf = await sb.run(["run", "--rm", "--rootfs", rootfs, "no-such-command"]);
+    expect(nf.code).toBe(127);
+    expect(nf.stderr).toContain('executable file not found in $PATH');
+    const abs = await sb.run(["run", "--rm", "--rootfs", rootfs, "/no/such"]);
+    expect(abs.code).toBe(127);
+    const dir = await sb.run(["run", "--rm", "--rootfs", rootfs, "/etc"]);
+    expect(dir.code).toBe(126);
+    expect(dir.stderr).toContain("permission denied");
+  });
+
+  test("125 for bunker's own errors, in one line", async () => {
+    for (const args of [
+      ["run", "--no-such-flag", "--rootfs", rootfs, "true"],
+      ["run", "--rm", "--rootfs", "/no/such/dir", "true"],
+      ["run", "--rm", "--pull", "sometimes", "--rootfs", rootfs, "true"],
+      ["run", "--rm", "-w", "relative", "--rootfs", rootfs, "true"],
+      ["run", "--rm", "--security-opt", "seccomp=x", "--rootfs", rootfs, "true"],
+    ]) {
+      const r = await sb.run(args);
+      expect(r.code).toBe(125);
+      expect(r.stderr.trim().split("\n")).toHaveLength(1);
+      expect(r.stderr).toStartWith("Error: ");
+    }
+  });
+
+  test("128+N when a signal kills the container", async () => {
+    const p = await startReady(["run", "--rm", "--rootfs", rootfs, "sh", "-c", "echo ready; exec sleep 1000"]);
+    const [ctr] = childrenOf(p.pid);
+    process.kill(ctr, "SIGKILL");
+    expect(await p.exited).toBe(137);
+  });
+
+  test("--init: a tiny PID 1 that forwards the exit status and reaps zombies", async () => {
+    const r = await sh("ps -o pid,comm | grep -w 1; sh -c 'sleep 0 & exec true'; sleep 0.2; ps -o stat | grep -c Z; kill -9 $$", "--init");
+    const lines = r.stdout.trim().split("\n");
+    expect(lines[0]).toMatch(/^\s*1\s+\S/);
+    expect(lines[0]).not.toContain("sh");
+    expect(lines[1]).toBe("0"); // no zombie left
+    expect(r.code).toBe(137);
+  });
+});
+
+describe("process semantics", () => {
+  test("SIGTERM to bunker reaches the container's main process", async () => {
+    const p = await startReady(["run", "--rm", "--rootfs", rootfs, "sh", "-c", "trap 'echo got-term; exit 42' TERM; echo ready; while :; do sleep 0.05; done"]);
+    p.kill("SIGTERM");
+    expect(await p.exited).toBe(42);
+    expect(await p.output).toContain("got-term");
+  });
+
+  test("SIGUSR1 and SIGHUP are forwarded too", async () => {
+    const p = await startReady(["run", "--rm", "--rootfs", rootfs, "sh", "-c", "trap 'exit 11' USR1; trap 'exit 12' HUP; echo ready; while :; do sleep 0.05; done"]);
+    p.kill("SIGUSR1");
+    expect(await p.exited).toBe(11);
+  });
+
+  test("-i passes stdin through a pipe; without -i the container reads nothing", async () => {
+    const r = await sb.run(["run", "--rm", "-i", "--rootfs", rootfs, "sh", "-c", "tr a-z A-Z"], { stdin: "hello pipe\n" });
+    expect(r.stdout).toBe("HELLO PIPE\n");
+    const closed = await sb.run(["run", "--rm", "--rootfs", rootfs, "cat"], { stdin: "not for you\n" });
+    expect(closed.stdout).toBe("");
+    expect(closed.code).toBe(0);
+  });
+
+  test("-t gives a pty with the terminal's size, driven through script(1)", async () => {
+    const cmd = `stty cols 91 rows 33; ${bunkerBin} run --rm -it --rootfs ${rootfs} sh -c 'test -t 0 && echo is-a-tty; stty size; exit 5'`;
+    const p = Bun.spawn(["script", "-qec", cmd, "/dev/null"], { env: sb.env, stdin: "pipe", stdout: "pipe", stderr: "pipe" });
+    const out = await new Response(p.stdout).text();
+    expect(out).toContain("is-a-tty");
+    expect(out).toContain("33 91");
+    expect(await p.exited).toBe(5);
+  });
+});
+
+describe("cleanup", () => {
+  test("--rm leaves no container behind; without --rm the record stays", async () => {
+    const containers = join(sb.root, "containers");
+    const list = () => (existsSync(containers) ? readdirSync(containers).filter((n) => /^[0-9a-f]{64}$/.test(n)) : []);
+    const before = list().length;
+    await sh("true");
+    expect(list().length).toBe(before);
+    await sb.run(["run", "--rootfs", rootfs, "true"]);
+    expect(list().length).toBe(before + 1);
+  });
+
+  test("kill -9 of bunker kills the container: no process and no mount stay", async () => {
+    const p = await startReady(["run", "--rm", "--rootfs", rootfs, "sh", "-c", "sleep 1000 & echo ready; wait"]);
+    const [ctr] = childrenOf(p.pid);
+    const grandchildren = childrenOf(ctr);
+    expect(grandchildren.length).toBe(1);
+    p.kill("SIGKILL");
+    await p.exited;
+    expect(await waitGone(ctr)).toBe(true);
+    expect(await waitGone(grandchildren[0])).toBe(true);
+    // The mounts lived only in the container's mount namespace; none leaked into ours.
+    expect(readFileSync("/proc/self/mountinfo", "utf8")).not.toContain(rootfs);
+  });
+});
+
+describe("runs without a compiler", () => {
+  test("no /usr/include and no cc on PATH", async () => {
+    // A tmpfs hides /usr/include in a mount namespace; an inner user namespace runs bunker as the
+    // unprivileged user again (single-id mapping: the subordinate ranges don't exist in there).
+    const uid = process.getuid!();
+    const inner = `env BUNKER_USERNS=single PATH=/nonexistent ${bunkerBin} run --rm --rootfs ${rootfs} sh -c 'echo ran-without-cc'`;
+    const script = `mount -t tmpfs none /usr/include && ! command -v cc >/dev/null 2>&1 || true; exec unshare -U --map-user=${uid} --map-group=${process.getgid!()} sh -c "test -z \\"$(ls /usr/include)\\" && ${inner.replace(/"/g, '\\"')}"`;
+    const p = Bun.spawn(["unshare", "-rm", "sh", "-c", script], { env: sb.env, stdout: "pipe", stderr: "pipe" });
+    const [out, err, code] = await Promise.all([new Response(p.stdout).text(), new Response(p.stderr).text(), p.exited]);
+    expect(err).toBe("");
+    expect(out).toBe("ran-without-cc\n");
+    expect(code).toBe(0);
+  });
+});
