@@ -3,3 +3,5 @@
 export * from "./records";
 export * from "./state";
 export { withLock } from "./lock";
+export * from "./monitor";
+export * from "./policy";

@@ -306,7 +306,11 @@ export async function runMain(argv: string[]): Promise<number> {
     return 0;
   }
   const parsed = parseRunFlags(argv, RUN_FLAGS, (f) => str(f, "rootfs") === undefined);
-  if (bool(parsed.flags, "detach")) throw new BunkerError("run -d is not available yet in this build");
   const plan = await planContainer(parsed);
+  if (bool(parsed.flags, "detach")) {
+    const { runDetached } = await import("./detached");
+    process.stdout.write(`${await runDetached(plan)}\n`);
+    return 0;
+  }
   return runForeground(plan);
 }

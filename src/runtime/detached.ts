@@ -1,0 +1,55 @@
+// `run -d`: the same plan as a foreground run, started under the container's monitor
+// (src/container/monitor.ts, native/helper/monitor.c), which outlives bunker in a session of its own.
+import { type ContainerRecord, launchMonitored, parseLogOpts, parseRestartPolicy, removeContainer, saveContainer } from "../container";
+import { BunkerError } from "../errors";
+import { applyIdMapping } from "../userns/idmap";
+import { bool, list, str } from "./flags";
+import { spawnProgram, startFailure } from "./process";
+import type { ContainerPlan } from "./run";
+import type { ContainerSpec } from "./spec";
+
+/** Starts a planned container detached; returns its id once its command runs. */
+export async function runDetached(plan: ContainerPlan): Promise<string> {
+  const { record, spec, flags } = plan;
+  try {
+    record.HostConfig.RestartPolicy = parseRestartPolicy(str(flags, "restart"));
+    record.HostConfig.LogConfig = parseLogOpts(list(flags, "logOpt"));
+    if (record.HostConfig.RestartPolicy.Name !== "no" && bool(flags, "rm"))
+      throw new BunkerError("conflicting options: --restart and --rm; a container that restarts can't remove itself");
+    if (spec.tty || spec.stdin) throw new BunkerError("-i and -t are not supported with -d yet: use 'bunker exec -it' to work in a detached container");
+  } catch (e) {
+    await removeContainer(record.Id);
+    throw e;
+  }
+  saveContainer(record);
+  return startUnderMonitor(record, spec);
+}
+
+/** Starts (or re-starts, for `bunker start`) a container whose spec is known, under a new monitor. */
+export async function startUnderMonitor(record: ContainerRecord, spec: ContainerSpec): Promise<string> {
+  // The monitor's own 0/1/2 are /dev/null and the log pipes when it clones: the container keeps them.
+  const { program, steps, execFd } = spawnProgram(
+    spec,
+    { fds: [0, 1, 2], setsid: true, controllingTty: false },
+    { cgroupFd: -1, goFd: -1, goWriteFd: -1, errFd: -1, errReadFd: -1 },
+  );
+  const result = await launchMonitored({
+    rec: record,
+    program,
+    passFds: execFd >= 0 ? [execFd] : [],
+    setup: (pid) => applyIdMapping(pid, spec.idMapping),
+    restartSetup: [process.execPath, "container-setup", record.Id],
+  });
+  if ("failedStep" in result) {
+    if (record.HostConfig.AutoRemove) await removeContainer(record.Id);
+    throw startFailure(steps[result.failedStep], result.errno, spec);
+  }
+  return record.Id;
+}
+
+/** The parent's part of a restart, run by the monitor through `bunker container-setup ID PID`. */
+export function restartSetup(record: ContainerRecord, pid: number): void {
+  const spec = record.RunSpec as ContainerSpec | undefined;
+  if (!spec) throw new BunkerError(`container ${record.Name} has no saved run spec`);
+  applyIdMapping(pid, spec.idMapping);
+}
