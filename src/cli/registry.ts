@@ -25,6 +25,7 @@ export const commands: Record<string, CommandEntry> = {
   version: { description: "Show bunker's version, Bun's, the kernel and the store path", load: () => import("./commands/version").then((m) => m.default) },
   run: { description: "Create and run a new container from an image", load: () => import("./commands/run").then((m) => m.default) },
   volume: { description: "Manage volumes (create, ls, rm, inspect, prune)", load: () => import("./commands/volume").then((m) => m.default) },
+  stats: { description: "Show containers' CPU, memory, pids and block I/O usage", load: () => import("./commands/stats").then((m) => m.default) },
 };
 
 /** docker-compatible aliases */
