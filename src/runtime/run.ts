@@ -9,7 +9,8 @@ import { hostIdMapping, type IdMapping } from "../userns/idmap";
 import { effectiveCaps } from "./caps";
 import { bool, list, type ParsedFlags, type ParsedRun, parseRunFlags, RUN_FLAGS, str } from "./flags";
 import { forwardSignals, startContainer, waitForExit } from "./process";
-import type { ContainerMount, ContainerSpec, RootfsSpec } from "./spec";
+import { parseMountFlags, prepareVolumes, removeAnonymousVolumes } from "../volume";
+import type { ContainerSpec, RootfsSpec } from "./spec";
 import { attachTerminal, openPty } from "./tty";
 import { buildEnv, resolveUser } from "./user";
 
@@ -174,11 +175,7 @@ export async function planContainer(parsed: ParsedRun): Promise<ContainerPlan> {
   const caps = effectiveCaps({ privileged, add: list(f, "capAdd"), drop: list(f, "capDrop") });
   const workdir = str(f, "workdir") ?? (cfg.WorkingDir || "/");
   if (!workdir.startsWith("/")) throw new BunkerError(`the working directory '${workdir}' is invalid: it needs to be an absolute path`);
-  const mounts: ContainerMount[] = [];
-  if (list(f, "volume").length || list(f, "mount").length || list(f, "tmpfs").length) {
-    const { parseMountFlags } = await import("../volume");
-    mounts.push(...parseMountFlags({ volumes: list(f, "volume"), mounts: list(f, "mount"), tmpfs: list(f, "tmpfs") }));
-  }
+  const mounts = parseMountFlags({ volumes: list(f, "volume"), mounts: list(f, "mount"), tmpfs: list(f, "tmpfs") });
 
   const record = await createContainer({
     Name: str(f, "name"),
@@ -215,7 +212,8 @@ export async function planContainer(parsed: ParsedRun): Promise<ContainerPlan> {
       Binds: list(f, "volume"),
     },
     Mounts: mounts.map((m) => ({
-      Type: m.kind,
+      Type: m.volumeName ? "volume" : m.kind,
+      Name: m.volumeName,
       Source: m.source ?? "",
       Destination: m.target,
       Mode: m.readonly ? "ro" : "",
@@ -269,6 +267,7 @@ export async function planContainer(parsed: ParsedRun): Promise<ContainerPlan> {
 /** Runs a planned container in the foreground and returns its exit code. */
 export async function runForeground(plan: ContainerPlan): Promise<number> {
   const { record, spec } = plan;
+  prepareVolumes(spec.mounts);
   const pty = spec.tty ? openPty() : undefined;
   let code = EXIT_BUNKER;
   try {
@@ -295,7 +294,10 @@ export async function runForeground(plan: ContainerPlan): Promise<number> {
     await updateState(record.Id, { Status: "exited", Running: false, Pid: 0, ExitCode: code, FinishedAt: nowTimestamp() });
     return code;
   } finally {
-    if (record.HostConfig.AutoRemove) await removeContainer(record.Id);
+    if (record.HostConfig.AutoRemove) {
+      await removeContainer(record.Id);
+      await removeAnonymousVolumes(spec.mounts);
+    }
   }
 }
 

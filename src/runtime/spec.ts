@@ -1,18 +1,7 @@
 // What a container is made of, as the runtime needs it: everything decided, nothing left to parse.
 // `run` (src/runtime/run.ts) and `sandbox` build one of these and hand it to startContainer().
 import type { IdMapping } from "../userns/idmap";
-
-/** A mount the user asked for (src/volume's MountSpec has this shape). */
-export interface ContainerMount {
-  kind: "bind" | "tmpfs";
-  /** absolute host path (bind) */
-  source?: string;
-  /** absolute container path */
-  target: string;
-  readonly: boolean;
-  /** tmpfs data options (size=, mode=); for binds "norbind" makes it non-recursive */
-  options: string[];
-}
+import type { MountSpec } from "../volume";
 
 export type RootfsSpec =
   /** overlayfs over the image's layers: lowerDirs top → bottom, mounted inside the user namespace */
@@ -40,7 +29,8 @@ export interface ContainerSpec {
   noNewPrivs: boolean;
   /** --privileged: no masked or read-only /proc paths */
   privileged: boolean;
-  mounts: ContainerMount[];
+  /** -v/--mount/--tmpfs, parsed by src/volume */
+  mounts: MountSpec[];
   /** host files bind-mounted over /etc/hosts, /etc/hostname, /etc/resolv.conf */
   etcFiles: { hosts?: string; hostname?: string; resolvConf?: string };
   /** a new network namespace (none, pasta, slirp4netns) or the host's */

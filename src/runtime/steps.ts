@@ -5,7 +5,8 @@
 import { statSync } from "node:fs";
 import { capMask } from "./caps";
 import { Op, type Step } from "./program";
-import type { ContainerMount, ContainerSpec } from "./spec";
+import { kernelMountOptions, type MountSpec } from "../volume";
+import type { ContainerSpec } from "./spec";
 
 // <sys/mount.h>
 const MS_RDONLY = 1;
@@ -80,23 +81,16 @@ function hasMappedId(ranges: { inside: number; count: number }[], id: number): b
   return ranges.some((r) => id >= r.inside && id < r.inside + r.count);
 }
 
-function userMountSteps(m: ContainerMount): Step[] {
+function userMountSteps(m: MountSpec): Step[] {
+  const k = kernelMountOptions(m.options);
   if (m.kind === "tmpfs")
-    return [
-      mount({
-        source: "tmpfs",
-        target: m.target,
-        fstype: "tmpfs",
-        flags: MS_NOSUID | MS_NODEV | (m.readonly ? MS_RDONLY : 0),
-        data: m.options.join(","),
-        create: Create.Dir,
-      }),
-    ];
+    return [mount({ source: "tmpfs", target: m.target, fstype: "tmpfs", flags: k.flags | (m.readonly ? MS_RDONLY : 0), data: k.data, create: Create.Dir })];
   const source = m.source!;
   const isDir = statSync(source).isDirectory();
+  // rbind unless the user said norbind (docker's default for -v and --mount)
   const recursive = !m.options.includes("norbind");
   const steps = [mount({ source, target: m.target, flags: MS_BIND | (recursive ? MS_REC : 0), create: isDir ? Create.Dir : Create.File })];
-  if (m.readonly) steps.push(readOnly(m.target, recursive));
+  if (m.readonly || (k.flags & MS_RDONLY) !== 0) steps.push(readOnly(m.target, recursive));
   return steps;
 }
 
