@@ -3,6 +3,8 @@
 import { existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
 import { join, posix, resolve } from "node:path";
 import { type ContainerRecord, containerDir, createContainer, removeContainer, updateState, nowTimestamp } from "../container";
+import type { ContainerCgroup } from "../cgroup";
+import { hasLimits, parseCgroupMode, parseResourceFlags, RESOURCE_FLAGS } from "../cgroup/limits";
 import { BunkerError, EXIT_BUNKER } from "../errors";
 import type { StoredImage } from "../store";
 import { hostIdMapping, type IdMapping } from "../userns/idmap";
@@ -171,6 +173,8 @@ export async function planContainer(parsed: ParsedRun): Promise<ContainerPlan> {
 
   const newNetNs = validateNetwork(str(f, "network"));
   const nnp = noNewPrivs(list(f, "securityOpt"));
+  const resources = parseResourceFlags(Object.fromEntries(RESOURCE_FLAGS.map((k) => [k, str(f, k)])));
+  const cgroupMode = parseCgroupMode(str(f, "cgroups"));
   const privileged = bool(f, "privileged");
   const caps = effectiveCaps({ privileged, add: list(f, "capAdd"), drop: list(f, "capDrop") });
   const workdir = str(f, "workdir") ?? (cfg.WorkingDir || "/");
@@ -259,9 +263,21 @@ export async function planContainer(parsed: ParsedRun): Promise<ContainerPlan> {
     tty: bool(f, "tty"),
     stdin: bool(f, "interactive"),
     init: bool(f, "init"),
+    resources,
+    cgroupMode,
   };
   record.RunSpec = spec;
   return { record, spec, flags: f };
+}
+
+/**
+ * The container's cgroup, when limits are asked or the host delegates one (src/cgroup decides).
+ * The cgroup module is loaded only then: most runs on most hosts need none of it.
+ */
+async function containerCgroup(spec: ContainerSpec): Promise<ContainerCgroup | undefined> {
+  if (spec.cgroupMode === "disabled" && !hasLimits(spec.resources)) return undefined;
+  const { createContainerCgroup } = await import("../cgroup");
+  return createContainerCgroup(spec.id, spec.resources, spec.cgroupMode);
 }
 
 /** Runs a planned container in the foreground and returns its exit code. */
@@ -270,6 +286,7 @@ export async function runForeground(plan: ContainerPlan): Promise<number> {
   prepareVolumes(spec.mounts);
   const pty = spec.tty ? openPty() : undefined;
   let code = EXIT_BUNKER;
+  let cgroup: ContainerCgroup | undefined;
   try {
     const stdio = pty
       ? { fds: [pty.slave, pty.slave, pty.slave] as [number, number, number], setsid: true, controllingTty: true }
@@ -277,7 +294,13 @@ export async function runForeground(plan: ContainerPlan): Promise<number> {
     // Signals are forwarded from the moment the child exists: a signal sent while it starts
     // must not kill bunker and orphan the container.
     let stopForwarding = () => {};
-    const started = await startContainer(spec, { stdio, onCloned: (pid) => (stopForwarding = forwardSignals(pid)) }).catch((e) => {
+    cgroup = await containerCgroup(spec);
+    const started = await startContainer(spec, {
+      stdio,
+      cgroupFd: cgroup?.dirFd,
+      onCloned: (pid) => (stopForwarding = forwardSignals(pid)),
+      setup: (pid) => cgroup?.attach(pid),
+    }).catch((e) => {
       stopForwarding();
       throw e;
     });
@@ -291,9 +314,12 @@ export async function runForeground(plan: ContainerPlan): Promise<number> {
       session?.restore();
       stopForwarding();
     }
-    await updateState(record.Id, { Status: "exited", Running: false, Pid: 0, ExitCode: code, FinishedAt: nowTimestamp() });
+    const oom = cgroup?.oomKilled() ?? false;
+    if (oom) process.stderr.write(`bunker: the container was killed because it ran out of memory (its --memory limit)\n`);
+    await updateState(record.Id, { Status: "exited", Running: false, Pid: 0, ExitCode: code, FinishedAt: nowTimestamp(), OOMKilled: oom });
     return code;
   } finally {
+    await cgroup?.remove();
     if (record.HostConfig.AutoRemove) {
       await removeContainer(record.Id);
       await removeAnonymousVolumes(spec.mounts);

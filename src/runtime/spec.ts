@@ -1,6 +1,7 @@
 // What a container is made of, as the runtime needs it: everything decided, nothing left to parse.
 // `run` (src/runtime/run.ts) and `sandbox` build one of these and hand it to startContainer().
 import type { IdMapping } from "../userns/idmap";
+import type { CgroupMode, ResourceLimits } from "../cgroup";
 import type { MountSpec } from "../volume";
 
 export type RootfsSpec =
@@ -40,4 +41,7 @@ export interface ContainerSpec {
   stdin: boolean;
   /** run bunker-helper init as PID 1 */
   init: boolean;
+  /** cgroup limits (src/cgroup) and whether a cgroup is wanted at all (--cgroups) */
+  resources: ResourceLimits;
+  cgroupMode: CgroupMode;
 }
