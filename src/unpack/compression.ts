@@ -1,5 +1,6 @@
 // Layer compression is detected from the bytes themselves, whatever the media type claims:
 // registries and archives in the wild mislabel layers (uncompressed tars marked +gzip and so on).
+import { closeSync, openSync, readSync } from "node:fs";
 import type { Transform } from "node:stream";
 import { PassThrough } from "node:stream";
 import { createGunzip, createZstdDecompress } from "node:zlib";
@@ -20,4 +21,16 @@ export function decompressor(kind: Compression): Transform {
   if (kind === "gzip") return createGunzip();
   if (kind === "zstd") return createZstdDecompress();
   return new PassThrough();
+}
+
+/** The compression of a file on disk, from its first bytes. */
+export function detectFileCompression(path: string): Compression {
+  const head = Buffer.alloc(MAGIC_LENGTH);
+  const fd = openSync(path, "r");
+  try {
+    const n = readSync(fd, head, 0, MAGIC_LENGTH, 0);
+    return detectCompression(head.subarray(0, n));
+  } finally {
+    closeSync(fd);
+  }
 }

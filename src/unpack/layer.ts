@@ -30,10 +30,13 @@ export interface UnpackResult {
   size: number;
 }
 
-/** Counts and hashes the bytes that pass through. */
+const END_OF_ARCHIVE = 1024; // two zero blocks
+
+/** Counts and hashes the bytes that pass through, and keeps the last ones. */
 class HashTap extends Transform {
   private hasher = new Bun.CryptoHasher("sha256");
   bytes = 0;
+  private tail: Buffer = Buffer.alloc(0);
   constructor(private onBytes?: (n: number) => void) {
     super();
   }
@@ -41,7 +44,12 @@ class HashTap extends Transform {
     this.hasher.update(chunk);
     this.bytes += chunk.length;
     this.onBytes?.(chunk.length);
+    this.tail = chunk.length >= END_OF_ARCHIVE ? chunk.subarray(-END_OF_ARCHIVE) : Buffer.concat([this.tail, chunk]).subarray(-END_OF_ARCHIVE);
     done(null, chunk);
+  }
+  /** Whether the stream ended like a complete tar (a truncated zstd frame just stops, without an error). */
+  endsLikeTar(): boolean {
+    return this.tail.length === END_OF_ARCHIVE && this.tail.every((b) => b === 0);
   }
   digest(): string {
     return `sha256:${this.hasher.digest("hex")}`;
@@ -262,7 +270,14 @@ export async function unpackLayer(
   const sink = new RecordSink(helper, label);
   const blobTap = new HashTap(onProgress);
   const diffTap = new HashTap();
-  const parser = new Parser({ strict: true });
+  // Not strict: an all-zero tar (an empty layer, as some builders write) is "unrecognized" to
+  // node-tar. Damage it reports is an error once the stream is known to hold more than zeros.
+  const parser = new Parser();
+  let damage: string | undefined;
+  let onlyZeros = true;
+  parser.on("warn", (code: string, message: string | Error) => {
+    if (/^TAR_(BAD_ARCHIVE|ENTRY_INVALID|ABORT)$/.test(code)) damage ??= `${code}: ${message instanceof Error ? message.message : message}`;
+  });
   parser.on("meta", (body: string) => sink.onMeta(body));
   parser.on("entry", (entry: ReadEntry) => sink.onEntry(entry));
   const parserDone = new Promise<void>((resolve, reject) => {
@@ -272,6 +287,7 @@ export async function unpackLayer(
   const tarSink = new Writable({
     write(chunk: Buffer, _enc, done) {
       if (sink.error) return done(sink.error as Error);
+      if (onlyZeros && chunk.some((b) => b !== 0)) onlyZeros = false;
       if (parser.write(chunk)) done();
       else parser.once("drain", () => done());
     },
@@ -284,6 +300,7 @@ export async function unpackLayer(
     const { head, rest } = await peek(source);
     await pipeline(Readable.from(rest, { objectMode: false }), blobTap, decompressor(detectCompression(head)), diffTap, tarSink);
     if (sink.error) throw sink.error;
+    if (damage && !onlyZeros) throw new BunkerError(`${label}: the layer is not a valid tar stream (${damage})`);
     sink.finish();
     helper.stdin.end();
   } catch (e) {
@@ -299,8 +316,10 @@ export async function unpackLayer(
   const result = { diffId: diffTap.digest(), blobDigest: blobTap.digest(), blobSize: blobTap.bytes, size: diffTap.bytes };
   if (expect.blobDigest && expect.blobDigest !== result.blobDigest)
     throw new BunkerError(`${label}: digest mismatch: expected ${expect.blobDigest}, got ${result.blobDigest}`);
-  if (expect.diffId && expect.diffId !== result.diffId)
-    throw new BunkerError(`${label}: uncompressed digest mismatch: the config says ${expect.diffId}, the layer is ${result.diffId}`);
+  if (expect.diffId && expect.diffId !== result.diffId) {
+    const why = diffTap.endsLikeTar() ? "" : " (the stream is truncated: it stops before the tar's end)";
+    throw new BunkerError(`${label}: uncompressed digest mismatch${why}: the config says ${expect.diffId}, the layer is ${result.diffId}`);
+  }
   return result;
 }
 

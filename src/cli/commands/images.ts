@@ -1,0 +1,27 @@
+import { defineCommand } from "citty";
+import { imageSummaries } from "../../image/inspect";
+import { humanAgo, humanSize, printJson, printTable } from "../output";
+
+export default defineCommand({
+  meta: { name: "images", description: "List images in the store" },
+  args: {
+    quiet: { type: "boolean", alias: "q", description: "Only show image IDs" },
+    format: { type: "string", description: "Output format: json" },
+    "no-trunc": { type: "boolean", description: "Don't truncate image IDs" },
+    all: { type: "boolean", alias: "a", description: "Show all images (accepted for docker compatibility)" },
+  },
+  run({ args }) {
+    const rows = imageSummaries();
+    const short = (id: string) => (args["no-trunc"] ? id : id.slice(7, 19));
+    if (args.format === "json") return printJson(rows);
+    if (args.quiet) {
+      const ids = [...new Set(rows.map((r) => short(r.Id)))];
+      if (ids.length) process.stdout.write(`${ids.join("\n")}\n`);
+      return;
+    }
+    printTable(
+      ["REPOSITORY", "TAG", "IMAGE ID", "CREATED", "SIZE"],
+      rows.map((r) => [r.Repository, r.Tag, short(r.Id), r.Created ? humanAgo(new Date(r.Created)) : "N/A", humanSize(r.Size)]),
+    );
+  },
+});

@@ -1,0 +1,121 @@
+// Pull orchestration: reference → manifest (index → the platform's manifest) → config → every
+// layer downloaded, decompressed and unpacked concurrently (src/store/layers.ts) → image record.
+// Also ensureImage(), the entry point `run`/`create` use to get an image by name.
+import { BunkerError } from "../errors";
+import { log } from "../log";
+import { RegistryClient } from "../registry/client";
+import { commitImage, findImage, type ImageRecord, type StoredImage, storedImage } from "../store/images";
+import { ensureLayer, putBlob, readBlob, readLayer } from "../store/layers";
+import { hostPlatform, type ImageManifest, parseImageConfig, parseManifestDocument, parsePlatform, selectManifest } from "./manifest";
+import { PullProgress } from "./pull-progress";
+import { formatReference, parseReference } from "./reference";
+
+export interface PullOptions {
+  /** os/arch[/variant] to pick from a multi-platform image; the host's by default */
+  platform?: string;
+  tlsVerify?: boolean;
+  quiet?: boolean;
+}
+
+export interface PullResult {
+  id: string;
+  /** what docker prints at the end: "docker.io/library/alpine:latest" or "…@sha256:…" */
+  reference: string;
+  image: StoredImage;
+}
+
+// Configs are small; a registry sending megabytes of "config" is broken or hostile.
+const MAX_CONFIG_BYTES = 8 * 1024 * 1024;
+
+async function readSmallBlob(body: AsyncIterable<Uint8Array>, what: string): Promise<Buffer> {
+  const parts: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of body) {
+    size += chunk.length;
+    if (size > MAX_CONFIG_BYTES) throw new BunkerError(`the ${what} is larger than ${MAX_CONFIG_BYTES} bytes; refusing it`);
+    parts.push(Buffer.from(chunk));
+  }
+  return Buffer.concat(parts);
+}
+
+export async function pullImage(input: string, opts: PullOptions = {}): Promise<PullResult> {
+  const ref = parseReference(input);
+  const reference = formatReference(ref);
+  const repo = ref.repository;
+  const client = new RegistryClient(ref.registry, { tlsVerify: opts.tlsVerify });
+  if (!opts.quiet) log.info(`Pulling ${reference}`);
+  const top = await client.getManifest(repo, ref.digest ?? ref.tag ?? "latest");
+  let doc = parseManifestDocument(top.bytes, top.mediaType);
+  let manifest = top;
+  if (doc.kind === "index") {
+    const want = opts.platform ? parsePlatform(opts.platform) : hostPlatform();
+    const desc = selectManifest(doc, want);
+    manifest = await client.getManifest(repo, desc.digest);
+    doc = parseManifestDocument(manifest.bytes, manifest.mediaType);
+    if (doc.kind === "index") throw new BunkerError(`${reference}: the index entry ${desc.digest} is itself an index; nested indexes are not supported`);
+  }
+  const image: ImageManifest = doc;
+  const configDigest = image.config.digest;
+  const configBytes = readBlob(configDigest) ?? (await readSmallBlob((await client.getBlob(repo, configDigest)).body, `config of ${reference}`));
+  const config = parseImageConfig(configBytes);
+  putBlob(configDigest, configBytes); // verifies the digest
+  const diffIds = config.rootfs.diff_ids;
+  if (diffIds.length !== image.layers.length)
+    throw new BunkerError(`${reference}: the manifest has ${image.layers.length} layers but the config lists ${diffIds.length}`);
+
+  const progress = new PullProgress(Boolean(opts.quiet));
+  let layers: ImageRecord["layers"];
+  try {
+    layers = await Promise.all(
+      image.layers.map(async (desc, i) => {
+        const label = desc.digest.slice(7, 19);
+        const row = progress.add(label, desc.size);
+        const existed = readLayer(diffIds[i]) !== undefined;
+        const rec = await ensureLayer(
+          { diffId: diffIds[i], blobDigest: desc.digest, label: `layer ${label}` },
+          {
+            kind: "fetch",
+            fetch: async (offset) => {
+              const r = await client.getBlob(repo, desc.digest, { offset });
+              return { body: r.body, offset: r.offset };
+            },
+          },
+          (n) => progress.advance(row, n),
+        );
+        progress.finish(row, existed);
+        return { diffId: diffIds[i], blobDigest: desc.digest, mediaType: desc.mediaType, size: rec.size };
+      }),
+    );
+  } finally {
+    progress.stop();
+  }
+  putBlob(manifest.digest, manifest.bytes);
+  const id = configDigest;
+  await commitImage(
+    {
+      id,
+      manifestDigest: manifest.digest,
+      repoDigests: [`${ref.registry}/${repo}@${top.digest}`],
+      layers,
+      size: layers.reduce((s, l) => s + l.size, 0),
+      addedAt: new Date().toISOString(),
+    },
+    ref.digest ? [] : [reference],
+  );
+  if (!opts.quiet) log.info(`Digest: ${top.digest}`);
+  return { id, reference, image: storedImage(id, input) };
+}
+
+export interface EnsureOptions extends PullOptions {
+  pull: "missing" | "always" | "never";
+}
+
+/** The image for `run`/`create`: from the store, pulled when missing (or always, or never). */
+export async function ensureImage(ref: string, opts: EnsureOptions): Promise<StoredImage> {
+  if (opts.pull !== "always") {
+    const found = await findImage(ref);
+    if (found) return found;
+    if (opts.pull === "never") throw new BunkerError(`no such image: ${ref}; pull it first or use --pull missing`);
+  }
+  return (await pullImage(ref, opts)).image;
+}

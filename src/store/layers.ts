@@ -1,0 +1,188 @@
+// Layers and blobs: each uncompressed layer is unpacked once into layers/<diffid>/diff and shared
+// by every image that has it; its compressed blob is kept in blobs/ (for save and push).
+// An unpack happens in tmp/ under the layer's lock and is renamed into place only once both
+// digests are verified, with layer.json (written last) marking it complete. A download goes to
+// tmp/blob-<hex>.partial first, so an interrupted pull resumes with Range where the registry can.
+import { createReadStream, existsSync, mkdirSync, readdirSync, renameSync, rmSync, statSync, unlinkSync } from "node:fs";
+import { open } from "node:fs/promises";
+import { join } from "node:path";
+import { withLock } from "../container/lock";
+import { BunkerError, errnoCode } from "../errors";
+import { log } from "../log";
+import { unpackLayer } from "../unpack/layer";
+import { removeTree } from "../userns/helper-process";
+import { ensureStoreDirs, hexOf, readJson, store, tmpPath, writeJsonAtomic } from "./layout";
+
+export interface LayerRecord {
+  diffId: string;
+  /** the blob this layer was unpacked from, kept in blobs/ */
+  blobDigest: string;
+  blobSize: number;
+  /** bytes of the uncompressed tar */
+  size: number;
+  createdAt: string;
+}
+
+/** Where a layer's bytes come from: a local file, or a (resumable) download. */
+export type LayerSource =
+  | { kind: "file"; path: string }
+  | {
+      kind: "fetch";
+      /** starts the download at offset; returns the offset the server honoured (0 if it ignored Range) */
+      fetch: (offset: number) => Promise<{ body: AsyncIterable<Uint8Array>; offset: number }>;
+    };
+
+export interface LayerWant {
+  diffId: string;
+  blobDigest: string;
+  /** a short name for messages and progress */
+  label: string;
+}
+
+// An unpack can legitimately take minutes (a large layer on a slow disk); waiting pulls must not give up.
+const LAYER_LOCK_TIMEOUT_MS = 60 * 60 * 1000;
+
+export function readLayer(diffId: string): LayerRecord | undefined {
+  return readJson<LayerRecord>(join(store.layer(diffId), "layer.json"));
+}
+
+/** The absolute diff/ directory of a complete layer. */
+export function layerDiffDir(diffId: string): string {
+  return join(store.layer(diffId), "diff");
+}
+
+export function hasBlob(digest: string): boolean {
+  return existsSync(store.blob(digest));
+}
+
+/** Marks errors of the download itself, which keep the partial file for a resume. */
+class DownloadError extends Error {}
+
+/** The download as one stream from byte 0: the partial file's bytes, then the network's (appended to it). */
+async function* resumableStream(fetch: Extract<LayerSource, { kind: "fetch" }>["fetch"], partial: string): AsyncGenerator<Uint8Array> {
+  let have = existsSync(partial) ? statSync(partial).size : 0;
+  let response: Awaited<ReturnType<typeof fetch>>;
+  try {
+    response = await fetch(have);
+  } catch (e) {
+    throw new DownloadError((e as Error).message, { cause: e });
+  }
+  if (response.offset !== have) have = 0; // the registry ignored Range: start over
+  if (have > 0) log.debug(`resuming ${partial} at ${have} bytes`);
+  const fh = await open(partial, have > 0 ? "a" : "w", 0o600);
+  try {
+    if (have > 0) yield* createReadStream(partial, { start: 0, end: have - 1 });
+    const it = response.body[Symbol.asyncIterator]();
+    for (;;) {
+      let r: IteratorResult<Uint8Array>;
+      try {
+        r = await it.next();
+      } catch (e) {
+        throw new DownloadError((e as Error).message, { cause: e });
+      }
+      if (r.done) break;
+      await fh.write(r.value);
+      yield r.value;
+    }
+  } finally {
+    await fh.close();
+  }
+}
+
+/**
+ * Makes sure a layer is unpacked in the store (and its blob kept), downloading or reading it only
+ * when needed. Safe to call from two processes at once: the second waits and reuses the first's work.
+ */
+export async function ensureLayer(want: LayerWant, source: LayerSource, onProgress?: (bytes: number) => void): Promise<LayerRecord> {
+  const done = readLayer(want.diffId);
+  if (done) return done;
+  ensureStoreDirs();
+  const hex = hexOf(want.diffId);
+  return withLock(
+    store.lock(`layer-${hex}`),
+    async () => {
+      const again = readLayer(want.diffId);
+      if (again) return again;
+      await removeStaleUnpacks(hex);
+      const work = tmpPath(`unpack-${hex}`);
+      mkdirSync(join(work, "diff"), { recursive: true, mode: 0o755 });
+      const blobPath = store.blob(want.blobDigest);
+      const partial = join(store.tmp(), `blob-${hexOf(want.blobDigest)}.partial`);
+      const fromBlob = hasBlob(want.blobDigest);
+      try {
+        const stream =
+          fromBlob ? createReadStream(blobPath) : source.kind === "file" ? createReadStream(source.path) : resumableStream(source.fetch, partial);
+        const result = await unpackLayer(stream, join(work, "diff"), { diffId: want.diffId, blobDigest: want.blobDigest, label: want.label }, onProgress);
+        if (!fromBlob) {
+          if (source.kind === "fetch") renameSync(partial, blobPath);
+          else await copyInto(source.path, blobPath);
+        }
+        const record: LayerRecord = { diffId: want.diffId, blobDigest: want.blobDigest, blobSize: result.blobSize, size: result.size, createdAt: new Date().toISOString() };
+        writeJsonAtomic(join(work, "layer.json"), record);
+        // A directory without layer.json is what a killed removal leaves: not a layer, replace it.
+        await removeTree(store.layer(want.diffId));
+        renameSync(work, store.layer(want.diffId));
+        return record;
+      } catch (e) {
+        await removeTree(work).catch((err) => log.debug(`cleanup of ${work} failed: ${err}`));
+        if (!(e instanceof DownloadError)) rmSync(partial, { force: true }); // bad bytes: don't resume from them
+        if (fromBlob && /digest mismatch/.test((e as Error).message)) rmSync(blobPath, { force: true });
+        if (e instanceof DownloadError) throw new BunkerError(`${want.label}: download failed: ${e.message}; run the pull again to resume`);
+        throw e;
+      }
+    },
+    LAYER_LOCK_TIMEOUT_MS,
+  );
+}
+
+/** Copies a verified local file into blobs/ through a temp name. */
+async function copyInto(from: string, to: string): Promise<void> {
+  const tmp = `${to}.tmp-${process.pid}`;
+  await Bun.write(tmp, Bun.file(from));
+  renameSync(tmp, to);
+}
+
+/** Unpacks a killed pull left behind (we hold the layer's lock, so nobody is using them). */
+async function removeStaleUnpacks(hex: string): Promise<void> {
+  for (const name of readdirSync(store.tmp())) if (name.startsWith(`unpack-${hex}-`)) await removeTree(join(store.tmp(), name));
+}
+
+/** Writes a small blob (manifest, config) after checking its digest. */
+export function putBlob(digest: string, bytes: Uint8Array): void {
+  const actual = `sha256:${new Bun.CryptoHasher("sha256").update(bytes).digest("hex")}`;
+  if (actual !== digest) throw new BunkerError(`digest mismatch: expected ${digest}, got ${actual}`);
+  if (hasBlob(digest)) return;
+  ensureStoreDirs();
+  const path = store.blob(digest);
+  const tmp = `${path}.tmp-${process.pid}`;
+  require("node:fs").writeFileSync(tmp, bytes, { mode: 0o600 });
+  renameSync(tmp, path);
+}
+
+export function readBlob(digest: string): Buffer | undefined {
+  try {
+    return require("node:fs").readFileSync(store.blob(digest));
+  } catch (e) {
+    if (errnoCode(e) === "ENOENT") return undefined;
+    throw e;
+  }
+}
+
+/** Removes a layer and its blob (the caller knows no image uses them). */
+export async function deleteLayer(diffId: string): Promise<void> {
+  const rec = readLayer(diffId);
+  await withLock(store.lock(`layer-${hexOf(diffId)}`), async () => {
+    // layer.json first: a half-removed layer must look incomplete, never complete.
+    rmSync(join(store.layer(diffId), "layer.json"), { force: true });
+    await removeTree(store.layer(diffId));
+  });
+  if (rec) deleteBlob(rec.blobDigest);
+}
+
+export function deleteBlob(digest: string): void {
+  try {
+    unlinkSync(store.blob(digest));
+  } catch (e) {
+    if (errnoCode(e) !== "ENOENT") throw e;
+  }
+}

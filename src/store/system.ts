@@ -1,0 +1,46 @@
+// Whole-store operations: `system reset` and `system df`.
+import { existsSync, readdirSync } from "node:fs";
+import { join } from "node:path";
+import { BunkerError } from "../errors";
+import { log } from "../log";
+import { runtimeRoot, storeRoot } from "../paths";
+import { removeTree } from "../userns/helper-process";
+import { listImageRecords } from "./images";
+import { store } from "./layout";
+
+/** Removes the whole store and the runtime dir (files owned by subordinate ids included). */
+export async function resetStore(force: boolean): Promise<void> {
+  if (!force) {
+    if (!process.stdin.isTTY) throw new BunkerError("system reset removes every image, container and volume: run it with --force");
+    const answer = prompt(`This removes every image, container and volume in ${storeRoot()}. Are you sure? [y/N]`);
+    if (!answer || !/^y(es)?$/i.test(answer.trim())) return;
+  }
+  for (const dir of [storeRoot(), runtimeRoot()]) {
+    if (!existsSync(dir)) continue;
+    await removeTree(dir);
+    log.debug(`removed ${dir}`);
+  }
+}
+
+function countDir(dir: string): number {
+  try {
+    return readdirSync(dir).length;
+  } catch {
+    return 0;
+  }
+}
+
+export interface UsageRow {
+  Type: string;
+  Total: number;
+  Size: number;
+}
+
+export function storeUsage(): UsageRow[] {
+  const images = listImageRecords();
+  return [
+    { Type: "Images", Total: images.length, Size: images.reduce((s, r) => s + r.size, 0) },
+    { Type: "Containers", Total: countDir(store.containers()), Size: 0 },
+    { Type: "Local Volumes", Total: countDir(join(storeRoot(), "volumes")), Size: 0 },
+  ];
+}

@@ -1,0 +1,140 @@
+// Crafted hostile layers: each must either fail with one clear line (exit 125, nothing stored)
+// or be confined to the layer's own directory, and nothing outside may change (a canary dir).
+import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { bunkerSandbox } from "../support/bunker";
+import { gzipLayer, writeOciLayout } from "../support/oci";
+import { makeTar, type TarEntry } from "../support/tar";
+
+const sb = bunkerSandbox();
+const work = mkdtempSync(join(tmpdir(), "bunker-hostile-"));
+const canary = join(work, "canary");
+let n = 0;
+
+/** Every path under dir with its size and mode: what must not change. */
+function snapshot(dir: string): string {
+  return readdirSync(dir, { recursive: true })
+    .map(String)
+    .sort()
+    .map((p) => {
+      const st = statSync(join(dir, p));
+      return `${p} ${st.size} ${st.mode.toString(8)} ${st.mtimeMs}`;
+    })
+    .join("\n");
+}
+
+let before = "";
+beforeAll(() => {
+  mkdirSync(join(canary, "sub"), { recursive: true });
+  writeFileSync(join(canary, "file"), "canary");
+  writeFileSync(join(canary, "sub/inner"), "inner");
+  before = snapshot(canary);
+});
+afterAll(() => sb.cleanup());
+
+async function loadLayer(entries: TarEntry[]) {
+  const dir = join(work, `img${n++}`);
+  writeOciLayout(dir, { layers: [gzipLayer(makeTar(entries))], refName: `localhost/hostile:${n}` });
+  return sb.run(["load", "-i", dir]);
+}
+
+function storeIsClean() {
+  const layers = existsSync(join(sb.root, "layers")) ? readdirSync(join(sb.root, "layers")) : [];
+  const tmp = existsSync(join(sb.root, "tmp")) ? readdirSync(join(sb.root, "tmp")) : [];
+  return { layers, tmp };
+}
+
+function expectRefused(r: { code: number; stderr: string }, words: string) {
+  expect(r.code).toBe(125);
+  const lines = r.stderr.trim().split("\n");
+  expect(lines).toHaveLength(1);
+  expect(lines[0]).toStartWith("Error: ");
+  expect(lines[0]).toContain(words);
+  expect(storeIsClean()).toEqual({ layers: [], tmp: [] });
+}
+
+function expectCanaryIntact() {
+  expect(snapshot(canary)).toBe(before);
+  expect(readFileSync(join(canary, "file"), "utf8")).toBe("canary");
+}
+
+describe("hostile layers", () => {
+  test('a name with ".." fails and names the entry', async () => {
+    const r = await loadLayer([{ path: `../../../../../../../..${canary}/file`, data: "owned" }]);
+    expectRefused(r, `"../../../../../../../..${canary}/file" has a ".." component`);
+    expectCanaryIntact();
+  });
+
+  test("a name inside that climbs with .. fails too", async () => {
+    const r = await loadLayer([{ path: "a/../../x", data: "owned" }]);
+    expectRefused(r, '"a/../../x"');
+  });
+
+  test("an absolute name fails", async () => {
+    const r = await loadLayer([{ path: `${canary}/file`, data: "owned" }]);
+    expectRefused(r, "absolute name");
+    expectCanaryIntact();
+  });
+
+  test("a hard link to a target outside fails", async () => {
+    const r = await loadLayer([{ path: "hl", type: "Link", linkpath: `../../../../..${canary}/file` }]);
+    expectRefused(r, '".."');
+    const abs = await loadLayer([{ path: "hl", type: "Link", linkpath: `${canary}/file` }]);
+    expectRefused(abs, "absolute name");
+    expectCanaryIntact();
+  });
+
+  test("a hard link through a symlink that points out finds nothing outside", async () => {
+    const r = await loadLayer([
+      { path: "esc", type: "SymbolicLink", linkpath: "/" },
+      { path: "hl", type: "Link", linkpath: `esc${canary}/file` },
+    ]);
+    expectRefused(r, "cannot create the hard link /hl: ENOENT");
+    expectCanaryIntact();
+  });
+
+  test('a whiteout naming ".." fails', async () => {
+    const r = await loadLayer([{ path: "sub/.wh...", data: "" }]);
+    expectRefused(r, 'names ".."');
+    expectCanaryIntact();
+  });
+
+  const escapes: [string, TarEntry[]][] = [
+    ["an absolute symlink", [{ path: "esc", type: "SymbolicLink", linkpath: canary }]],
+    ["a relative symlink", [{ path: "esc", type: "SymbolicLink", linkpath: `../../../../../../../../..${canary}` }]],
+    ["a symlink to /", [{ path: "esc", type: "SymbolicLink", linkpath: "/" }]],
+    [
+      "a chain of symlinks",
+      [
+        { path: "a", type: "SymbolicLink", linkpath: "b" },
+        { path: "b", type: "SymbolicLink", linkpath: `/../..${canary}/sub/..` },
+        { path: "esc", type: "SymbolicLink", linkpath: "a" },
+      ],
+    ],
+  ];
+  for (const [what, links] of escapes) {
+    test(`${what} pointing out, then entries written through it: confined or refused`, async () => {
+      const r = await loadLayer([
+        ...links,
+        { path: "esc/owned", data: "owned" },
+        { path: "esc/file", data: "overwritten" },
+        { path: "esc/sub/", type: "Directory", mode: 0o777 },
+        { path: "esc/.wh.sub", data: "" },
+      ]);
+      expectCanaryIntact();
+      expect(existsSync(join(canary, "owned"))).toBe(false);
+      if (r.code === 0) {
+        // Confined: what the layer wrote "through" the link landed inside its own diff/.
+        const [img] = JSON.parse((await sb.run(["image", "inspect", `localhost/hostile:${n}`])).stdout);
+        const diff = join(sb.root, "layers", img.RootFS.Layers[0].slice(7), "diff");
+        expect(readFileSync(join(diff, "owned"), "utf8")).toBe("owned");
+        expect((await sb.run(["rmi", `localhost/hostile:${n}`])).code).toBe(0);
+      } else {
+        // The link's target doesn't exist inside the layer: one line naming the entry.
+        expectRefused(r, "/esc/owned: ENOENT");
+      }
+    });
+  }
+});

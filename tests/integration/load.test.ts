@@ -1,0 +1,208 @@
+// load / images / image inspect / tag / rmi / save with the real images in ../shared/images-src,
+// through dist/bunker as the unprivileged user.
+import { afterAll, describe, expect, test } from "bun:test";
+import { dlopen, FFIType } from "bun:ffi";
+import { existsSync, lstatSync, mkdtempSync, readdirSync, readFileSync, readlinkSync, statSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { bunkerSandbox, imagesSrc } from "../support/bunker";
+import { writeOciLayout, gzipLayer } from "../support/oci";
+import { makeTar } from "../support/tar";
+
+const MUSL = join(imagesSrc, "busybox-1.38.0-musl-amd64-oci");
+const GLIBC = join(imagesSrc, "busybox-1.38.0-glibc-amd64-oci");
+const WHITEOUT = join(imagesSrc, "ggcr-testdata/whiteout_image.tar");
+const V25 = join(imagesSrc, "ggcr-testdata/hello-world-v25.tar");
+
+function getXattr(path: string, name: string): string | undefined {
+  const libc = dlopen("libc.so.6", { lgetxattr: { args: [FFIType.ptr, FFIType.ptr, FFIType.ptr, FFIType.u64], returns: FFIType.i64 } });
+  const value = Buffer.alloc(256);
+  const n = Number(libc.symbols.lgetxattr(Buffer.from(`${path}\0`), Buffer.from(`${name}\0`), value, 256));
+  libc.close();
+  return n < 0 ? undefined : value.subarray(0, n).toString();
+}
+
+const sb = bunkerSandbox();
+afterAll(() => sb.cleanup());
+const work = mkdtempSync(join(tmpdir(), "bunker-load-"));
+
+async function ok(args: string[]) {
+  const r = await sb.run(args);
+  if (r.code !== 0) throw new Error(`bunker ${args.join(" ")} failed (${r.code}): ${r.stderr}`);
+  return r;
+}
+
+function layerDirs(): string[] {
+  const dir = join(sb.root, "layers");
+  return existsSync(dir) ? readdirSync(dir) : [];
+}
+
+describe("load", () => {
+  test("an OCI layout directory, named by its annotation", async () => {
+    const r = await ok(["load", "-i", MUSL]);
+    expect(r.stdout.trim()).toBe("Loaded image: busybox:1.38.0-musl");
+    const ls = await ok(["images"]);
+    expect(ls.stdout).toMatch(/^REPOSITORY\s+TAG\s+IMAGE ID\s+CREATED\s+SIZE\n/);
+    expect(ls.stdout).toMatch(/\nbusybox\s+1\.38\.0-musl\s+654fc8fd836e\s+/);
+  });
+
+  test("the unpacked layer has the image's files, hard links and owners", async () => {
+    const [hex] = layerDirs();
+    const diff = join(sb.root, "layers", hex, "diff");
+    const layer = JSON.parse(readFileSync(join(sb.root, "layers", hex, "layer.json"), "utf8"));
+    expect(layer.diffId).toBe(`sha256:${hex}`);
+    const sh = statSync(join(diff, "bin/sh"));
+    expect(sh.isFile()).toBe(true);
+    expect(sh.nlink).toBeGreaterThan(300); // busybox's applets are hard links to one file
+    expect(statSync(join(diff, "bin/ls")).ino).toBe(sh.ino);
+    expect(sh.uid).toBe(process.getuid!()); // image uid 0 → the user
+    expect(statSync(join(diff, "tmp")).mode & 0o7777).toBe(0o1777);
+    expect(statSync(join(diff, "root")).mode & 0o777).toBe(0o700);
+    // /home belongs to nobody (65534) in busybox: a subordinate id, never the user.
+    expect(statSync(join(diff, "home")).uid).not.toBe(process.getuid!());
+  });
+
+  test("loading the same image again reuses its layer", async () => {
+    const before = layerDirs();
+    await ok(["load", "-i", MUSL]);
+    expect(layerDirs()).toEqual(before);
+  });
+
+  test("a legacy docker-save archive with whiteouts", async () => {
+    const r = await ok(["load", "-i", WHITEOUT]);
+    expect(r.stdout.trim()).toBe("Loaded image: bazel/pkg/v1/mutate:whiteout_image");
+    const inspect = JSON.parse((await ok(["image", "inspect", "bazel/pkg/v1/mutate:whiteout_image"])).stdout);
+    expect(inspect).toHaveLength(1);
+    expect(inspect[0].RootFS.Layers).toHaveLength(3);
+    // The second layer whites out foo.txt: overlayfs' 0/0 character device.
+    const second = inspect[0].RootFS.Layers[1].slice(7);
+    const diff = join(sb.root, "layers", second, "diff");
+    const wh = readdirSync(diff, { recursive: true }).map(String);
+    const node = wh.find((n) => n.endsWith("foo.txt"));
+    expect(node).toBeDefined();
+    const st = lstatSync(join(diff, node!));
+    expect(st.isCharacterDevice()).toBe(true);
+    expect(st.rdev).toBe(0);
+  });
+
+  test("a docker v25 archive (manifest.json beside an OCI layout), untagged", async () => {
+    const r = await ok(["load", "-i", V25]);
+    expect(r.stdout.trim()).toBe("Loaded image ID: sha256:ee301c921b8aadc002973b2e0c3da17d701dcd994b606769a7e6eaa100b81d44");
+    const inspect = JSON.parse((await ok(["image", "inspect", "ee301c921b8a"])).stdout);
+    expect(inspect[0].Architecture).toBe("arm64");
+    const ls = await ok(["images"]);
+    expect(ls.stdout).toMatch(/\n<none>\s+<none>\s+ee301c921b8a\s+/);
+  });
+
+  test("an OCI layout as a tar from stdin", async () => {
+    const tarPath = join(work, "glibc.tar");
+    const t = Bun.spawnSync(["tar", "-C", GLIBC, "-cf", tarPath, "."]);
+    expect(t.exitCode).toBe(0);
+    const r = await sb.run(["load"], { stdin: readFileSync(tarPath) });
+    expect(r.code).toBe(0);
+    expect(r.stdout.trim()).toBe("Loaded image: busybox:1.38.0-glibc");
+  });
+});
+
+describe("tag, inspect, rmi", () => {
+  test("tag adds a name; images -q lists ids once", async () => {
+    await ok(["tag", "busybox:1.38.0-musl", "localhost:5000/mine/bb:v1"]);
+    const ls = await ok(["images"]);
+    expect(ls.stdout).toMatch(/\nlocalhost:5000\/mine\/bb\s+v1\s+654fc8fd836e/);
+    const q = (await ok(["images", "-q"])).stdout.trim().split("\n");
+    expect(new Set(q).size).toBe(q.length);
+    expect(q).toContain("654fc8fd836e");
+  });
+
+  test("image inspect is docker-shaped JSON", async () => {
+    const [img] = JSON.parse((await ok(["image", "inspect", "busybox:1.38.0-musl"])).stdout);
+    expect(img.Id).toBe("sha256:654fc8fd836e35f4a64586bddf8f59b9029b48cf80f520834c6c98ca8ab5def9");
+    expect(img.RepoTags.sort()).toEqual(["busybox:1.38.0-musl", "localhost:5000/mine/bb:v1"]);
+    expect(img.Os).toBe("linux");
+    expect(img.Architecture).toBe("amd64");
+    expect(img.Config.Cmd).toEqual(["sh"]);
+    expect(img.RootFS).toEqual({ Type: "layers", Layers: ["sha256:0f8918d0fe4f272ce8acece89916a9ba0b240584d3c1dd1943f343f69b0d0ffb"] });
+    expect(img.Size).toBe(1761280);
+  });
+
+  test("images --format json is data", async () => {
+    const rows = JSON.parse((await ok(["images", "--format", "json"])).stdout);
+    expect(rows.some((r: { Repository: string; Tag: string }) => r.Repository === "busybox" && r.Tag === "1.38.0-musl")).toBe(true);
+  });
+
+  test("rmi of one of two tags only untags", async () => {
+    const r = await ok(["rmi", "localhost:5000/mine/bb:v1"]);
+    expect(r.stdout.trim()).toBe("Untagged: localhost:5000/mine/bb:v1");
+    expect((await ok(["images", "-q"])).stdout).toContain("654fc8fd836e");
+  });
+
+  test("rmi refuses an image a container uses, unless -f", async () => {
+    const cdir = join(sb.root, "containers", "c0ffee");
+    Bun.spawnSync(["mkdir", "-p", cdir]);
+    writeFileSync(join(cdir, "config.json"), JSON.stringify({ Id: "c0ffee", Image: "sha256:654fc8fd836e35f4a64586bddf8f59b9029b48cf80f520834c6c98ca8ab5def9" }));
+    const r = await sb.run(["rmi", "busybox:1.38.0-musl"]);
+    expect(r.code).toBe(125);
+    expect(r.stderr.trim().split("\n")).toHaveLength(1);
+    expect(r.stderr).toContain("c0ffee");
+    Bun.spawnSync(["rm", "-rf", cdir]);
+  });
+
+  test("save writes an archive skopeo reads, and load brings it back in a fresh store", async () => {
+    const out = join(work, "saved.tar");
+    await ok(["save", "-o", out, "busybox:1.38.0-musl"]);
+    const sk = Bun.spawnSync(["skopeo", "inspect", `docker-archive:${out}`]);
+    expect(sk.exitCode).toBe(0);
+    const info = JSON.parse(sk.stdout.toString());
+    expect(info.Layers).toHaveLength(1);
+    const other = bunkerSandbox();
+    try {
+      const r = await other.run(["load", "-i", out]);
+      expect(r.stderr).toBe("");
+      expect(r.stdout.trim()).toBe("Loaded image: busybox:1.38.0-musl");
+      const [img] = JSON.parse((await other.run(["image", "inspect", "busybox:1.38.0-musl"])).stdout);
+      expect(img.Id).toBe("sha256:654fc8fd836e35f4a64586bddf8f59b9029b48cf80f520834c6c98ca8ab5def9");
+    } finally {
+      other.cleanup();
+    }
+  });
+
+  test("rmi removes the image and frees its layer, keeping shared ones", async () => {
+    const before = layerDirs().length;
+    const r = await ok(["rmi", "busybox:1.38.0-musl"]);
+    expect(r.stdout).toContain("Untagged: busybox:1.38.0-musl");
+    expect(r.stdout).toContain("Deleted: sha256:654fc8fd836e");
+    expect(layerDirs()).toHaveLength(before - 1);
+    expect(existsSync(join(sb.root, "blobs/sha256/654fc8fd836e35f4a64586bddf8f59b9029b48cf80f520834c6c98ca8ab5def9"))).toBe(false);
+    const missing = await sb.run(["rmi", "busybox:1.38.0-musl"]);
+    expect(missing.code).toBe(125);
+    expect(missing.stderr).toContain("no such image");
+  });
+});
+
+describe("layer details", () => {
+  test("symlinks, modes, owners, times and xattrs come out as written", async () => {
+    const tar = makeTar([
+      { path: "etc/", type: "Directory", mode: 0o755, mtime: new Date("2020-02-02T00:00:00Z") },
+      { path: "etc/shadow", data: "secret", mode: 0o640, uid: 0, gid: 42 },
+      { path: "usr/bin/su", data: "x", mode: 0o4755 },
+      { path: "etc/link", type: "SymbolicLink", linkpath: "/etc/shadow" },
+      { path: "data.txt", data: "hi", xattrs: { "user.note": "kept" } },
+      { path: "fifo", type: "FIFO", mode: 0o600 },
+      { path: "dev/null", type: "CharacterDevice", mode: 0o666 },
+    ]);
+    const dir = join(work, "details");
+    writeOciLayout(dir, { layers: [gzipLayer(tar)], refName: "localhost/details:1" });
+    const r = await sb.run(["load", "-i", dir]);
+    expect(r.code).toBe(0);
+    expect(r.stderr).toContain("device nodes");
+    const [img] = JSON.parse((await ok(["image", "inspect", "localhost/details:1"])).stdout);
+    const diff = join(sb.root, "layers", img.RootFS.Layers[0].slice(7), "diff");
+    expect(statSync(join(diff, "etc")).mtime.toISOString()).toBe("2020-02-02T00:00:00.000Z");
+    expect(statSync(join(diff, "etc/shadow")).mode & 0o7777).toBe(0o640);
+    expect(statSync(join(diff, "usr/bin/su")).mode & 0o7777).toBe(0o4755);
+    expect(readlinkSync(join(diff, "etc/link"))).toBe("/etc/shadow");
+    expect(lstatSync(join(diff, "fifo")).isFIFO()).toBe(true);
+    expect(existsSync(join(diff, "dev/null"))).toBe(false);
+    expect(getXattr(join(diff, "data.txt"), "user.note")).toBe("kept");
+  });
+});
