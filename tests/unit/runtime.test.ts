@@ -1,0 +1,209 @@
+// The runtime's pure parts: docker's flag grammar, the spawn program's bytes, capability sets,
+// users and the environment, and the steps a spec turns into.
+import { afterAll, describe, expect, test } from "bun:test";
+import { mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { capMask, DEFAULT_CAPS, effectiveCaps } from "../../src/runtime/caps";
+import { parseRunFlags, RUN_FLAGS, str } from "../../src/runtime/flags";
+import { encodeProgram, Op } from "../../src/runtime/program";
+import type { ContainerSpec } from "../../src/runtime/spec";
+import { buildSteps } from "../../src/runtime/steps";
+import { buildEnv, readRootFile, resolveUser } from "../../src/runtime/user";
+
+const parse = (argv: string[]) => parseRunFlags(argv, RUN_FLAGS, (f) => str(f, "rootfs") === undefined);
+
+describe("run flags", () => {
+  test("everything after IMAGE belongs to the container, -c and --help included", () => {
+    const p = parse(["--rm", "-e", "A=1", "alpine", "sh", "-c", "echo --help", "--rm"]);
+    expect(p.image).toBe("alpine");
+    expect(p.command).toEqual(["sh", "-c", "echo --help", "--rm"]);
+    expect(p.flags.rm).toBe(true);
+    expect(p.flags.env).toEqual(["A=1"]);
+  });
+
+  test("combined short flags and attached values, as docker's", () => {
+    const p = parse(["-itd", "-eX=1", "-p8080:80", "-w=/srv", "--name=web", "img"]);
+    expect(p.flags.interactive).toBe(true);
+    expect(p.flags.tty).toBe(true);
+    expect(p.flags.detach).toBe(true);
+    expect(p.flags.env).toEqual(["X=1"]);
+    expect(p.flags.publish).toEqual(["8080:80"]);
+    expect(p.flags.workdir).toBe("/srv");
+    expect(p.flags.name).toBe("web");
+    expect(p.image).toBe("img");
+  });
+
+  test("--rootfs takes no IMAGE: every positional word is the command", () => {
+    const p = parse(["--rootfs", "/r", "echo", "hi"]);
+    expect(p.image).toBeUndefined();
+    expect(p.command).toEqual(["echo", "hi"]);
+  });
+
+  test("boolean values and bad input", () => {
+    expect(parse(["--rm=false", "x"]).flags.rm).toBe(false);
+    expect(() => parse(["--rm=maybe", "x"])).toThrow("invalid value");
+    expect(() => parse(["--bogus", "x"])).toThrow("unknown flag: --bogus");
+    expect(() => parse(["-Z", "x"])).toThrow("unknown shorthand flag");
+    expect(() => parse(["--name"])).toThrow("flag needs an argument: --name");
+  });
+});
+
+describe("spawn program encoding", () => {
+  test("header and step layout match native/shared/spawn.h", () => {
+    const bytes = encodeProgram(
+      { cloneFlags: 0x10000000n, cgroupFd: -1, goFd: 3, goWriteFd: 4, errFd: 5, errReadFd: 6 },
+      [{ op: Op.Hostname, ints: [7], strs: ["abc"], what: "" }],
+    );
+    const v = new DataView(bytes.buffer);
+    expect(v.getUint32(0, true)).toBe(0x50534b42);
+    expect(v.getUint32(4, true)).toBe(1);
+    expect(v.getBigUint64(8, true)).toBe(0x10000000n);
+    expect([16, 20, 24, 28, 32].map((o) => v.getInt32(o, true))).toEqual([-1, 3, 4, 5, 6]);
+    expect(v.getUint32(36, true)).toBe(1);
+    // step: op, size, nint, nstr, ints, then (len, bytes, NUL) padded to 4, the whole padded to 8
+    expect(v.getUint32(40, true)).toBe(Op.Hostname);
+    const size = v.getUint32(44, true);
+    expect(size % 8).toBe(0);
+    expect(bytes.length).toBe(40 + size);
+    expect([v.getUint32(48, true), v.getUint32(52, true)]).toEqual([1, 1]);
+    expect(v.getBigInt64(56, true)).toBe(7n);
+    expect(v.getUint32(64, true)).toBe(3);
+    expect(new TextDecoder().decode(bytes.subarray(68, 72))).toBe("abc\0");
+  });
+
+  test("strings may hold any bytes (the seccomp filter is one)", () => {
+    const blob = new Uint8Array([0, 1, 0, 255, 0, 0, 0, 0]);
+    const bytes = encodeProgram({ cloneFlags: 0n, cgroupFd: -1, goFd: 0, goWriteFd: 0, errFd: 0, errReadFd: 0 }, [
+      { op: Op.Seccomp, ints: [], strs: [blob], what: "" },
+    ]);
+    const v = new DataView(bytes.buffer);
+    expect(v.getUint32(56, true)).toBe(8);
+    expect([...bytes.subarray(60, 68)]).toEqual([...blob]);
+  });
+});
+
+describe("capabilities", () => {
+  test("docker's default set is a80425fb", () => {
+    expect(capMask(effectiveCaps({ privileged: false, add: [], drop: [] }))).toBe(0xa80425fbn);
+    expect(DEFAULT_CAPS).toHaveLength(14);
+  });
+
+  test("add, drop, ALL and CAP_ prefixes", () => {
+    expect(effectiveCaps({ privileged: false, add: ["cap_net_admin"], drop: ["ALL"] })).toEqual(["NET_ADMIN"]);
+    expect(effectiveCaps({ privileged: false, add: [], drop: ["chown,kill"] })).not.toContain("CHOWN");
+    expect(effectiveCaps({ privileged: true, add: [], drop: [] })).toHaveLength(41);
+    expect(() => effectiveCaps({ privileged: false, add: ["FLY"], drop: [] })).toThrow("unknown capability");
+  });
+});
+
+describe("users and environment", () => {
+  const base = mkdtempSync(join(tmpdir(), "bunker-user-"));
+  const lower = join(base, "lower");
+  const upper = join(base, "upper");
+  mkdirSync(join(lower, "etc"), { recursive: true });
+  mkdirSync(join(upper, "etc"), { recursive: true });
+  writeFileSync(join(lower, "etc/passwd"), "root:x:0:0:root:/root:/bin/sh\nold:x:5:5::/old:/bin/sh\n");
+  writeFileSync(join(upper, "etc/passwd"), "root:x:0:0:root:/root:/bin/sh\napp:x:1000:1000::/home/app:/bin/sh\n");
+  writeFileSync(join(lower, "etc/group"), "root:x:0:\nstaff:x:50:app,other\nadm:x:4:app\napp:x:1000:\n");
+  const roots = [upper, lower];
+
+  test("the top layer's file wins; names, groups and home as docker", () => {
+    expect(resolveUser("app", roots)).toEqual({ uid: 1000, gid: 1000, groups: [1000, 50, 4], home: "/home/app" });
+    expect(resolveUser("0", roots)).toEqual({ uid: 0, gid: 0, groups: [0], home: "/root" });
+    expect(resolveUser("1234:7", roots)).toEqual({ uid: 1234, gid: 7, groups: [7], home: "/" });
+    expect(resolveUser("app:staff", roots).gid).toBe(50);
+    expect(() => resolveUser("old", roots)).toThrow("unable to find user old");
+    expect(() => resolveUser("app:nogroup", roots)).toThrow("unable to find group nogroup");
+  });
+
+  test("symlinks and whiteouts are not followed out of the image", () => {
+    const evil = join(base, "evil");
+    mkdirSync(evil);
+    symlinkSync("/etc", join(evil, "etc"));
+    expect(readRootFile([evil], "/etc/passwd")).toBeUndefined();
+  });
+
+  test("environment order: defaults, image, env files, -e; KEY alone comes from bunker's", () => {
+    const file = join(base, "env");
+    writeFileSync(file, "# c\nB=file\nC=file\n");
+    process.env.BUNKER_TEST_PASS = "through";
+    const env = buildEnv({ image: ["PATH=/img", "A=img", "B=img"], flags: ["C=flag", "BUNKER_TEST_PASS", "UNSET_ONE"], envFiles: [file], hostname: "h", home: "/root", tty: true });
+    expect(env).toEqual(["PATH=/img", "HOSTNAME=h", "A=img", "B=file", "C=flag", "BUNKER_TEST_PASS=through", "TERM=xterm", "HOME=/root"]);
+  });
+
+  afterAll(() => rmSync(base, { recursive: true, force: true }));
+});
+
+function spec(over: Partial<ContainerSpec> = {}): ContainerSpec {
+  return {
+    id: "c".repeat(64),
+    rootfs: { kind: "bind", dir: "/r" },
+    readOnly: false,
+    hostname: "h",
+    args: ["sh"],
+    env: ["PATH=/bin"],
+    cwd: "/",
+    uid: 0,
+    gid: 0,
+    groups: [0],
+    idMapping: { kind: "single", uids: [{ inside: 0, outside: 1000, count: 1 }], gids: [{ inside: 0, outside: 1000, count: 1 }] },
+    caps: DEFAULT_CAPS,
+    noNewPrivs: true,
+    privileged: false,
+    mounts: [],
+    etcFiles: {},
+    newNetNs: true,
+    tty: false,
+    stdin: false,
+    init: false,
+    resources: {},
+    cgroupMode: "enabled",
+    ...over,
+  };
+}
+
+describe("steps", () => {
+  const exec = { path: "/bin", args: ["sh"], env: [], execFd: -1 };
+  const stdio = { fds: [0, 1, 2] as [number, number, number], setsid: false, controllingTty: false };
+  const ops = (s: ContainerSpec) => buildSteps(s, exec, stdio);
+
+  test("proc is mounted before pivot_root; identity after; exec last", () => {
+    const steps = ops(spec());
+    const idx = (pred: (x: (typeof steps)[number]) => boolean) => steps.findIndex(pred);
+    const proc = idx((s) => s.op === Op.Mount && s.strs[2] === "proc");
+    const pivot = idx((s) => s.op === Op.PivotRoot);
+    expect(proc).toBeGreaterThan(0);
+    expect(pivot).toBeGreaterThan(proc);
+    expect(idx((s) => s.op === Op.SetId)).toBeGreaterThan(pivot);
+    expect(idx((s) => s.op === Op.CapBset)).toBeLessThan(idx((s) => s.op === Op.SetId));
+    expect(steps.at(-1)!.op).toBe(Op.Exec);
+  });
+
+  test("container paths are resolved inside the root; only the root mount uses a host path", () => {
+    for (const s of ops(spec()).filter((x) => x.op === Op.Mount)) {
+      const targetInRoot = s.ints[2] === 1;
+      const hostTarget = s.strs[1] === "/" || s.strs[1] === "/r";
+      expect(targetInRoot || hostTarget).toBe(true);
+    }
+  });
+
+  test("masked paths only without --privileged; sysfs or a read-only bind by network", () => {
+    const masked = (s: ContainerSpec) => ops(s).some((x) => x.op === Op.Mount && x.strs[1] === "/proc/kcore");
+    expect(masked(spec())).toBe(true);
+    expect(masked(spec({ privileged: true }))).toBe(false);
+    const sys = (s: ContainerSpec) => ops(s).find((x) => x.op === Op.Mount && x.strs[1] === "/sys")!;
+    expect(sys(spec()).strs[2]).toBe("sysfs");
+    expect(sys(spec({ newNetNs: false })).strs[0]).toBe("/sys");
+  });
+
+  test("setgroups is skipped with a single-id mapping, used with a range", () => {
+    const setid = (s: ContainerSpec) => ops(s).find((x) => x.op === Op.SetId)!.ints;
+    expect(setid(spec())).toEqual([0, 0, -1]);
+    const ranged = spec({
+      idMapping: { kind: "subid", uids: [{ inside: 0, outside: 1000, count: 1 }, { inside: 1, outside: 100000, count: 65536 }], gids: [{ inside: 0, outside: 1000, count: 1 }, { inside: 1, outside: 100000, count: 65536 }] },
+      groups: [0, 10],
+    });
+    expect(setid(ranged)).toEqual([0, 0, 2, 0, 10]);
+  });
+});
