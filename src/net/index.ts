@@ -1,0 +1,11 @@
+// Networking for containers. The runtime's use:
+//   const plan = planNetwork(flags.network, parsePublish(flags.publish));  // errors are one line
+//   if (plan.note) log.warn(plan.note);
+//   spec.newNetNs = plan.newNetNs; write resolvConf(plan) / hostsFile(plan, hostname) into the container dir
+//   in the setup hook (after the id mapping, before release): net = await attachNetwork(plan, pid)
+//   when the container has exited: net.stop()
+// A new network namespace needs its loopback up: the spawn program's IFUP_LO step does that.
+export { type NetworkAttachment, attachNetwork } from "./attach";
+export { hostsFile, resolvConf } from "./etc";
+export { type NetworkHost, type NetworkMode, type NetworkPlan, planNetwork, tunUsable, whyUnusable, findExecutable } from "./plan";
+export { type PortMapping, parsePublish, portBindings } from "./ports";

@@ -1,0 +1,70 @@
+// attachNetwork against real pasta/slirp4netns, with a namespace made by unshare(1) (no runtime
+// needed): -p must be reachable on 127.0.0.1 and stop() must end the helper.
+import { afterAll, describe, expect, test } from "bun:test";
+import { mkdtempSync, readlinkSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { attachNetwork, type NetworkPlan, whyUnusable } from "../../src/net";
+
+const base = mkdtempSync(join(tmpdir(), "bunker-net-"));
+process.env.BUNKER_RUNTIME_DIR = join(base, "run");
+writeFileSync(join(base, "index.html"), "hello from the namespace\n");
+afterAll(() => rmSync(base, { recursive: true, force: true }));
+
+/** busybox httpd on port 80 in a new user+network namespace; resolves once the namespace exists. */
+async function serverInNamespace() {
+  const child = Bun.spawn(["unshare", "-rn", "busybox", "httpd", "-f", "-p", "80", "-h", base], { stdout: "ignore", stderr: "inherit" });
+  const ours = readlinkSync("/proc/self/ns/net");
+  for (let i = 0; i < 500; i++) {
+    try {
+      if (readlinkSync(`/proc/${child.pid}/ns/net`) !== ours && readlinkSync(`/proc/${child.pid}/exe`).includes("busybox")) return child;
+    } catch {
+      // not there yet
+    }
+    await Bun.sleep(10);
+  }
+  throw new Error("unshare never made its namespace");
+}
+
+async function fetchRetrying(url: string): Promise<string> {
+  let last: unknown;
+  for (let i = 0; i < 100; i++) {
+    try {
+      return await (await fetch(url)).text();
+    } catch (e) {
+      last = e; // httpd may not listen yet
+      await Bun.sleep(20);
+    }
+  }
+  throw last;
+}
+
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+for (const mode of ["pasta", "slirp4netns"] as const) {
+  describe.if(whyUnusable(mode) === undefined)(mode, () => {
+    test("-p 127.0.0.1::80 reaches a server in the namespace; stop() ends the helper", async () => {
+      const server = await serverInNamespace();
+      const plan: NetworkPlan = { mode, newNetNs: true, ports: [{ hostIp: "127.0.0.1", hostPort: 0, containerPort: 80, protocol: "tcp" }] };
+      const net = await attachNetwork(plan, server.pid);
+      try {
+        expect(net.ports[0].hostPort).toBeGreaterThan(0);
+        expect(net.pids.length).toBe(1);
+        expect(await fetchRetrying(`http://127.0.0.1:${net.ports[0].hostPort}/index.html`)).toBe("hello from the namespace\n");
+      } finally {
+        net.stop();
+        server.kill();
+        await server.exited;
+      }
+      for (let i = 0; i < 200 && alive(net.pids[0]); i++) await Bun.sleep(10);
+      expect(alive(net.pids[0])).toBe(false);
+    }, 20_000);
+  });
+}
