@@ -7,7 +7,7 @@
 //   repositories.json        "docker.io/library/alpine:latest" → image id
 //   tmp/                     partial downloads and unpacks in progress
 //   locks/                   flock files
-import { mkdirSync, readFileSync, renameSync, writeFileSync } from "node:fs";
+import { mkdirSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { BunkerError, errnoCode } from "../errors";
 import { storeRoot } from "../paths";
@@ -42,6 +42,33 @@ export function ensureStoreDirs(): void {
 /** A unique name under tmp/ for work in progress. */
 export function tmpPath(prefix: string): string {
   return join(store.tmp(), `${prefix}-${process.pid}-${crypto.randomUUID().slice(0, 8)}`);
+}
+
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (e) {
+    return errnoCode(e) === "EPERM";
+  }
+}
+
+/**
+ * Removes what a killed bunker left in tmp/ (spooled archives, extracted archive members: plain
+ * files of the user's). Unpacks are not touched here: they are cleaned under their layer's lock,
+ * and partial blob downloads are kept so the next pull resumes them.
+ */
+export function removeStaleTmp(prefixes: string[]): void {
+  let names: string[];
+  try {
+    names = readdirSync(store.tmp());
+  } catch {
+    return;
+  }
+  for (const name of names) {
+    const m = /^([a-z.]+)-(\d+)-[0-9a-f]{8}$/.exec(name);
+    if (m && prefixes.includes(m[1]) && !alive(Number(m[2]))) rmSync(join(store.tmp(), name), { recursive: true, force: true });
+  }
 }
 
 /** Writes JSON to a temp name in the same directory and renames it over path. */

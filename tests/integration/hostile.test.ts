@@ -1,7 +1,7 @@
 // Crafted hostile layers: each must either fail with one clear line (exit 125, nothing stored)
 // or be confined to the layer's own directory, and nothing outside may change (a canary dir).
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
+import { existsSync, rmSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { bunkerSandbox } from "../support/bunker";
@@ -32,7 +32,10 @@ beforeAll(() => {
   writeFileSync(join(canary, "sub/inner"), "inner");
   before = snapshot(canary);
 });
-afterAll(() => sb.cleanup());
+afterAll(() => {
+  sb.cleanup();
+  rmSync(work, { recursive: true, force: true });
+});
 
 async function loadLayer(entries: TarEntry[]) {
   const dir = join(work, `img${n++}`);

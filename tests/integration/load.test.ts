@@ -2,7 +2,7 @@
 // through dist/bunker as the unprivileged user.
 import { afterAll, describe, expect, test } from "bun:test";
 import { dlopen, FFIType } from "bun:ffi";
-import { existsSync, lstatSync, mkdtempSync, readdirSync, readFileSync, readlinkSync, statSync, writeFileSync } from "node:fs";
+import { existsSync, rmSync, lstatSync, mkdtempSync, readdirSync, readFileSync, readlinkSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { bunkerSandbox, imagesSrc } from "../support/bunker";
@@ -23,7 +23,10 @@ function getXattr(path: string, name: string): string | undefined {
 }
 
 const sb = bunkerSandbox();
-afterAll(() => sb.cleanup());
+afterAll(() => {
+  sb.cleanup();
+  rmSync(work, { recursive: true, force: true });
+});
 const work = mkdtempSync(join(tmpdir(), "bunker-load-"));
 
 async function ok(args: string[]) {
