@@ -1,6 +1,6 @@
 // `bunker run`: from flags and an image (or --rootfs DIR) to a ContainerSpec, then a foreground
 // run of it. The detached path (-d) hands the same plan to the lifecycle's monitor.
-import { existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, statSync, writeFileSync } from "node:fs";
 import { join, posix, resolve } from "node:path";
 import { type ContainerRecord, containerDir, createContainer, removeContainer, updateState, nowTimestamp } from "../container";
 import type { ContainerCgroup } from "../cgroup";
@@ -11,6 +11,7 @@ import { hostIdMapping, type IdMapping } from "../userns/idmap";
 import { effectiveCaps } from "./caps";
 import { bool, list, type ParsedFlags, type ParsedRun, parseRunFlags, RUN_FLAGS, str } from "./flags";
 import { forwardSignals, startContainer, waitForExit } from "./process";
+import { attachNetwork, hostsFile, type NetworkAttachment, type NetworkPlan, parsePublish, planNetwork, portBindings, resolvConf } from "../net";
 import { parseMountFlags, prepareVolumes, removeAnonymousVolumes } from "../volume";
 import type { ContainerSpec, RootfsSpec } from "./spec";
 import { attachTerminal, openPty } from "./tty";
@@ -117,30 +118,13 @@ async function loadImage(ref: string, flags: ParsedFlags): Promise<StoredImage> 
   return ensureImage(ref, { pull, platform: str(flags, "platform"), tlsVerify: tls === undefined ? undefined : tls !== "false" });
 }
 
-/** The host files bind-mounted over /etc/hosts, /etc/hostname and /etc/resolv.conf. */
-function writeEtcFiles(dir: string, hostname: string, hostNetwork: boolean): ContainerSpec["etcFiles"] {
-  const hosts = join(dir, "hosts");
-  const host = join(dir, "hostname");
-  const resolv = join(dir, "resolv.conf");
-  writeFileSync(hosts, `127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n127.0.1.1\t${hostname}\n`);
-  writeFileSync(host, `${hostname}\n`);
-  let resolvText = "";
-  if (hostNetwork) {
-    try {
-      resolvText = readFileSync("/etc/resolv.conf", "utf8");
-    } catch {
-      // a host without resolv.conf: the container gets an empty one
-    }
-  }
-  writeFileSync(resolv, resolvText);
-  return { hosts, hostname: host, resolvConf: resolv };
-}
-
-function validateNetwork(mode: string | undefined): boolean {
-  const m = mode ?? "none";
-  if (m === "host") return false;
-  if (m === "none" || m === "private" || m === "bridge" || m === "pasta" || m === "slirp4netns") return true;
-  throw new BunkerError(`unknown --network "${m}": use none, host, pasta or slirp4netns`);
+/** The host files bind-mounted over /etc/hosts, /etc/hostname and /etc/resolv.conf (src/net writes the text). */
+function writeEtcFiles(dir: string, hostname: string, network: NetworkPlan): ContainerSpec["etcFiles"] {
+  const files = { hosts: join(dir, "hosts"), hostname: join(dir, "hostname"), resolvConf: join(dir, "resolv.conf") };
+  writeFileSync(files.hosts, hostsFile(network, hostname));
+  writeFileSync(files.hostname, `${hostname}\n`);
+  writeFileSync(files.resolvConf, resolvConf(network));
+  return files;
 }
 
 /** Builds the container's record and spec from the parsed command line. */
@@ -171,7 +155,8 @@ export async function planContainer(parsed: ParsedRun): Promise<ContainerPlan> {
   const userSpec = str(f, "user") ?? (keepId ? `${process.getuid!()}:${process.getgid!()}` : cfg.User || "0");
   const user = resolveUser(userSpec, rootsTopFirst);
 
-  const newNetNs = validateNetwork(str(f, "network"));
+  const network = planNetwork(str(f, "network"), parsePublish(list(f, "publish")));
+  if (network.note) (await import("../log")).log.warn(network.note);
   const nnp = noNewPrivs(list(f, "securityOpt"));
   const resources = parseResourceFlags(Object.fromEntries(RESOURCE_FLAGS.map((k) => [k, str(f, k)])));
   const cgroupMode = parseCgroupMode(str(f, "cgroups"));
@@ -205,8 +190,8 @@ export async function planContainer(parsed: ParsedRun): Promise<ContainerPlan> {
       AutoRemove: bool(f, "rm"),
       RestartPolicy: { Name: "no", MaximumRetryCount: 0 },
       LogConfig: { Type: "k8s-file", Config: {} },
-      NetworkMode: str(f, "network") ?? "none",
-      PortBindings: {},
+      NetworkMode: network.mode,
+      PortBindings: portBindings(network.ports),
       Privileged: privileged,
       ReadonlyRootfs: bool(f, "readOnly"),
       Init: bool(f, "init"),
@@ -258,8 +243,9 @@ export async function planContainer(parsed: ParsedRun): Promise<ContainerPlan> {
     noNewPrivs: nnp,
     privileged,
     mounts,
-    etcFiles: writeEtcFiles(dir, hostname, !newNetNs),
-    newNetNs,
+    etcFiles: writeEtcFiles(dir, hostname, network),
+    newNetNs: network.newNetNs,
+    network,
     tty: bool(f, "tty"),
     stdin: bool(f, "interactive"),
     init: bool(f, "init"),
@@ -287,6 +273,7 @@ export async function runForeground(plan: ContainerPlan): Promise<number> {
   const pty = spec.tty ? openPty() : undefined;
   let code = EXIT_BUNKER;
   let cgroup: ContainerCgroup | undefined;
+  let net: NetworkAttachment | undefined;
   try {
     const stdio = pty
       ? { fds: [pty.slave, pty.slave, pty.slave] as [number, number, number], setsid: true, controllingTty: true }
@@ -299,7 +286,10 @@ export async function runForeground(plan: ContainerPlan): Promise<number> {
       stdio,
       cgroupFd: cgroup?.dirFd,
       onCloned: (pid) => (stopForwarding = forwardSignals(pid)),
-      setup: (pid) => cgroup?.attach(pid),
+      setup: async (pid) => {
+        await cgroup?.attach(pid);
+        net = await attachNetwork(spec.network, pid);
+      },
     }).catch((e) => {
       stopForwarding();
       throw e;
@@ -319,6 +309,7 @@ export async function runForeground(plan: ContainerPlan): Promise<number> {
     await updateState(record.Id, { Status: "exited", Running: false, Pid: 0, ExitCode: code, FinishedAt: nowTimestamp(), OOMKilled: oom });
     return code;
   } finally {
+    net?.stop();
     await cgroup?.remove();
     if (record.HostConfig.AutoRemove) {
       await removeContainer(record.Id);

@@ -2,6 +2,7 @@
 // `run` (src/runtime/run.ts) and `sandbox` build one of these and hand it to startContainer().
 import type { IdMapping } from "../userns/idmap";
 import type { CgroupMode, ResourceLimits } from "../cgroup";
+import type { NetworkPlan } from "../net";
 import type { MountSpec } from "../volume";
 
 export type RootfsSpec =
@@ -36,6 +37,8 @@ export interface ContainerSpec {
   etcFiles: { hosts?: string; hostname?: string; resolvConf?: string };
   /** a new network namespace (none, pasta, slirp4netns) or the host's */
   newNetNs: boolean;
+  /** what src/net attaches to the namespace once the child exists */
+  network: NetworkPlan;
   tty: boolean;
   /** keep stdin open (-i); otherwise the container reads /dev/null */
   stdin: boolean;

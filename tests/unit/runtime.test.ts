@@ -154,6 +154,7 @@ function spec(over: Partial<ContainerSpec> = {}): ContainerSpec {
     mounts: [],
     etcFiles: {},
     newNetNs: true,
+    network: { mode: "none", newNetNs: true, ports: [] },
     tty: false,
     stdin: false,
     init: false,
