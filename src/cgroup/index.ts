@@ -3,6 +3,7 @@
 //   parseResourceFlags({ memory: "512m", cpus: "0.5", ... }) → ResourceLimits (bad value → BunkerError)
 //   parseCgroupMode(flag)                                  → "enabled" | "disabled" (--cgroups)
 //   hasLimits(limits)
+//   checkCgroupLimits(limits, mode)                        → refuses (125) before anything is created
 //   createContainerCgroup(id, limits, mode)                → ContainerCgroup | undefined
 //       before the clone: pass cg.dirFd to the spawn (clone3 CLONE_INTO_CGROUP, with CLONE_NEWCGROUP
 //       the container's /sys/fs/cgroup is its own cgroup); after the clone and before releasing the
@@ -28,6 +29,6 @@ export {
   type ResourceFlag,
   type ResourceLimits,
 } from "./limits";
-export { cgroupPathOf, cleanupStaleCgroups, type ContainerCgroup, createContainerCgroup, oomKilled } from "./manager";
+export { cgroupPathOf, checkCgroupLimits, cleanupStaleCgroups, type ContainerCgroup, createContainerCgroup, oomKilled } from "./manager";
 export { type CgroupReport, type CgroupReportLine, cgroupReport } from "./report";
 export { type CgroupStats, readStats } from "./stats";

@@ -19,7 +19,7 @@ import { join } from "node:path";
 import { BunkerError, errnoCode } from "../errors";
 import { log } from "../log";
 import { runtimeRoot } from "../paths";
-import { type CgroupSetup, detectCgroupSetup, LIMIT_CONTROLLERS, readControllers } from "./detect";
+import { type CgroupSetup, DISABLE_HINT, detectCgroupSetup, LIMIT_CONTROLLERS, readControllers } from "./detect";
 import { type CgroupMode, controllersFor, cpusetMembers, hasLimits, limitFlagNames, limitWrites, type ResourceLimits } from "./limits";
 
 export interface ContainerCgroup {
@@ -187,7 +187,38 @@ function refuse(limits: ResourceLimits, reason: string, fix: string): never {
 }
 
 /**
- * Creates the container's cgroup with its limits applied.
+ * Decides, before anything is created, whether the limits can be enforced here: returns the setup
+ * to give createContainerCgroup, or throws the one-line BunkerError (exit 125) that says why not
+ * and how to fix it. With --cgroups=disabled, limits are dropped with a warning, deliberately.
+ */
+let warnedDisabled = false;
+
+export function checkCgroupLimits(limits: ResourceLimits, mode: CgroupMode = "enabled", setup: CgroupSetup = detectCgroupSetup()): CgroupSetup {
+  const limited = hasLimits(limits);
+  if (mode === "disabled") {
+    if (limited && !warnedDisabled) log.warn(`--cgroups=disabled: ${limitFlagNames(limits).join(", ")} will not be enforced`);
+    warnedDisabled = true;
+    return setup;
+  }
+  if (setup.kind === "none") {
+    if (limited) refuse(limits, setup.reason, setup.fix);
+    log.debug(`no cgroup for the container: ${setup.reason}`);
+    return setup;
+  }
+  const missing = controllersFor(limits).filter((c) => !setup.controllers.includes(c));
+  if (missing.length > 0)
+    refuse(
+      limits,
+      `the ${missing.join(", ")} controller${missing.length > 1 ? "s are" : " is"} not delegated to you (available: ${setup.controllers.join(" ") || "none"})`,
+      `enable ${missing.join(", ")} for user@.service delegation (systemd: Delegate=${missing.join(" ")} in a user@.service drop-in), ${DISABLE_HINT}`,
+    );
+  if (setup.kind === "delegated") checkCpuset(setup.parent, limits);
+  return setup;
+}
+
+/**
+ * Creates the container's cgroup with its limits applied (the setup comes from checkCgroupLimits,
+ * called before the container's record exists so that a refusal leaves nothing behind).
  * - `undefined` when there is nothing to do: --cgroups=disabled, or no limit asked and no cgroup
  *   can be made here (a run that asks for no limit never fails because of cgroups);
  * - throws a one-line BunkerError (exit 125) when a limit is asked and can't be enforced, with why
@@ -198,33 +229,20 @@ export async function createContainerCgroup(
   id: string,
   limits: ResourceLimits,
   mode: CgroupMode = "enabled",
-  setup: CgroupSetup = detectCgroupSetup(),
+  detected?: CgroupSetup,
 ): Promise<ContainerCgroup | undefined> {
-  const limited = hasLimits(limits);
-  if (mode === "disabled") {
-    if (limited) log.warn(`--cgroups=disabled: ${limitFlagNames(limits).join(", ")} will not be enforced`);
-    return undefined;
-  }
-  if (setup.kind === "none") {
-    if (limited) refuse(limits, setup.reason, setup.fix);
-    log.debug(`no cgroup for the container: ${setup.reason}`);
-    return undefined;
-  }
-  const needed = controllersFor(limits);
-  const missing = needed.filter((c) => !setup.controllers.includes(c));
-  if (missing.length > 0)
-    refuse(
-      limits,
-      `the ${missing.join(", ")} controller${missing.length > 1 ? "s are" : " is"} not delegated to you (available: ${setup.controllers.join(" ") || "none"})`,
-      `enable ${missing.join(", ")} for user@.service delegation (systemd: Delegate=${missing.join(" ")} in a user@.service drop-in), or run with --cgroups=disabled to run without limits deliberately`,
-    );
+  const setup = checkCgroupLimits(limits, mode, detected ?? detectCgroupSetup());
+  if (mode === "disabled") return undefined;
+  if (setup.kind === "none") return undefined;
+  await cleanupStaleCgroups();
   if (setup.kind === "systemd-scope") return systemdScope(id, limits);
+  const limited = hasLimits(limits);
+  const needed = controllersFor(limits);
   const parent = setup.parent;
   const failed = enableControllers(parent, LIMIT_CONTROLLERS.filter((c) => setup.controllers.includes(c)));
   const failedNeeded = failed.filter((c) => needed.includes(c));
   if (failedNeeded.length > 0)
-    refuse(limits, `cannot enable ${failedNeeded.join(", ")} in ${parent}/cgroup.subtree_control (processes in that cgroup?)`, "run bunker from a leaf cgroup of a delegated subtree (systemd-run --user --scope bunker ...), or run with --cgroups=disabled to run without limits deliberately");
-  checkCpuset(parent, limits);
+    refuse(limits, `cannot enable ${failedNeeded.join(", ")} in ${parent}/cgroup.subtree_control (processes in that cgroup?)`, `run bunker from a leaf cgroup of a delegated subtree (systemd-run --user --scope bunker ...), ${DISABLE_HINT}`);
   const path = join(parent, `${PREFIX}${id}`);
   try {
     mkdirSync(path);
@@ -351,3 +369,4 @@ export async function cleanupStaleCgroups(): Promise<string[]> {
   }
   return removed;
 }
+

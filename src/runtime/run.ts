@@ -160,6 +160,8 @@ export async function planContainer(parsed: ParsedRun): Promise<ContainerPlan> {
   const nnp = noNewPrivs(list(f, "securityOpt"));
   const resources = parseResourceFlags(Object.fromEntries(RESOURCE_FLAGS.map((k) => [k, str(f, k)])));
   const cgroupMode = parseCgroupMode(str(f, "cgroups"));
+  // A limit that can't be enforced is refused (125) before the container's record exists.
+  if (hasLimits(resources)) (await import("../cgroup")).checkCgroupLimits(resources, cgroupMode);
   const privileged = bool(f, "privileged");
   const caps = effectiveCaps({ privileged, add: list(f, "capAdd"), drop: list(f, "capDrop") });
   const workdir = str(f, "workdir") ?? (cfg.WorkingDir || "/");

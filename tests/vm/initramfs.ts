@@ -2,7 +2,7 @@
 // kernel modules the guest needs, a busybox rootfs for the tests' containers, the init script and
 // the guest checks. Everything is owned by root inside the archive; the init script hands the
 // test directories to the unprivileged uids itself.
-import { existsSync, readdirSync, readFileSync, realpathSync, statSync } from "node:fs";
+import { existsSync, lstatSync, readdirSync, readFileSync, readlinkSync, realpathSync, statSync } from "node:fs";
 import { join } from "node:path";
 import { CpioWriter } from "./cpio";
 
@@ -53,17 +53,27 @@ function findLib(name: string): string {
   throw new Error(`the VM lane needs ${name} on the host`);
 }
 
-/** Adds a host directory tree (files, dirs, symlinks), owned by root, under `at`. */
-function addTree(cpio: CpioWriter, hostDir: string, at: string): void {
-  cpio.dir(at, statSync(hostDir).mode & 0o7777);
+/**
+ * Adds a host directory tree (files, dirs, symlinks) under `at`, owned by `uid`. Hard links
+ * (busybox's applets) become symlinks to the first path, so the tree isn't copied 400 times.
+ */
+function addTree(cpio: CpioWriter, hostDir: string, at: string, uid: number, seen = new Map<string, string>(), rootAt = at): void {
+  cpio.dir(at, statSync(hostDir).mode & 0o7777, uid, uid);
   for (const name of readdirSync(hostDir).sort()) {
     const host = join(hostDir, name);
     const inside = `${at}/${name}`;
-    const st = statSync(host, { throwIfNoEntry: false });
-    const lst = require("node:fs").lstatSync(host);
-    if (lst.isSymbolicLink()) cpio.symlink(inside, require("node:fs").readlinkSync(host));
-    else if (st?.isDirectory()) addTree(cpio, host, inside);
-    else if (st?.isFile()) cpio.copy(inside, host, st.mode & 0o7777);
+    const st = lstatSync(host);
+    if (st.isSymbolicLink()) cpio.symlink(inside, readlinkSync(host));
+    else if (st.isDirectory()) addTree(cpio, host, inside, uid, seen, rootAt);
+    else if (st.isFile()) {
+      const key = `${st.dev}:${st.ino}`;
+      const first = seen.get(key);
+      if (first !== undefined) cpio.symlink(inside, first);
+      else {
+        seen.set(key, inside.slice(rootAt.length) || "/");
+        cpio.copy(inside, host, st.mode & 0o7777, uid, uid);
+      }
+    }
   }
 }
 
@@ -76,8 +86,8 @@ export interface InitramfsParts {
   init: string;
   /** extra files: guest path → content or { host path } */
   files: Record<string, string | { host: string; mode?: number }>;
-  /** extra directory trees: guest path → host dir */
-  trees?: Record<string, string>;
+  /** extra directory trees: guest path → host dir and the uid that owns it in the guest */
+  trees?: Record<string, { host: string; uid: number }>;
 }
 
 export function buildInitramfs(p: InitramfsParts): void {
@@ -96,12 +106,18 @@ export function buildInitramfs(p: InitramfsParts): void {
   cpio.file("etc/passwd", "root:x:0:0:root:/root:/bin/sh\ntester:x:1000:1000:tester:/home/tester:/bin/sh\nother:x:1001:1001:other:/home/other:/bin/sh\n");
   cpio.file("etc/group", "root:x:0:\ntester:x:1000:\nother:x:1001:\n");
   cpio.file("init", p.init, 0o755);
-  for (const [path, content] of Object.entries(p.files)) {
+  const parents = (path: string) => {
     const dirs = path.split("/").slice(0, -1);
     for (let i = 1; i <= dirs.length; i++) if (dirs.slice(0, i).join("/")) cpio.dir(dirs.slice(0, i).join("/"));
+  };
+  for (const [path, content] of Object.entries(p.files)) {
+    parents(path);
     if (typeof content === "string") cpio.file(path, content, 0o755);
     else cpio.copy(path, content.host, content.mode);
   }
-  for (const [at, host] of Object.entries(p.trees ?? {})) addTree(cpio, host, at);
+  for (const [at, t] of Object.entries(p.trees ?? {})) {
+    parents(at);
+    addTree(cpio, t.host, at, t.uid);
+  }
   cpio.close();
 }
