@@ -242,8 +242,34 @@ describe("cleanup", () => {
     expect(list().length).toBe(before + 1);
   });
 
+  /** Host processes whose command line mentions pid (pasta and slirp4netns name their target's pid). */
+  function helpersOf(pid: number): number[] {
+    const found: number[] = [];
+    for (const entry of readdirSync("/proc")) {
+      if (!/^\d+$/.test(entry)) continue;
+      try {
+        const cmd = readFileSync(`/proc/${entry}/cmdline`, "utf8").split("\0");
+        if (/pasta|slirp4netns/.test(cmd[0] ?? "") && cmd.includes(String(pid))) found.push(Number(entry));
+      } catch {
+        // gone meanwhile
+      }
+    }
+    return found;
+  }
+
+  test("kill -9 of bunker with the default network leaves no network helper running", async () => {
+    const p = await startReady(["run", "--rm", "--rootfs", rootfs, "sh", "-c", "echo ready; exec sleep 1000"]);
+    const [ctr] = childrenOf(p.pid);
+    p.kill("SIGKILL");
+    await p.exited;
+    expect(await waitGone(ctr)).toBe(true);
+    const left = helpersOf(ctr);
+    for (const pid of left) process.kill(pid, "SIGKILL"); // don't leave them to the next test
+    expect(left).toEqual([]);
+  });
+
   test("kill -9 of bunker kills the container: no process and no mount stay", async () => {
-    const p = await startReady(["run", "--rm", "--rootfs", rootfs, "sh", "-c", "sleep 1000 & echo ready; wait"]);
+    const p = await startReady(["run", "--rm", "--network", "none", "--rootfs", rootfs, "sh", "-c", "sleep 1000 & echo ready; wait"]);
     const [ctr] = childrenOf(p.pid);
     const grandchildren = childrenOf(ctr);
     expect(grandchildren.length).toBe(1);
