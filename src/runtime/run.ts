@@ -77,7 +77,7 @@ function noNewPrivs(opts: string[]): boolean {
  * --userns=keep-id, podman's way: the user's own uid/gid are the same inside; container 0.. and
  * the ids above the user's come from the subordinate range.
  */
-function keepIdMapping(base: IdMapping): IdMapping {
+export function keepIdMapping(base: IdMapping): IdMapping {
   const uid = process.getuid!();
   const gid = process.getgid!();
   const split = (ranges: IdMapping["uids"], id: number) => {
@@ -268,12 +268,19 @@ async function containerCgroup(spec: ContainerSpec): Promise<ContainerCgroup | u
   return createContainerCgroup(spec.id, spec.resources, spec.cgroupMode);
 }
 
-/** Runs a planned container in the foreground and returns its exit code. */
-export async function runForeground(plan: ContainerPlan): Promise<number> {
-  const { record, spec } = plan;
+/** What a foreground run reports to its caller (run keeps the container's state; sandbox has none). */
+export interface AttachedHooks {
+  started?: (pid: number) => Promise<unknown> | unknown;
+  exited?: (code: number, oomKilled: boolean) => Promise<unknown> | unknown;
+}
+
+/**
+ * Runs a spec in the foreground with bunker's stdio or a pty, its cgroup and network, forwarding
+ * signals, and returns its exit code. `run` and `sandbox` both use it.
+ */
+export async function runAttached(spec: ContainerSpec, hooks: AttachedHooks = {}): Promise<number> {
   prepareVolumes(spec.mounts);
   const pty = spec.tty ? openPty() : undefined;
-  let code = EXIT_BUNKER;
   let cgroup: ContainerCgroup | undefined;
   let net: NetworkAttachment | undefined;
   try {
@@ -298,7 +305,8 @@ export async function runForeground(plan: ContainerPlan): Promise<number> {
     });
     const session = pty ? attachTerminal(pty, spec.stdin) : undefined;
     if (pty) (await import("node:fs")).closeSync(pty.slave);
-    await updateState(record.Id, { Status: "running", Running: true, Pid: started.pid, StartedAt: nowTimestamp(), MonitorPid: process.pid });
+    await hooks.started?.(started.pid);
+    let code = EXIT_BUNKER;
     try {
       code = await waitForExit(started.pid);
       await session?.drained;
@@ -308,11 +316,23 @@ export async function runForeground(plan: ContainerPlan): Promise<number> {
     }
     const oom = cgroup?.oomKilled() ?? false;
     if (oom) process.stderr.write(`bunker: the container was killed because it ran out of memory (its --memory limit)\n`);
-    await updateState(record.Id, { Status: "exited", Running: false, Pid: 0, ExitCode: code, FinishedAt: nowTimestamp(), OOMKilled: oom });
+    await hooks.exited?.(code, oom);
     return code;
   } finally {
     net?.stop();
     await cgroup?.remove();
+  }
+}
+
+/** Runs a planned container in the foreground and returns its exit code. */
+export async function runForeground(plan: ContainerPlan): Promise<number> {
+  const { record, spec } = plan;
+  try {
+    return await runAttached(spec, {
+      started: (pid) => updateState(record.Id, { Status: "running", Running: true, Pid: pid, StartedAt: nowTimestamp(), MonitorPid: process.pid }),
+      exited: (code, oom) => updateState(record.Id, { Status: "exited", Running: false, Pid: 0, ExitCode: code, FinishedAt: nowTimestamp(), OOMKilled: oom }),
+    });
+  } finally {
     if (record.HostConfig.AutoRemove) {
       await removeContainer(record.Id);
       await removeAnonymousVolumes(spec.mounts);
