@@ -18,6 +18,15 @@ run([
   "build",
   "--compile",
   "--minify",
+  // Start-up speed: Bun hoists every node: builtin an ES module imports to the top of the bundle,
+  // so each command paid for zlib, net, tty... at start. As CommonJS, modules (and their
+  // builtins) load when first used, and bytecode spares the parse: `bunker --help` went from
+  // ~50 ms to ~14 ms of CPU. import.meta.env (read by a dependency, never reached under Bun) is
+  // the one import.meta use CommonJS bytecode rejects.
+  "--format=cjs",
+  "--bytecode",
+  "--define",
+  "import.meta.env=undefined",
   "--no-compile-autoload-dotenv",
   "--no-compile-autoload-bunfig",
   "--outfile",
