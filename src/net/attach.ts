@@ -2,9 +2,9 @@
 // Called by the runtime after clone and the id mapping, before the child is released (pasta and
 // slirp4netns join the namespaces of the child's pid, which needs its uid_map written).
 //
-// pasta daemonizes once the namespace is configured, so its exit code says "ready"; it does NOT
-// quit when the namespace goes away (it holds it), so stop() must be called when the container
-// ends. slirp4netns is our child, tied to this process by --exit-fd: if bunker dies, it goes too.
+// Neither helper may outlive a foreground container, even when bunker is killed with -9: pasta
+// (which holds the namespace and never quits by itself) runs under PR_SET_PDEATHSIG, slirp4netns
+// watches our end of a pipe (--exit-fd). stop() ends them in the ordinary case.
 import { mkdirSync, readFileSync, rmSync } from "node:fs";
 import { createServer, createConnection } from "node:net";
 import { createSocket } from "node:dgram";
@@ -26,12 +26,20 @@ export interface NetworkAttachment {
 
 const NOTHING: NetworkAttachment = { pids: [], ports: [], stop() {} };
 
-export async function attachNetwork(plan: NetworkPlan, pid: number): Promise<NetworkAttachment> {
+export interface AttachOptions {
+  /**
+   * The container outlives this bunker process (run -d): its network helpers must not die with
+   * us. The caller then owns `pids` and kills them when the container ends.
+   */
+  outliveBunker?: boolean;
+}
+
+export async function attachNetwork(plan: NetworkPlan, pid: number, opts: AttachOptions = {}): Promise<NetworkAttachment> {
   if (plan.mode === "none" || plan.mode === "host") return NOTHING;
   const ports = await Promise.all(plan.ports.map(async (p) => (p.hostPort ? p : { ...p, hostPort: await freePort(p) })));
   const dir = join(runtimeRoot(), "net");
   mkdirSync(dir, { recursive: true, mode: 0o700 });
-  return plan.mode === "pasta" ? attachPasta(pid, ports, dir) : attachSlirp(pid, ports, dir);
+  return plan.mode === "pasta" ? attachPasta(pid, ports, dir, opts.outliveBunker === true) : attachSlirp(pid, ports, dir, opts.outliveBunker === true);
 }
 
 /** A port the kernel says is free now (docker picks from the ephemeral range the same way). */
@@ -68,8 +76,10 @@ function firstLine(text: string): string {
   return text.trim().split("\n")[0] ?? "";
 }
 
-async function attachPasta(pid: number, ports: PortMapping[], dir: string): Promise<NetworkAttachment> {
+/** Starts pasta; resolves once the namespace is configured. */
+async function attachPasta(pid: number, ports: PortMapping[], dir: string, outlive: boolean): Promise<NetworkAttachment> {
   const pidFile = join(dir, `pasta-${pid}.pid`);
+  rmSync(pidFile, { force: true });
   const args = [
     "--config-net",
     "--quiet",
@@ -86,20 +96,35 @@ async function attachPasta(pid: number, ports: PortMapping[], dir: string): Prom
     "none",
     "--pid",
     pidFile,
-    String(pid),
   ];
-  const child = Bun.spawn([findExecutable("pasta") ?? "pasta", ...args], { stdin: "ignore", stdout: "ignore", stderr: "pipe" });
-  const code = await child.exited;
-  if (code !== 0) {
+  const pasta = findExecutable("pasta") ?? "pasta";
+  // pasta never quits on its own while it holds the namespace. Tied to us, it runs in the
+  // foreground under setpriv's PR_SET_PDEATHSIG, so even `kill -9` of bunker takes it along; it
+  // writes its pid file once the namespace is configured. A container that must outlive bunker
+  // (run -d) gets a daemonized pasta instead, whose exit means "configured", and whoever
+  // watches the container kills it by pid.
+  const setpriv = outlive ? undefined : findExecutable("setpriv");
+  const argv = setpriv ? [setpriv, "--pdeathsig", "KILL", "--", pasta, "--foreground", ...args, String(pid)] : [pasta, ...args, String(pid)];
+  const child = Bun.spawn(argv, { stdin: "ignore", stdout: "ignore", stderr: "pipe" });
+  const failed = async (code: number) => {
     const why = firstLine(await new Response(child.stderr).text());
-    throw new BunkerError(`pasta could not set up the network (exit ${code}): ${why || "no message"}; try --network none`);
-  }
-  let pastaPid = 0;
-  try {
-    pastaPid = Number(readFileSync(pidFile, "utf8").trim());
-  } finally {
     rmSync(pidFile, { force: true });
+    return new BunkerError(`pasta could not set up the network (exit ${code}): ${why || "no message"}; try --network none`);
+  };
+  let pastaPid = 0;
+  if (setpriv) {
+    let exited: number | undefined;
+    child.exited.then((code) => (exited = code));
+    while ((pastaPid = readPid(pidFile)) === 0) {
+      if (exited !== undefined) throw await failed(exited);
+      await Bun.sleep(1);
+    }
+  } else {
+    const code = await child.exited;
+    if (code !== 0) throw await failed(code);
+    pastaPid = readPid(pidFile);
   }
+  rmSync(pidFile, { force: true });
   let stopped = false;
   return {
     pids: pastaPid > 0 ? [pastaPid] : [],
@@ -116,7 +141,17 @@ async function attachPasta(pid: number, ports: PortMapping[], dir: string): Prom
   };
 }
 
-async function attachSlirp(pid: number, ports: PortMapping[], dir: string): Promise<NetworkAttachment> {
+/** The pid in a pid file, or 0 while it is missing or not yet written whole. */
+function readPid(file: string): number {
+  try {
+    const text = readFileSync(file, "utf8");
+    return text.endsWith("\n") ? Number(text.trim()) || 0 : 0;
+  } catch {
+    return 0;
+  }
+}
+
+async function attachSlirp(pid: number, ports: PortMapping[], dir: string, outlive: boolean): Promise<NetworkAttachment> {
   const apiSocket = join(dir, `slirp-${pid}.sock`);
   rmSync(apiSocket, { force: true });
   const args = [
@@ -125,15 +160,15 @@ async function attachSlirp(pid: number, ports: PortMapping[], dir: string): Prom
     "--disable-host-loopback",
     // "1" on stdout once configured; EOF on stdin (our pipe: stop() or our death) ends it
     "--ready-fd=1",
-    "--exit-fd=0",
+    ...(outlive ? [] : ["--exit-fd=0"]),
     ...(ports.length > 0 ? ["--api-socket", apiSocket] : []),
     String(pid),
     "tap0",
   ];
-  const child = Bun.spawn([findExecutable("slirp4netns") ?? "slirp4netns", ...args], { stdin: "pipe", stdout: "pipe", stderr: "pipe" });
+  const child = Bun.spawn([findExecutable("slirp4netns") ?? "slirp4netns", ...args], { stdin: outlive ? "ignore" : "pipe", stdout: "pipe", stderr: "pipe" });
   const stop = () => {
     try {
-      child.stdin.end();
+      child.stdin?.end();
     } catch {
       // already closed
     }

@@ -66,5 +66,41 @@ for (const mode of ["pasta", "slirp4netns"] as const) {
       for (let i = 0; i < 200 && alive(net.pids[0]); i++) await Bun.sleep(10);
       expect(alive(net.pids[0])).toBe(false);
     }, 20_000);
+
+    test("kill -9 of the process that attached the network ends the helper too", async () => {
+      const server = await serverInNamespace();
+      const script = join(base, `attach-${mode}.ts`);
+      writeFileSync(
+        script,
+        `import { attachNetwork } from ${JSON.stringify(join(import.meta.dir, "../../src/net"))};
+const net = await attachNetwork({ mode: ${JSON.stringify(mode)}, newNetNs: true, ports: [] }, ${server.pid});
+console.log(net.pids.join(","));
+setInterval(() => {}, 1000);
+`,
+      );
+      const attacher = Bun.spawn([process.execPath, script], { stdout: "pipe", stderr: "inherit", env: process.env });
+      const reader = attacher.stdout.getReader();
+      const line = new TextDecoder().decode((await reader.read()).value);
+      const helper = Number(line.trim());
+      try {
+        expect(helper).toBeGreaterThan(0);
+        expect(alive(helper)).toBe(true);
+        attacher.kill("SIGKILL");
+        await attacher.exited;
+        for (let i = 0; i < 300 && alive(helper) && !zombie(helper); i++) await Bun.sleep(10);
+        expect(alive(helper) && !zombie(helper)).toBe(false);
+      } finally {
+        server.kill();
+        await server.exited;
+      }
+    }, 20_000);
   });
+}
+
+function zombie(pid: number): boolean {
+  try {
+    return /^State:\s+Z/m.test(require("node:fs").readFileSync(`/proc/${pid}/status`, "utf8"));
+  } catch {
+    return false;
+  }
 }
