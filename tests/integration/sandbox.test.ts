@@ -1,0 +1,96 @@
+// `bunker sandbox` as an unprivileged user: the host's system read-only, fresh /tmp and $HOME,
+// the current directory ro/rw/none, no network by default, the user's own identity, exit codes.
+import { afterAll, describe, expect, test } from "bun:test";
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { bunkerSandbox } from "../support/bunker";
+
+const sb = bunkerSandbox();
+const base = mkdtempSync(join(tmpdir(), "bunker-sandbox-"));
+const work = join(base, "project");
+mkdirSync(work);
+writeFileSync(join(work, "input.txt"), "from the host\n");
+writeFileSync(join(base, "outside.txt"), "not for the sandbox\n");
+afterAll(() => {
+  sb.cleanup();
+  rmSync(base, { recursive: true, force: true });
+});
+
+const sandbox = (args: string[], opts: { env?: Record<string, string> } = {}) => sb.run(["sandbox", ...args], { cwd: work, ...opts });
+const sh = (script: string, ...flags: string[]) => sandbox([...flags, "--", "sh", "-c", script]);
+
+function oneLineError(r: { code: number; stderr: string }, text: string) {
+  expect(r.code).toBe(125);
+  expect(r.stderr.trim().split("\n")).toHaveLength(1);
+  expect(r.stderr).toContain(text);
+}
+
+describe("bunker sandbox", () => {
+  test("sees the host's /usr and /etc but cannot write them", async () => {
+    const r = await sh("test -x /usr/bin/env && grep -q '^root:' /etc/passwd && echo seen; touch /usr/bunker-x 2>&1; touch /etc/bunker-x 2>&1; touch /bunker-x 2>&1; true");
+    expect(r.code).toBe(0);
+    expect(r.stdout).toContain("seen");
+    expect(r.stdout.match(/Read-only file system/g)?.length).toBe(3);
+  });
+  test("runs as the invoking user, in its own hostname", async () => {
+    const r = await sh("id -u; id -g; hostname");
+    expect(r.stdout).toBe(`${process.getuid!()}\n${process.getgid!()}\nsandbox\n`);
+    expect((await sh("hostname", "--hostname", "box")).stdout).toBe("box\n");
+  });
+  test("/tmp and $HOME are fresh and empty; the host's other files are out of sight", async () => {
+    const r = await sh(`ls -A "$HOME" | wc -l; ls -A /tmp; test -e ${join(base, "outside.txt")} && echo LEAK; echo x > "$HOME/f" && echo x > /tmp/f && echo writable`);
+    expect(r.code).toBe(0);
+    expect(r.stdout).not.toContain("LEAK");
+    // /tmp holds only the path down to the bound current directory
+    expect(r.stdout).toBe(`0\n${base.split("/")[2]}\nwritable\n`);
+  });
+  test("the current directory is read-only by default", async () => {
+    const r = await sh("pwd; cat input.txt; echo new > output.txt 2>&1 || echo refused");
+    expect(r.stdout).toBe(`${work}\nfrom the host\nrefused\n`);
+  });
+  test("--cwd rw lets it write, and the file is the user's on the host", async () => {
+    const r = await sh("echo made > output.txt", "--cwd", "rw");
+    expect(r.code).toBe(0);
+    expect(readFileSync(join(work, "output.txt"), "utf8")).toBe("made\n");
+    expect(statSync(join(work, "output.txt")).uid).toBe(process.getuid!());
+  });
+  test("--cwd none hides it and starts in $HOME", async () => {
+    const r = await sh(`pwd; test -e ${work} && echo LEAK; true`, "--cwd", "none");
+    expect(r.stdout).toBe(`${process.env.HOME}\n`);
+  });
+  test("no network by default: loopback only, and it is up", async () => {
+    const r = await sh("cat /proc/net/dev; cat /sys/class/net/lo/operstate /sys/class/net/lo/flags");
+    const ifaces = r.stdout.split("\n").filter((l) => l.includes(":")).map((l) => l.split(":")[0].trim()).filter((n) => !n.startsWith("Inter") && n !== "face");
+    expect(ifaces).toEqual(["lo"]);
+    expect(Number(r.stdout.trim().split("\n").at(-1)) & 1).toBe(1); // IFF_UP
+  });
+  test("--network host shows the host's interfaces", async () => {
+    const host = readFileSync("/proc/net/dev", "utf8").split("\n").slice(2).filter(Boolean).map((l) => l.split(":")[0].trim()).sort();
+    const r = await sh("tail -n +3 /proc/net/dev | cut -d: -f1", "--network", "host");
+    expect(r.stdout.split("\n").filter(Boolean).map((s) => s.trim()).sort()).toEqual(host);
+  });
+  test("only harmless variables pass through; -e adds more", async () => {
+    const r = await sh('echo "${SECRET_TOKEN:-none} $EXTRA $PATH"', "-e", "EXTRA=given");
+    expect(r.stdout).toBe(`none given ${process.env.PATH}\n`);
+  });
+  test("-v binds like run", async () => {
+    const r = await sh("cat /data/outside.txt; echo x > /data/y 2>&1 || echo refused", "-v", `${base}:/data:ro`);
+    expect(r.stdout).toBe("not for the sandbox\nrefused\n");
+  });
+  test("exit codes: the command's, 127 not found, 126 not executable, 128+N on a signal", async () => {
+    expect((await sh("exit 7")).code).toBe(7);
+    const nf = await sandbox(["--", "no-such-command-bunker"]);
+    expect(nf.code).toBe(127);
+    expect(nf.stderr).toContain("executable file not found");
+    expect((await sandbox(["--", "/etc/passwd"])).code).toBe(126);
+    // (as PID 1 the shell would ignore its own SIGTERM: --init makes it an ordinary process)
+    expect((await sh("kill -TERM $$", "--init")).code).toBe(128 + 15);
+  });
+  test("bad flags and no command are one-line errors with 125", async () => {
+    oneLineError(await sandbox(["--cwd", "bogus", "true"]), 'invalid --cwd "bogus"');
+    oneLineError(await sandbox([]), "requires a command");
+    oneLineError(await sandbox(["-v", "/no/such/dir:/x", "true"]), "bind source path does not exist: /no/such/dir");
+    oneLineError(await sandbox(["--network", "nope", "true"]), "network nope not found");
+  });
+});
