@@ -26,6 +26,7 @@ export const commands: Record<string, CommandEntry> = {
   run: { description: "Create and run a new container from an image", load: () => import("./commands/run").then((m) => m.default) },
   volume: { description: "Manage volumes (create, ls, rm, inspect, prune)", load: () => import("./commands/volume").then((m) => m.default) },
   stats: { description: "Show containers' CPU, memory, pids and block I/O usage", load: () => import("./commands/stats").then((m) => m.default) },
+  sandbox: { description: "Run a command in a throwaway sandbox of this machine (no image, no network)", load: () => import("./commands/sandbox").then((m) => m.default) },
 };
 
 /** docker-compatible aliases */
