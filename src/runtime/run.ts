@@ -1,6 +1,6 @@
 // `bunker run`: from flags and an image (or --rootfs DIR) to a ContainerSpec, then a foreground
 // run of it. The detached path (-d) hands the same plan to the lifecycle's monitor.
-import { existsSync, mkdirSync, statSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, rmdirSync, statSync, writeFileSync } from "node:fs";
 import { join, posix, resolve } from "node:path";
 import { type ContainerRecord, containerDir, createContainer, removeContainer, updateState, nowTimestamp } from "../container";
 import type { ContainerCgroup } from "../cgroup";
@@ -334,6 +334,15 @@ export async function runForeground(plan: ContainerPlan): Promise<number> {
     });
   } finally {
     if (record.HostConfig.AutoRemove) {
+      // overlayfs leaves an empty mode-000 work/work behind; without it the writable layer can
+      // usually be removed without the user-namespace helper (see removeTree).
+      if (spec.rootfs.kind === "overlay") {
+        try {
+          rmdirSync(join(spec.rootfs.workDir, "work"));
+        } catch {
+          // not there, or not empty: removeTree's helper handles it
+        }
+      }
       await removeContainer(record.Id);
       await removeAnonymousVolumes(spec.mounts);
     }

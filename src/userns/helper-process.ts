@@ -4,7 +4,7 @@
 // while we write its id maps (newuidmap/newgidmap or /proc/PID/*_map), then reads 'G' on stdin.
 // As real root (kind "root") there is nothing to map and the helper skips the namespace.
 import { type ChildProcess, spawn } from "node:child_process";
-import { existsSync } from "node:fs";
+import { existsSync, rmSync } from "node:fs";
 import { errnoName, helperPath } from "../../native/ffi";
 import { BunkerError } from "../errors";
 import { applyIdMapping, hostIdMapping } from "./idmap";
@@ -119,6 +119,14 @@ export async function startHelper(mode: "apply" | "rm", target: string): Promise
  */
 export async function removeTree(path: string): Promise<void> {
   if (!existsSync(path)) return;
+  // Most trees (a `run --rm` container that wrote as root) hold only the user's own files: plain
+  // removal then needs no helper, no user namespace and no newuidmap, which cost ~15 ms.
+  try {
+    rmSync(path, { recursive: true, force: true });
+    return;
+  } catch {
+    // a file of a subordinate id, or a directory we may not enter: the helper removes the rest
+  }
   const helper = await startHelper("rm", path);
   helper.stdin.end();
   const reply = await helper.next();
