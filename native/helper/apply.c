@@ -82,6 +82,35 @@ static int read_all(int fd, void *buf, size_t len) {
   return 0;
 }
 
+// stdin through a buffer: a layer is mostly small records, and a read() per field would
+// cost more than writing the files.
+static char in_buf[256 * 1024];
+static size_t in_pos, in_len;
+
+static int read_in(void *buf, size_t len) {
+  char *p = buf;
+  while (len > 0) {
+    if (in_pos == in_len) {
+      // Large reads go straight into the caller's buffer.
+      if (len >= sizeof in_buf) return read_all(0, p, len);
+      ssize_t n = read(0, in_buf, sizeof in_buf);
+      if (n < 0) {
+        if (errno == EINTR) continue;
+        return -errno;
+      }
+      if (n == 0) return -EIO;
+      in_pos = 0;
+      in_len = (size_t)n;
+    }
+    size_t take = in_len - in_pos < len ? in_len - in_pos : len;
+    memcpy(p, in_buf + in_pos, take);
+    in_pos += take;
+    p += take;
+    len -= take;
+  }
+  return 0;
+}
+
 static void reply(uint32_t kind, int err, uint32_t step, const char *path) {
   struct bk_reply r = {kind, err, step, path ? (uint32_t)strlen(path) : 0};
   // If the parent went away there is nobody to tell; the next read of stdin ends us.
@@ -127,18 +156,29 @@ int bk_remove_tree(int dirfd, const char *name) {
   return unlinkat(dirfd, name, AT_REMOVEDIR) == 0 || errno == ENOENT ? 0 : -errno;
 }
 
+// The last directory make_parents saw complete: tars list a directory's entries together, so
+// most entries need no mkdir at all. Forgotten whenever something is removed.
+static char known_parent[PATH_MAX_BK + 1];
+static size_t known_parent_len;
+
 // Makes room for a new entry: an existing directory stays when a directory is wanted,
 // anything else in the way is removed. Returns 1 when a directory already exists.
 static int make_room(const char *path, int want_dir) {
   struct stat st;
   if (fstatat(AT_FDCWD, path, &st, AT_SYMLINK_NOFOLLOW) < 0) return errno == ENOENT ? 0 : -errno;
-  if (S_ISDIR(st.st_mode)) return want_dir ? 1 : bk_remove_tree(AT_FDCWD, path);
+  if (S_ISDIR(st.st_mode) && want_dir) return 1;
+  known_parent_len = (size_t)-1; // what goes now may be (or lead to) the cached parent
+  if (S_ISDIR(st.st_mode)) return bk_remove_tree(AT_FDCWD, path);
   return unlinkat(AT_FDCWD, path, 0) == 0 ? 0 : -errno;
 }
 
 // Creates the missing parents of path (0755, owned by the namespace's root), as docker does for
 // layers whose tar lacks directory entries.
 static int make_parents(char *path) {
+  char *last = strrchr(path, '/');
+  if (!last) return 0;
+  size_t plen = (size_t)(last - path);
+  if (plen == known_parent_len && memcmp(path, known_parent, plen) == 0) return 0;
   for (char *p = strchr(path, '/'); p; p = strchr(p + 1, '/')) {
     if (p == path) continue;
     *p = '\0';
@@ -147,6 +187,8 @@ static int make_parents(char *path) {
     *p = '/';
     if (rc < 0 && e != EEXIST) return -e;
   }
+  memcpy(known_parent, path, plen);
+  known_parent_len = plen;
   return 0;
 }
 
@@ -200,7 +242,7 @@ static int finish_fd(int fd, const char *path, const struct bk_rec *r, uint32_t 
 static int copy_data(int fd, uint64_t len, int *write_err) {
   while (len > 0) {
     size_t chunk = len < sizeof data_buf ? (size_t)len : sizeof data_buf;
-    int rc = read_all(0, data_buf, chunk);
+    int rc = read_in(data_buf, chunk);
     if (rc < 0) return rc;
     if (fd >= 0 && *write_err == 0) *write_err = write_all(fd, data_buf, chunk);
     len -= chunk;
@@ -298,15 +340,15 @@ static int apply_one(const struct bk_rec *r, uint32_t *step) {
 }
 
 static int read_record(struct bk_rec *r) {
-  int rc = read_all(0, r, sizeof *r);
+  int rc = read_in(r, sizeof *r);
   if (rc < 0) return rc;
   if (r->path_len == 0 || r->path_len > PATH_MAX_BK || r->link_len > PATH_MAX_BK || r->xattr_len > XATTR_MAX_BK)
     return -EPROTO;
-  if ((rc = read_all(0, path_buf, r->path_len)) < 0) return rc;
+  if ((rc = read_in(path_buf, r->path_len)) < 0) return rc;
   path_buf[r->path_len] = '\0';
-  if ((rc = read_all(0, link_buf, r->link_len)) < 0) return rc;
+  if ((rc = read_in(link_buf, r->link_len)) < 0) return rc;
   link_buf[r->link_len] = '\0';
-  return read_all(0, xattr_buf, r->xattr_len);
+  return read_in(xattr_buf, r->xattr_len);
 }
 
 // Parses [--userns] TARGET and enters the namespace when asked.

@@ -120,6 +120,8 @@ export function paxXattrs(body: string): [string, Buffer][] {
 
 let deviceWarned = false;
 
+const WRITE_BATCH_BYTES = 64 * 1024;
+
 /** Turns tar entries into helper records, with backpressure from the helper's stdin. */
 class RecordSink {
   private pendingXattrs: [string, Buffer][] = [];
@@ -137,8 +139,39 @@ class RecordSink {
       noticeOnce("single-idmap", "no subordinate id range for your user (/etc/subuid, /etc/subgid, newuidmap): every unpacked file belongs to you");
   }
 
+  private pending: Buffer[] = [];
+  private pendingBytes = 0;
+
+  /** Queues bytes for the helper, written in batches: a pipe write per small record costs more than the record. */
   private write(buf: Buffer): boolean {
-    return this.helper.stdin.write(buf);
+    this.pending.push(buf);
+    this.pendingBytes += buf.length;
+    return this.pendingBytes < WRITE_BATCH_BYTES || this.flush();
+  }
+
+  private flush(): boolean {
+    if (this.pending.length === 0) return true;
+    const batch = this.pending.length === 1 ? this.pending[0] : Buffer.concat(this.pending, this.pendingBytes);
+    this.pending = [];
+    this.pendingBytes = 0;
+    return this.helper.stdin.write(batch);
+  }
+
+  private paused = new Set<ReadEntry>();
+  private awaitingDrain = false;
+
+  /** Pauses an entry until the helper's stdin drains (one listener for all: small files end while paused). */
+  private throttle(entry: ReadEntry): void {
+    entry.pause();
+    this.paused.add(entry);
+    if (this.awaitingDrain) return;
+    this.awaitingDrain = true;
+    this.helper.stdin.once("drain", () => {
+      this.awaitingDrain = false;
+      const entries = [...this.paused];
+      this.paused.clear();
+      for (const e of entries) e.resume();
+    });
   }
 
   onMeta(body: string): void {
@@ -194,10 +227,7 @@ class RecordSink {
       case "ContiguousFile": {
         this.write(encodeRecord(Op.File, path, { ...meta, dataLength: entry.size ?? 0 }));
         entry.on("data", (chunk: Buffer) => {
-          if (!this.write(chunk)) {
-            entry.pause();
-            this.helper.stdin.once("drain", () => entry.resume());
-          }
+          if (!this.write(chunk)) this.throttle(entry);
         });
         return;
       }
@@ -234,6 +264,7 @@ class RecordSink {
   finish(): void {
     for (let i = this.dirTimes.length - 1; i >= 0; i--) this.write(this.dirTimes[i]);
     this.write(encodeRecord(Op.End, "."));
+    this.flush();
   }
 }
 

@@ -1,0 +1,263 @@
+// bunker pull against Debian's docker-registry on 127.0.0.1, with the images pushed by skopeo in
+// every shape (OCI, Docker schema 2, zstd, a multi-arch index). Faults (500s, garbage, a dropped
+// connection) come from a small proxy in front of the real registry.
+import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { existsSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { bunkerBin, bunkerSandbox, imagesSrc } from "../support/bunker";
+import { standardRegistry, type TestRegistry } from "../support/registry";
+
+let reg: TestRegistry;
+const sb = bunkerSandbox();
+beforeAll(async () => {
+  reg = await standardRegistry();
+}, 120_000);
+afterAll(() => sb.cleanup());
+
+const MUSL_CONFIG = "sha256:654fc8fd836e35f4a64586bddf8f59b9029b48cf80f520834c6c98ca8ab5def9";
+const MUSL_DIFF = "0f8918d0fe4f272ce8acece89916a9ba0b240584d3c1dd1943f343f69b0d0ffb";
+const MUSL_BLOB = "5c3b447848a98e48dce106cb3e6acbd4fb6f9b26ee778798137349ce01f4d3c1";
+
+function layers(root: string): string[] {
+  const dir = join(root, "layers");
+  return existsSync(dir) ? readdirSync(dir).sort() : [];
+}
+
+function expectOneLineError(r: { code: number; stderr: string }, words: RegExp) {
+  expect(r.code).toBe(125);
+  const lines = r.stderr.trim().split("\n");
+  expect(lines).toHaveLength(1);
+  expect(lines[0]).toMatch(/^Error: /);
+  expect(lines[0]).toMatch(words);
+}
+
+describe("pull", () => {
+  test("an OCI image: the reference on stdout, plain progress lines on stderr, the layer unpacked", async () => {
+    const r = await sb.run(["pull", `${reg.host}/busybox:musl`]);
+    expect(r.stderr).not.toContain("Error");
+    expect(r.code).toBe(0);
+    expect(r.stdout).toBe(`${reg.host}/busybox:musl\n`);
+    expect(r.stderr).toContain(`${MUSL_BLOB.slice(0, 12)}: pull complete`);
+    expect(r.stderr).not.toContain("\x1b["); // no bars off a terminal
+    expect(layers(sb.root)).toEqual([MUSL_DIFF]);
+    expect(statSync(join(sb.root, "layers", MUSL_DIFF, "diff/bin/busybox")).isFile()).toBe(true);
+    expect(existsSync(join(sb.root, "blobs/sha256", MUSL_BLOB))).toBe(true);
+    const [img] = JSON.parse((await sb.run(["image", "inspect", `${reg.host}/busybox:musl`])).stdout);
+    expect(img.Id).toBe(MUSL_CONFIG);
+    expect(img.RepoDigests[0]).toMatch(new RegExp(`^${reg.host}/busybox@sha256:[0-9a-f]{64}$`));
+  });
+
+  test("-q prints only the image id", async () => {
+    const r = await sb.run(["pull", "-q", `${reg.host}/busybox:latest`]);
+    expect(r.code).toBe(0);
+    expect(r.stdout).toBe(`${MUSL_CONFIG}\n`);
+    expect(r.stderr).toBe("");
+  });
+
+  test("the same layer in schema 2 and zstd copies is stored once", async () => {
+    for (const name of ["busybox-v2s2:latest", "busybox-zstd:latest"]) {
+      const r = await sb.run(["pull", `${reg.host}/${name}`]);
+      expect(r.stderr).not.toContain("Error");
+      expect(r.code).toBe(0);
+    }
+    expect(layers(sb.root)).toEqual([MUSL_DIFF]);
+    const ls = (await sb.run(["images"])).stdout;
+    expect(ls).toContain(`${reg.host}/busybox-v2s2`);
+    expect(ls).toContain(`${reg.host}/busybox-zstd`);
+  });
+
+  test("a zstd layer alone unpacks to the same tree", async () => {
+    const other = bunkerSandbox();
+    try {
+      const r = await other.run(["pull", `${reg.host}/busybox-zstd:latest`]);
+      expect(r.code).toBe(0);
+      expect(layers(other.root)).toEqual([MUSL_DIFF]);
+      expect(statSync(join(other.root, "layers", MUSL_DIFF, "diff/bin/sh")).nlink).toBeGreaterThan(300);
+    } finally {
+      other.cleanup();
+    }
+  });
+
+  test("alpine, glibc and uclibc busybox, hello-world", async () => {
+    for (const name of ["alpine:3.20.3", "busybox:glibc", "busybox:uclibc", "hello-world:latest"]) {
+      const r = await sb.run(["pull", "-q", `${reg.host}/${name}`]);
+      expect(`${name}: ${r.stderr}`).toBe(`${name}: `);
+    }
+    const [hello] = JSON.parse((await sb.run(["image", "inspect", `${reg.host}/hello-world`])).stdout);
+    expect(hello.Config.Cmd).toEqual(["/hello"]);
+    const diff = join(sb.root, "layers", hello.RootFS.Layers[0].slice(7), "diff");
+    expect(readFileSync(join(diff, "hello")).equals(readFileSync(join(imagesSrc, "hello-world-amd64/hello")))).toBe(true);
+  });
+
+  test("a multi-arch index picks the host's platform, or --platform's", async () => {
+    const r = await sb.run(["pull", "-q", `${reg.host}/multi:latest`]);
+    expect(r.code).toBe(0);
+    expect(r.stdout.trim()).toBe(MUSL_CONFIG);
+    const other = bunkerSandbox();
+    try {
+      const arm = await other.run(["pull", "-q", "--platform", "linux/arm64", `${reg.host}/multi:latest`]);
+      expect(arm.code).toBe(0);
+      const [img] = JSON.parse((await other.run(["image", "inspect", arm.stdout.trim()])).stdout);
+      expect(img.Architecture).toBe("arm64");
+    } finally {
+      other.cleanup();
+    }
+    const none = await sb.run(["pull", "--platform", "linux/s390x", `${reg.host}/multi:latest`]);
+    expectOneLineError(none, /linux\/amd64/);
+  });
+
+  test("by digest: the digest reference on stdout, no tag", async () => {
+    const [img] = JSON.parse((await sb.run(["image", "inspect", `${reg.host}/busybox:musl`])).stdout);
+    const digestRef = img.RepoDigests[0] as string;
+    const other = bunkerSandbox();
+    try {
+      const r = await other.run(["pull", digestRef]);
+      expect(r.code).toBe(0);
+      expect(r.stdout.trim()).toBe(digestRef);
+      expect((await other.run(["images"])).stdout).toMatch(/<none>/);
+      expect((await other.run(["image", "inspect", digestRef])).code).toBe(0);
+    } finally {
+      other.cleanup();
+    }
+  });
+
+  test("two pulls of one image at once: both succeed, one layer", async () => {
+    const other = bunkerSandbox();
+    try {
+      const [a, b] = await Promise.all([other.run(["pull", "-q", `${reg.host}/alpine:latest`]), other.run(["pull", "-q", `${reg.host}/alpine:latest`])]);
+      expect([a.code, b.code, a.stderr, b.stderr]).toEqual([0, 0, "", ""]);
+      expect(layers(other.root)).toHaveLength(1);
+      expect(readdirSync(join(other.root, "tmp"))).toEqual([]);
+    } finally {
+      other.cleanup();
+    }
+  });
+
+  test("a pull killed midway leaves the store consistent; the next one finishes, reusing the partial download", async () => {
+    const other = bunkerSandbox();
+    try {
+      // Pre-seed half of glibc busybox's layer blob as a partial download, as a killed pull leaves it.
+      const dir = join(imagesSrc, "busybox-1.38.0-glibc-amd64-oci/blobs/sha256");
+      const layerBlob = readdirSync(dir)
+        .map((n) => ({ n, size: statSync(join(dir, n)).size }))
+        .sort((a, b) => b.size - a.size)[0];
+      const bytes = readFileSync(join(dir, layerBlob.n));
+      mkdirSync(join(other.root, "tmp"), { recursive: true });
+      writeFileSync(join(other.root, "tmp", `blob-${layerBlob.n}.partial`), bytes.subarray(0, bytes.length >> 1));
+      const p = Bun.spawn([bunkerBin, "pull", `${reg.host}/alpine:latest`], { env: other.env, stdout: "ignore", stderr: "ignore" });
+      for (let i = 0; i < 2000 && !(existsSync(join(other.root, "tmp")) && readdirSync(join(other.root, "tmp")).some((n) => n.startsWith("unpack-"))); i++)
+        await Bun.sleep(2);
+      p.kill("SIGKILL");
+      await p.exited;
+      for (const l of layers(other.root)) expect(existsSync(join(other.root, "layers", l, "layer.json"))).toBe(true);
+      const r = await other.run(["pull", "-q", `${reg.host}/busybox:glibc`]);
+      expect(r.stderr).toBe("");
+      expect(r.code).toBe(0);
+      const again = await other.run(["pull", "-q", `${reg.host}/alpine:latest`]);
+      expect(again.code).toBe(0);
+      expect(readdirSync(join(other.root, "tmp"))).toEqual([]);
+      expect((await other.run(["images", "-q"])).stdout.trim().split("\n")).toHaveLength(2);
+    } finally {
+      other.cleanup();
+    }
+  });
+
+  test("a partial download with wrong bytes fails the digest check once, then pulls cleanly", async () => {
+    const other = bunkerSandbox();
+    try {
+      mkdirSync(join(other.root, "tmp"), { recursive: true });
+      writeFileSync(join(other.root, "tmp", `blob-${MUSL_BLOB}.partial`), Buffer.alloc(4096, 7));
+      const bad = await other.run(["pull", `${reg.host}/busybox:musl`]);
+      expectOneLineError(bad, /digest mismatch|not a readable tar|not a valid tar/);
+      expect(layers(other.root)).toEqual([]);
+      const good = await other.run(["pull", "-q", `${reg.host}/busybox:musl`]);
+      expect(good.code).toBe(0);
+      expect(layers(other.root)).toEqual([MUSL_DIFF]);
+    } finally {
+      other.cleanup();
+    }
+  });
+});
+
+describe("pull failures: one line, exit 125, nothing stored", () => {
+  test("an image that doesn't exist", async () => {
+    const r = await sb.run(["pull", `${reg.host}/nope:latest`]);
+    expectOneLineError(r, /nope/);
+  });
+
+  test("a reference with bad characters", async () => {
+    const r = await sb.run(["pull", "Bad_Ref!!"]);
+    expectOneLineError(r, /Bad_Ref!!|invalid|reference/i);
+  });
+
+  /** A proxy in front of the real registry that breaks chosen answers. */
+  function faultyProxy(fault: (url: URL) => Response | "cut" | undefined) {
+    return Bun.serve({
+      hostname: "127.0.0.1",
+      port: 0,
+      async fetch(req) {
+        const url = new URL(req.url);
+        const f = fault(url);
+        if (f instanceof Response) return f;
+        const upstream = await fetch(`${reg.url}${url.pathname}${url.search}`, { headers: req.headers, method: req.method, redirect: "manual" });
+        if (f !== "cut") return upstream;
+        // Half the body, then the connection drops.
+        const bytes = new Uint8Array(await upstream.arrayBuffer());
+        return new Response(
+          new ReadableStream({
+            start(c) {
+              c.enqueue(bytes.subarray(0, bytes.length >> 1));
+              c.error(new Error("cut"));
+            },
+          }),
+          { status: upstream.status, headers: { "content-type": upstream.headers.get("content-type") ?? "", "content-length": String(bytes.length) } },
+        );
+      },
+    });
+  }
+
+  async function pullThrough(fault: (url: URL) => Response | "cut" | undefined, image = "busybox:musl") {
+    const proxy = faultyProxy(fault);
+    const other = bunkerSandbox();
+    try {
+      const r = await other.run(["pull", `127.0.0.1:${proxy.port}/${image}`]);
+      return { r, layers: layers(other.root), images: (await other.run(["images", "-q"])).stdout };
+    } finally {
+      other.cleanup();
+      proxy.stop(true);
+    }
+  }
+
+  test("a registry answering 500", async () => {
+    const { r, images } = await pullThrough((u) => (u.pathname.includes("/manifests/") ? new Response("boom", { status: 500 }) : undefined));
+    expectOneLineError(r, /500/);
+    expect(images).toBe("");
+  }, 60_000);
+
+  test("a manifest that is not JSON", async () => {
+    const { r, images } = await pullThrough((u) =>
+      u.pathname.includes("/manifests/") ? new Response("<html>garbage", { headers: { "content-type": "application/vnd.oci.image.manifest.v1+json" } }) : undefined,
+    );
+    expectOneLineError(r, /JSON|garbage|manifest/i);
+    expect(images).toBe("");
+  });
+
+  test("a blob whose bytes don't match its digest", async () => {
+    const { r, layers: l, images } = await pullThrough((u) =>
+      u.pathname.includes(`/blobs/sha256:${MUSL_BLOB}`) ? new Response(Bun.gzipSync(new Uint8Array(2048))) : undefined,
+    );
+    expectOneLineError(r, /digest mismatch/);
+    expect(l).toEqual([]);
+    expect(images).toBe("");
+  });
+
+  test("a dropped connection mid-blob: retried or resumed, never half-stored", async () => {
+    let cuts = 0;
+    const { r, layers: l } = await pullThrough((u) => (u.pathname.includes(`/blobs/sha256:${MUSL_BLOB}`) && cuts++ === 0 ? "cut" : undefined));
+    if (r.code === 0) expect(l).toEqual([MUSL_DIFF]);
+    else {
+      expectOneLineError(r, /run the pull again|download/);
+      expect(l).toEqual([]);
+    }
+  }, 60_000);
+});
