@@ -23,6 +23,14 @@ export interface RawCommand {
 
 export const commands: Record<string, CommandEntry> = {
   version: { description: "Show bunker's version, Bun's, the kernel and the store path", load: () => import("./commands/version").then((m) => m.default) },
+  pull: { description: "Download an image from a registry", load: () => import("./commands/pull").then((m) => m.default) },
+  images: { description: "List images in the store", load: () => import("./commands/images").then((m) => m.default) },
+  image: { description: "Manage images (ls, inspect, rm, tag, pull, load, save)", load: () => import("./commands/image").then((m) => m.default) },
+  rmi: { description: "Remove one or more images", load: () => import("./commands/rmi").then((m) => m.default) },
+  tag: { description: "Create a tag that refers to an image", load: () => import("./commands/tag").then((m) => m.default) },
+  load: { description: "Load images from a docker-save archive or an OCI layout", load: () => import("./commands/load").then((m) => m.default) },
+  save: { description: "Save images to a docker-save archive", load: () => import("./commands/save").then((m) => m.default) },
+  system: { description: "Manage the store (reset, df)", load: () => import("./commands/system").then((m) => m.default) },
   run: { description: "Create and run a new container from an image", load: () => import("./commands/run").then((m) => m.default) },
   volume: { description: "Manage volumes (create, ls, rm, inspect, prune)", load: () => import("./commands/volume").then((m) => m.default) },
   stats: { description: "Show containers' CPU, memory, pids and block I/O usage", load: () => import("./commands/stats").then((m) => m.default) },
