@@ -159,16 +159,25 @@ export function planSandbox(parsed: ParsedRun): SandboxPlan {
   return { spec, dir };
 }
 
+/**
+ * Plans and runs a sandbox in the foreground; returns the command's exit code. adjust may change
+ * the spec before it starts (doctor's probes put an overlay root under the same mounts).
+ */
+export async function runSandbox(argv: string[], adjust?: (spec: ContainerSpec) => void): Promise<number> {
+  const { spec, dir } = planSandbox(parseRunFlags(argv, SANDBOX_FLAGS, () => false));
+  try {
+    adjust?.(spec);
+    return await runAttached(spec);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
 /** `bunker sandbox ARGV`: returns the exit code for bunker to exit with (the command's). */
 export async function sandboxMain(argv: string[]): Promise<number> {
   if (argv[0] === "--help") {
     process.stdout.write(SANDBOX_USAGE);
     return 0;
   }
-  const { spec, dir } = planSandbox(parseRunFlags(argv, SANDBOX_FLAGS, () => false));
-  try {
-    return await runAttached(spec);
-  } finally {
-    rmSync(dir, { recursive: true, force: true });
-  }
+  return runSandbox(argv);
 }
