@@ -35,6 +35,7 @@ export const commands: Record<string, CommandEntry> = {
   volume: { description: "Manage volumes (create, ls, rm, inspect, prune)", load: () => import("./commands/volume").then((m) => m.default) },
   stats: { description: "Show containers' CPU, memory, pids and block I/O usage", load: () => import("./commands/stats").then((m) => m.default) },
   sandbox: { description: "Run a command in a throwaway sandbox of this machine (no image, no network)", load: () => import("./commands/sandbox").then((m) => m.default) },
+  doctor: { description: "Check that this host can run rootless containers, and how to fix what is missing", load: () => import("./commands/doctor").then((m) => m.default) },
 };
 
 /** docker-compatible aliases */
