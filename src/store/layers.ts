@@ -89,6 +89,24 @@ async function* resumableStream(fetch: Extract<LayerSource, { kind: "fetch" }>["
   }
 }
 
+// Layers stream in parallel, but not without bound: each stream costs a helper process, a
+// decompressor and buffers (a few MB), and bunker's RSS must stay flat whatever the layer count.
+// Docker downloads three layers at once by default; four keeps two cores busy while one waits.
+const MAX_PARALLEL_LAYERS = 4;
+let running = 0;
+const queued: (() => void)[] = [];
+
+async function inLayerSlot<T>(fn: () => Promise<T>): Promise<T> {
+  if (running >= MAX_PARALLEL_LAYERS) await new Promise<void>((resolve) => queued.push(resolve));
+  running++;
+  try {
+    return await fn();
+  } finally {
+    running--;
+    queued.shift()?.();
+  }
+}
+
 /**
  * Makes sure a layer is unpacked in the store (and its blob kept), downloading or reading it only
  * when needed. Safe to call from two processes at once: the second waits and reuses the first's work.
@@ -96,6 +114,10 @@ async function* resumableStream(fetch: Extract<LayerSource, { kind: "fetch" }>["
 export async function ensureLayer(want: LayerWant, source: LayerSource, onProgress?: (bytes: number) => void): Promise<LayerRecord> {
   const done = readLayer(want.diffId);
   if (done) return done;
+  return inLayerSlot(() => unpackIntoStore(want, source, onProgress));
+}
+
+async function unpackIntoStore(want: LayerWant, source: LayerSource, onProgress?: (bytes: number) => void): Promise<LayerRecord> {
   ensureStoreDirs();
   const hex = hexOf(want.diffId);
   return withLock(
