@@ -1,0 +1,109 @@
+// Networks through `bunker run`: none has only lo (up), host has the host's interfaces, the
+// default is a private pasta network with its own resolver, and -p is reachable on 127.0.0.1.
+import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { readFileSync, rmSync } from "node:fs";
+import { createServer } from "node:net";
+import { dirname } from "node:path";
+import { whyUnusable } from "../../src/net";
+import { bunkerBin, bunkerSandbox, type Sandbox } from "../support/bunker";
+import { busyboxRootfs } from "../support/rootfs";
+
+let sb: Sandbox;
+let rootfs: string;
+beforeAll(() => {
+  sb = bunkerSandbox();
+  rootfs = busyboxRootfs();
+});
+afterAll(() => {
+  sb.cleanup();
+  rmSync(dirname(rootfs), { recursive: true, force: true });
+});
+
+const run = (flags: string[], script: string) => sb.run(["run", "--rm", ...flags, "--rootfs", rootfs, "sh", "-c", script]);
+
+/** Interface names from /proc/net/dev text. */
+const interfaces = (text: string) =>
+  text
+    .split("\n")
+    .slice(2)
+    .filter((l) => l.includes(":"))
+    .map((l) => l.split(":")[0].trim())
+    .sort();
+
+function freePort(): Promise<number> {
+  return new Promise((resolve) => {
+    const s = createServer().listen(0, "127.0.0.1", () => {
+      const { port } = s.address() as { port: number };
+      s.close(() => resolve(port));
+    });
+  });
+}
+
+test("--network none: only lo, and it is up", async () => {
+  const r = await run(["--network", "none"], "cat /proc/net/dev; cat /sys/class/net/lo/flags; ping -c1 -W1 127.0.0.1 >/dev/null && echo ping-ok");
+  expect(interfaces(r.stdout)).toEqual(["lo"]);
+  expect(r.stdout).toContain("ping-ok");
+});
+
+test("--network host: the host's interfaces, the host's resolv.conf", async () => {
+  const r = await run(["--network", "host"], "cat /proc/net/dev; echo ---; cat /etc/resolv.conf");
+  const [dev, resolv] = r.stdout.split("---\n");
+  expect(interfaces(dev)).toEqual(interfaces(readFileSync("/proc/net/dev", "utf8")));
+  let hostResolv = "";
+  try {
+    hostResolv = readFileSync("/etc/resolv.conf", "utf8");
+  } catch {}
+  expect(resolv).toBe(hostResolv);
+});
+
+test("-p with --network host is discarded with docker's warning, and the run goes on", async () => {
+  const r = await run(["--network", "host", "-p", "8080:80"], "echo ran");
+  expect(r.code).toBe(0);
+  expect(r.stdout).toBe("ran\n");
+  expect(r.stderr).toContain("Published ports are discarded when using host network mode");
+});
+
+test("bad -p and unknown networks: one line, 125", async () => {
+  for (const [flags, text] of [
+    [["-p", "80:http"], "invalid containerPort: http"],
+    [["--network", "mynet"], "network mynet not found"],
+  ] as const) {
+    const r = await run([...flags], "true");
+    expect(r.code).toBe(125);
+    expect(r.stderr.trim().split("\n")).toHaveLength(1);
+    expect(r.stderr).toContain(text);
+  }
+});
+
+describe.if(whyUnusable("pasta") === undefined)("default network (pasta)", () => {
+  test("a private namespace with its own interface, lo up, and pasta's resolver", async () => {
+    const r = await run([], "cat /proc/net/dev; cat /etc/resolv.conf");
+    const names = interfaces(r.stdout);
+    expect(names).toContain("lo");
+    expect(names.length).toBe(2);
+    expect(names).not.toEqual(interfaces(readFileSync("/proc/net/dev", "utf8")));
+    expect(r.stdout).toContain("nameserver 169.254.1.1");
+  });
+
+  test("-p 127.0.0.1:PORT:80 reaches busybox httpd in the container; nothing stays after", async () => {
+    const port = await freePort();
+    const p = Bun.spawn(
+      [bunkerBin, "run", "--rm", "--init", "-p", `127.0.0.1:${port}:80`, "--rootfs", rootfs, "sh", "-c", "echo published > /tmp/index.html; exec httpd -f -p 80 -h /tmp"],
+      { env: sb.env, stdout: "pipe", stderr: "pipe" },
+    );
+    let body = "";
+    for (let i = 0; i < 200 && body === ""; i++) {
+      try {
+        body = await (await fetch(`http://127.0.0.1:${port}/index.html`)).text();
+      } catch {
+        await Bun.sleep(25); // the container is still starting
+      }
+    }
+    p.kill("SIGTERM");
+    const code = await p.exited;
+    expect(body).toBe("published\n");
+    expect(code).toBe(128 + 15);
+    // pasta went with the container: nothing listens on the port any more
+    expect(await fetch(`http://127.0.0.1:${port}/`).then(() => "open", () => "closed")).toBe("closed");
+  }, 30_000);
+});

@@ -1,0 +1,109 @@
+// Mounts through `bunker run`: bind ownership with and without --userns=keep-id, :ro, named and
+// anonymous volumes, --read-only with --tmpfs, and bad specs that leave nothing behind.
+import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { existsSync, mkdtempSync, readdirSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { dirname, join } from "node:path";
+import { bunkerSandbox, type Sandbox } from "../support/bunker";
+import { busyboxRootfs } from "../support/rootfs";
+
+let sb: Sandbox;
+let rootfs: string;
+let host: string;
+const uid = process.getuid!();
+const gid = process.getgid!();
+
+beforeAll(() => {
+  sb = bunkerSandbox();
+  rootfs = busyboxRootfs();
+  host = mkdtempSync(join(tmpdir(), "bunker-binds-"));
+  writeFileSync(join(host, "mine.txt"), "host data\n");
+});
+afterAll(() => {
+  sb.cleanup();
+  rmSync(dirname(rootfs), { recursive: true, force: true });
+  rmSync(host, { recursive: true, force: true });
+});
+
+const run = (flags: string[], script: string) => sb.run(["run", "--rm", ...flags, "--rootfs", rootfs, "sh", "-c", script]);
+
+function containerIds(): string[] {
+  const dir = join(sb.root, "containers");
+  return existsSync(dir) ? readdirSync(dir).filter((n) => /^[0-9a-f]{64}$/.test(n)) : [];
+}
+
+describe("bind mounts", () => {
+  test("without keep-id: your files are root's inside, and what root writes is yours outside", async () => {
+    const r = await run(["-v", `${host}:/data`], "stat -c '%u:%g' /data/mine.txt; echo made > /data/from-root.txt");
+    expect(r.stdout).toBe("0:0\n");
+    expect(statSync(join(host, "from-root.txt")).uid).toBe(uid);
+  });
+  test("with --userns=keep-id: your ids are the same inside, and so are the new file's", async () => {
+    const r = await run(["--userns=keep-id", "-v", `${host}:/data`], "id -u; stat -c '%u:%g' /data/mine.txt; echo made > /data/from-me.txt");
+    expect(r.stdout).toBe(`${uid}\n${uid}:${gid}\n`);
+    const st = statSync(join(host, "from-me.txt"));
+    expect([st.uid, st.gid]).toEqual([uid, gid]);
+  });
+  test(":ro is read-only, even for root inside", async () => {
+    const r = await run(["-v", `${host}:/data:ro`], "cat /data/mine.txt; { echo x > /data/nope.txt; } 2>&1; echo code=$?");
+    expect(r.stdout).toContain("host data\n");
+    expect(r.stdout).toContain("Read-only file system");
+    expect(r.stdout).toContain("code=1");
+    expect(existsSync(join(host, "nope.txt"))).toBe(false);
+  });
+  test("--mount type=bind,readonly is the same as :ro", async () => {
+    const r = await run(["--mount", `type=bind,source=${host},target=/data,readonly`], "touch /data/nope 2>&1 || echo refused");
+    expect(r.stdout).toContain("refused");
+  });
+});
+
+describe("volumes", () => {
+  test("a named volume is created on first use and outlives its container", async () => {
+    expect((await run(["-v", "keepme:/vol"], "echo persisted > /vol/f")).code).toBe(0);
+    expect((await sb.run(["volume", "ls", "-q"])).stdout).toBe("keepme\n");
+    const again = await run(["--mount", "source=keepme,target=/other"], "cat /other/f");
+    expect(again.stdout).toBe("persisted\n");
+  });
+  test("a volume used by a container is kept by rm unless -f", async () => {
+    const kept = await sb.run(["run", "-v", "busy:/vol", "--rootfs", rootfs, "true"]);
+    expect(kept.code).toBe(0);
+    const refused = await sb.run(["volume", "rm", "busy"]);
+    expect(refused.code).toBe(125);
+    expect(refused.stderr.trim().split("\n")).toHaveLength(1);
+    expect(refused.stderr).toContain("volume is in use");
+    expect((await sb.run(["volume", "rm", "-f", "busy"])).stdout).toBe("busy\n");
+  });
+  test("run --rm removes the container's anonymous volume, not named ones", async () => {
+    const before = (await sb.run(["volume", "ls", "-q"])).stdout;
+    expect((await run(["-v", "/anon"], "echo x > /anon/f")).code).toBe(0);
+    expect((await sb.run(["volume", "ls", "-q"])).stdout).toBe(before);
+  });
+});
+
+test("--read-only with --tmpfs: the root refuses writes, the tmpfs takes them (noexec, nosuid, nodev)", async () => {
+  const r = await run(["--read-only", "--tmpfs", "/scratch:size=1m"], "touch /x 2>&1; touch /scratch/y && echo tmp-ok; grep ' /scratch ' /proc/mounts");
+  expect(r.stdout).toContain("Read-only file system");
+  expect(r.stdout).toContain("tmp-ok\n");
+  const line = r.stdout.trim().split("\n").at(-1)!;
+  for (const opt of ["nosuid", "nodev", "noexec", "size=1024k"]) expect(line).toContain(opt);
+});
+
+describe("bad specs: one line, exit 125, no container left", () => {
+  const cases: [string[], string][] = [
+    [["-v", "/no/such/bunker/dir:/x"], "bind source path does not exist: /no/such/bunker/dir"],
+    [["-v", "relative/dir:/x"], "use absolute path"],
+    [["--mount", "type=nfs,target=/x"], 'unknown mount type "nfs"'],
+    [["--mount", `type=bind,source=${"/"}tmp`], "field Target must not be empty"],
+    [["--tmpfs", "relative"], "mount path must be absolute"],
+    [["-v", "/tmp:/x:bogus"], "invalid mode: bogus"],
+  ];
+  for (const [flags, message] of cases)
+    test(flags.join(" "), async () => {
+      const before = containerIds().length;
+      const r = await run(flags, "true");
+      expect(r.code).toBe(125);
+      expect(r.stderr.trim().split("\n")).toHaveLength(1);
+      expect(r.stderr).toContain(message);
+      expect(containerIds().length).toBe(before);
+    });
+});
