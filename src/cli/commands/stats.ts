@@ -5,7 +5,8 @@ import { humanSize, printTable } from "../output";
 export default defineCommand({
   meta: { name: "stats", description: "Show containers' CPU, memory, pids and block I/O usage" },
   args: {
-    "no-stream": { type: "boolean", description: "Print one reading and exit" },
+    // citty reads --no-stream as the negation of --stream
+    stream: { type: "boolean", default: true, description: "Keep printing readings (--no-stream: print one and exit)" },
     all: { type: "boolean", alias: "a", description: "Show all containers (default: running ones)" },
     format: { type: "string", description: "Output format: table (default) or json" },
     names: { type: "positional", required: false, description: "Containers (default: all running)" },
@@ -26,7 +27,7 @@ export default defineCommand({
       );
     };
     const opts = { names, all: args.all === true, humanSize };
-    if (args["no-stream"]) return print(await collectStats(opts));
+    if (args.stream === false) return print(await collectStats(opts));
     // Streaming: a fresh reading every second until interrupted, redrawn in place on a terminal.
     for (;;) {
       const rows = await collectStats(opts);

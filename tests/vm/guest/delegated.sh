@@ -1,10 +1,10 @@
 # Checks run as uid 1000, in a cgroup subtree delegated to it (like systemd's user@1000.service).
 . /vmtests/lib.sh
 
-run bunker run --rm --rootfs $R true
+brun --rm --rootfs $R true
 [ "$RC" = 0 ] && pass no-limit-run "exit 0" || fail no-limit-run "exit $RC: $OUT"
 
-run bunker run --rm --rootfs $R --memory 64m --memory-swap 96m --memory-reservation 32m --cpus 0.5 --cpu-shares 512 --pids-limit 50 \
+brun --rm --rootfs $R --memory 64m --memory-swap 96m --memory-reservation 32m --cpus 0.5 --cpu-shares 512 --pids-limit 50 \
   sh -c 'cd /sys/fs/cgroup && for f in memory.max memory.swap.max memory.low cpu.max cpu.weight pids.max; do echo "$f=$(cat $f)"; done; cat /proc/self/cgroup'
 want="memory.max=67108864 memory.swap.max=33554432 memory.low=33554432 cpu.max=50000 100000 cpu.weight=20 pids.max=50"
 got=$(echo "$OUT" | grep = | oneline)
@@ -12,18 +12,18 @@ if [ "$RC" = 0 ] && [ "${got% }" = "$want" ]; then pass limits-read-back "$got";
 if [ "$RC" = 0 ] && echo "$OUT" | grep -qx '0::/'; then pass cgroup-namespace "/proc/self/cgroup is 0::/"; else fail cgroup-namespace "exit $RC: $OUT"; fi
 
 # A memory hog: tail keeps a line with no newline in memory, forever.
-run bunker run --name hog --rootfs $R --memory 32m --memory-swap 32m tail /dev/zero
+brun --name hog --rootfs $R --memory 32m --memory-swap 32m tail /dev/zero
 if [ "$RC" = 137 ] && echo "$OUT" | grep -qi "memory"; then pass oom-exit-137 "exit 137: $OUT"; else fail oom-exit-137 "exit $RC: $OUT"; fi
 run bunker inspect hog
 if echo "$OUT" | grep -q '"OOMKilled": *true'; then pass oom-inspect "State.OOMKilled true"; else fail oom-inspect "exit $RC: $(echo "$OUT" | grep -i -e oom -e error)"; fi
 bunker rm -f hog >/dev/null 2>&1
 
 # Forks stop at --pids-limit: the shell is one of the 10, so at most 9 sleeps start.
-run bunker run --rm --rootfs $R --pids-limit 10 sh -c 'i=0; while [ $i -lt 30 ]; do sleep 30 & i=$((i+1)); done; echo all-forked'
+brun --rm --rootfs $R --pids-limit 10 sh -c 'i=0; while [ $i -lt 30 ]; do sleep 30 & i=$((i+1)); done; echo all-forked'
 if [ "$RC" != 0 ] && echo "$OUT" | grep -q "can't fork" && ! echo "$OUT" | grep -q all-forked; then pass pids-limit "exit $RC: $OUT"; else fail pids-limit "exit $RC: $OUT"; fi
 
 # --cpus 0.2: a busy loop for 3 s gets about 0.6 s of CPU and is throttled.
-run bunker run --rm --rootfs $R --cpus 0.2 sh -c 'a=$(cut -d" " -f1 /proc/uptime); timeout 3 sh -c "while :; do :; done"; b=$(cut -d" " -f1 /proc/uptime); echo "wall $a $b"; cat /sys/fs/cgroup/cpu.stat'
+brun --rm --rootfs $R --cpus 0.2 sh -c 'a=$(cut -d" " -f1 /proc/uptime); timeout 3 sh -c "while :; do :; done"; b=$(cut -d" " -f1 /proc/uptime); echo "wall $a $b"; cat /sys/fs/cgroup/cpu.stat'
 usage=$(echo "$OUT" | awk '$1=="usage_usec"{print $2}')
 throttled=$(echo "$OUT" | awk '$1=="nr_throttled"{print $2}')
 share=$(echo "$OUT" | awk -v u="$usage" '$1=="wall"{ if ($3 > $2) printf "%d", u / (($3 - $2) * 10000) }')
@@ -32,10 +32,14 @@ if [ "$RC" = 0 ] && [ "${throttled:-0}" -gt 0 ] && [ "${share:-0}" -ge 10 ] && [
 else fail cpus-throttle "exit $RC throttled=$throttled share=$share: $OUT"; fi
 
 # stats reads the live cgroup of a running container.
-bunker run --name busy --rootfs $R --memory 48m --pids-limit 20 sleep 60 >/dev/null 2>&1 &
+bunker run --network none --name busy --rootfs $R --memory 48m --pids-limit 20 sleep 60 >/dev/null 2>&1 &
 runner=$!
-i=0; while [ $i -lt 60 ] && [ -z "$(bunker_cgroups)" ]; do sleep 0.5; i=$((i+1)); done
-run bunker stats --no-stream --format json busy
+# until the container runs (its state says so and its cgroup holds its process)
+i=0; while [ $i -lt 30 ]; do
+  run bunker stats --no-stream --format json busy
+  echo "$OUT" | grep -q '"PIDs":"1"' && break
+  sleep 0.5; i=$((i+1))
+done
 if [ "$RC" = 0 ] && echo "$OUT" | grep -q '"MemUsage":"[^"]* / 48MiB"' && echo "$OUT" | grep -q '"PIDs":"1"' && echo "$OUT" | grep -q '"Name":"busy"'; then
   pass stats "$OUT"
 else fail stats "exit $RC: $OUT"; fi
@@ -49,14 +53,14 @@ kill -9 $runner
 wait $runner 2>/dev/null
 i=0; while [ $i -lt 40 ] && [ "$(cat "$(bunker_cgroups | head -1)/cgroup.events" 2>/dev/null | grep populated)" = "populated 1" ]; do sleep 0.25; i=$((i+1)); done
 left=$(bunker_cgroups)
-run bunker run --rm --rootfs $R true
+brun --rm --rootfs $R true
 after=$(bunker_cgroups)
 if [ -n "$left" ] && [ -z "$after" ]; then pass cleanup-after-kill9 "removed $left"; else fail cleanup-after-kill9 "before: [$left] after: [$after] ($OUT)"; fi
 
 # An image loaded from an archive, with a limit.
 run bunker load -i /images/busybox
 if [ "$RC" = 0 ]; then
-  run bunker run --rm --memory 40m busybox:1.38.0-musl cat /sys/fs/cgroup/memory.max
+  brun --rm --memory 40m busybox:1.38.0-musl cat /sys/fs/cgroup/memory.max
   [ "$RC" = 0 ] && [ "$OUT" = 41943040 ] && pass image-run-limit "memory.max=$OUT" || fail image-run-limit "exit $RC: $OUT"
 else fail image-run-limit "load: exit $RC: $OUT"; fi
 

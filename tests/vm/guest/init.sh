@@ -3,6 +3,16 @@
 # way systemd's user@.service with Delegate=yes does, runs the checks as uid 1000 (and the
 # "nothing delegated" ones as uid 1001), then powers off. Results are VMTEST lines on the console.
 export PATH=/usr/local/bin:/usr/bin:/bin:/usr/sbin:/sbin
+if [ "$1" != stage2 ]; then
+  # pivot_root can't move the initramfs' rootfs away (EINVAL), and containers pivot_root: so the
+  # guest first moves everything onto a tmpfs and makes that the root, like a real boot does.
+  /bin/busybox mkdir -p /mnt
+  /bin/busybox mount -t tmpfs -o mode=0755 root /mnt
+  for d in /*; do
+    case "$d" in /proc|/sys|/dev|/mnt) /bin/busybox mkdir -p "/mnt$d" ;; *) /bin/busybox cp -a "$d" /mnt/ ;; esac
+  done
+  exec /bin/busybox switch_root /mnt /init stage2
+fi
 /bin/busybox --install -s /bin
 mount -t proc proc /proc
 mount -t sysfs sysfs /sys
@@ -35,16 +45,16 @@ for u in 1000 1001; do
   chmod 700 /run/user/$u
 done
 
-as_user() { # uid cgroup-dir script
+as_user() { # user uid cgroup-dir script
   # Moved as root (the common ancestor's cgroup.procs is root's), then privileges dropped.
-  sh -c "echo \$\$ >$2/cgroup.procs && exec setpriv --reuid=$1 --regid=$1 --clear-groups env -i \
-    PATH=$PATH HOME=/home/u$1 XDG_RUNTIME_DIR=/run/user/$1 NO_COLOR=1 VM_SERVICE=$SERVICE \
-    BUNKER_ROOT=/home/u$1/store BUNKER_RUNTIME_DIR=/run/user/$1/bunker sh $3"
+  sh -c "echo \$\$ >$3/cgroup.procs && exec su -s /bin/sh $1 -c 'exec env -i \
+    PATH=$PATH HOME=/home/u$2 XDG_RUNTIME_DIR=/run/user/$2 NO_COLOR=1 VM_SERVICE=$SERVICE \
+    BUNKER_ROOT=/home/u$2/store BUNKER_RUNTIME_DIR=/run/user/$2/bunker sh $4'"
 }
 
 echo "VMINFO checks start $(cut -d' ' -f1 /proc/uptime)"
-as_user 1000 $SERVICE/session.scope /vmtests/delegated.sh
-as_user 1001 $CG/user.slice/user-1001.slice/session-2.scope /vmtests/undelegated.sh
+as_user tester 1000 $SERVICE/session.scope /vmtests/delegated.sh
+as_user other 1001 $CG/user.slice/user-1001.slice/session-2.scope /vmtests/undelegated.sh
 echo "VMINFO checks done $(cut -d' ' -f1 /proc/uptime)"
 echo "VMTEST-END"
 sync

@@ -1,11 +1,11 @@
 # Checks run as uid 1001, whose cgroup is root's: nothing is delegated to it.
 . /vmtests/lib.sh
 
-run bunker run --rm --rootfs $R --memory 64m true
+brun --rm --rootfs $R --memory 64m true
 if [ "$RC" = 125 ] && echo "$OUT" | grep -q "not delegated" && [ "$(echo "$OUT" | grep -c .)" = 1 ]; then
   pass undelegated-limit-refused "$OUT"
 else fail undelegated-limit-refused "exit $RC: $OUT"; fi
-run bunker run --rm --rootfs $R true
+brun --rm --rootfs $R true
 [ "$RC" = 0 ] && pass undelegated-no-limit-runs "exit 0" || fail undelegated-no-limit-runs "exit $RC: $OUT"
-run bunker run --rm --rootfs $R --cgroups=disabled --memory 64m true
+brun --rm --rootfs $R --cgroups=disabled --memory 64m true
 [ "$RC" = 0 ] && pass undelegated-cgroups-disabled "exit 0: $OUT" || fail undelegated-cgroups-disabled "exit $RC: $OUT"
