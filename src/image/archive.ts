@@ -10,9 +10,10 @@ import { Header, Parser, type ReadEntry } from "tar";
 import { BunkerError } from "../errors";
 import { ensureLayer, putBlob, readBlob, readLayer } from "../store/layers";
 import { ensureStoreDirs, removeStaleTmp, store, tmpPath } from "../store/layout";
-import { commitImage, familiarTag, type ImageConfig, type ImageRecord, readImageRecord, resolveImageId, tagsOf } from "../store/images";
+import { commitImage, familiarTag, type ImageRecord, readImageRecord, resolveImageId, tagsOf } from "../store/images";
 import { decompressor, detectFileCompression } from "../unpack/compression";
 import { cleanEntryName } from "../unpack/layer";
+import { type Descriptor, hostPlatform, type ImageIndex, parseImageConfig, parseManifestDocument, selectManifest } from "./manifest";
 import { formatReference, parseReference } from "./reference";
 
 const MAX_JSON = 16 * 1024 * 1024;
@@ -136,23 +137,13 @@ interface DockerManifestEntry {
   Layers: string[];
 }
 
-interface OciDescriptor {
-  mediaType?: string;
-  digest: string;
-  size?: number;
-  annotations?: Record<string, string>;
-  platform?: { os?: string; architecture?: string };
-}
-
-const INDEX_TYPES = new Set(["application/vnd.oci.image.index.v1+json", "application/vnd.docker.distribution.manifest.list.v2+json"]);
-
 function blobName(digest: string): string {
   if (!/^sha256:[0-9a-f]{64}$/.test(digest)) throw new BunkerError(`the archive names an unsupported digest "${digest}"`);
   return `blobs/sha256/${digest.slice(7)}`;
 }
 
-/** The image name an OCI layout gives a manifest, when it gives a full reference. */
-function layoutName(d: OciDescriptor): string[] {
+/** The image name an OCI layout gives a manifest, when it gives a full reference (not just a tag). */
+function layoutName(d: Descriptor): string[] {
   const name = d.annotations?.["io.containerd.image.name"] ?? d.annotations?.["org.opencontainers.image.ref.name"];
   if (!name || !/[/:]/.test(name)) return [];
   try {
@@ -162,31 +153,29 @@ function layoutName(d: OciDescriptor): string[] {
   }
 }
 
-function ociItems(files: ArchiveFiles, indexName: string, inherited: string[] = []): LoadItem[] {
-  const index = readJsonFile<{ manifests?: OciDescriptor[] | null }>(files, indexName, "OCI index");
+function readBlobFile(files: ArchiveFiles, d: Descriptor, what: string): Buffer {
+  return readFileSync(files.path(blobName(d.digest)) ?? fail(`the archive lacks the ${what} ${d.digest}`));
+}
+
+/**
+ * The images of an OCI index: every entry of the layout's own index.json, and from a nested
+ * index (one multi-platform image) the host's platform only.
+ */
+function ociItems(files: ArchiveFiles, index: ImageIndex, inherited: string[], nested: boolean): LoadItem[] {
+  const entries = nested && index.manifests.length > 1 ? [selectManifest(index, hostPlatform())] : index.manifests;
   const items: LoadItem[] = [];
-  for (const d of index.manifests ?? []) {
+  for (const d of entries) {
     const tags = [...inherited, ...layoutName(d)];
-    if (d.mediaType && INDEX_TYPES.has(d.mediaType)) {
-      items.push(...ociItems(files, blobName(d.digest), tags));
+    const bytes = readBlobFile(files, d, "manifest");
+    const doc = parseManifestDocument(bytes, d.mediaType);
+    if (doc.kind === "index") {
+      items.push(...ociItems(files, doc, tags, true));
       continue;
     }
-    const bytes = readFileSync(files.path(blobName(d.digest)) ?? fail(`the archive lacks the manifest ${d.digest}`));
-    let m: { config?: OciDescriptor; layers?: OciDescriptor[]; manifests?: unknown };
-    try {
-      m = JSON.parse(bytes.toString());
-    } catch {
-      throw new BunkerError(`the manifest ${d.digest} in the archive is not JSON`);
-    }
-    if (m.manifests) {
-      items.push(...ociItems(files, blobName(d.digest), tags));
-      continue;
-    }
-    if (!m.config || !Array.isArray(m.layers)) throw new BunkerError(`the manifest ${d.digest} in the archive has no config or layers`);
     items.push({
-      configName: blobName(m.config.digest),
-      layerNames: m.layers.map((l) => blobName(l.digest)),
-      layerMediaTypes: m.layers.map((l) => l.mediaType ?? "application/vnd.oci.image.layer.v1.tar"),
+      configName: blobName(doc.config.digest),
+      layerNames: doc.layers.map((l) => blobName(l.digest)),
+      layerMediaTypes: doc.layers.map((l) => l.mediaType),
       tags,
       manifest: { digest: d.digest, bytes },
     });
@@ -203,15 +192,10 @@ async function loadItem(files: ArchiveFiles, item: LoadItem): Promise<string> {
   const configPath = files.path(item.configName) ?? fail(`the archive lacks the image config ${item.configName}`);
   const configBytes = readFileSync(configPath);
   const id = `sha256:${new Bun.CryptoHasher("sha256").update(configBytes).digest("hex")}`;
-  let config: ImageConfig;
-  try {
-    config = JSON.parse(configBytes.toString());
-  } catch {
-    throw new BunkerError(`the image config ${item.configName} in the archive is not JSON`);
-  }
-  const diffIds = config.rootfs?.diff_ids;
-  if (!Array.isArray(diffIds) || diffIds.length !== item.layerNames.length)
-    throw new BunkerError(`the image config ${item.configName} lists ${diffIds?.length ?? 0} layers but the archive has ${item.layerNames.length}`);
+  const config = parseImageConfig(configBytes);
+  const diffIds = config.rootfs.diff_ids;
+  if (diffIds.length !== item.layerNames.length)
+    throw new BunkerError(`the image config ${item.configName} lists ${diffIds.length} layers but the archive has ${item.layerNames.length}`);
   const layers = await Promise.all(
     item.layerNames.map(async (name, i) => {
       const path = files.path(name) ?? fail(`the archive lacks the layer ${name}`);
@@ -259,7 +243,9 @@ export async function loadArchive(input: string): Promise<string[]> {
         tags: (e.RepoTags ?? []).map((t) => formatReference(parseReference(t))),
       }));
     } else if (files.path("index.json")) {
-      items = ociItems(files, "index.json");
+      const index = parseManifestDocument(readFileSync(files.path("index.json")!), "application/vnd.oci.image.index.v1+json");
+      if (index.kind !== "index") throw new BunkerError(`${input}: index.json is not an OCI index`);
+      items = ociItems(files, index, [], false);
     } else {
       throw new BunkerError(`${input} is neither a docker-save archive (manifest.json) nor an OCI layout (index.json)`);
     }

@@ -1,6 +1,7 @@
 // Docker-shaped views of stored images: the rows of `bunker images` and `bunker image inspect`.
 import { BunkerError } from "../errors";
-import { familiarTag, type ImageConfig, type ImageRecord, listImageRecords, readImageConfig, readImageRecord, readRepositories, resolveImageId, tagsOf } from "../store/images";
+import { familiarTag, type ImageRecord, listImageRecords, readImageConfig, readImageRecord, readRepositories, resolveImageId, tagsOf } from "../store/images";
+import type { ImageConfig } from "./manifest";
 import { familiarName, parseReference } from "./reference";
 
 export interface ImageSummary {

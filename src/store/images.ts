@@ -5,32 +5,10 @@ import { existsSync, readdirSync, readFileSync, rmSync } from "node:fs";
 import { join } from "node:path";
 import { withLock } from "../container/lock";
 import { BunkerError, errnoCode } from "../errors";
+import type { ImageConfig } from "../image/manifest";
 import { familiarName, formatReference, type ImageReference, parseReference } from "../image/reference";
 import { deleteBlob, deleteLayer, layerDiffDir, readBlob, readLayer } from "./layers";
 import { ensureStoreDirs, METADATA_LOCK, readJson, store, writeJsonAtomic } from "./layout";
-
-/** The OCI image config, as stored (fields bunker reads; the blob keeps everything). */
-export interface ImageConfig {
-  architecture: string;
-  os: string;
-  variant?: string;
-  created?: string;
-  author?: string;
-  config?: {
-    User?: string;
-    Env?: string[];
-    Entrypoint?: string[] | null;
-    Cmd?: string[] | null;
-    WorkingDir?: string;
-    ExposedPorts?: Record<string, object>;
-    Volumes?: Record<string, object>;
-    Labels?: Record<string, string> | null;
-    StopSignal?: string;
-    [key: string]: unknown;
-  };
-  rootfs: { type: string; diff_ids: string[] };
-  history?: unknown[];
-}
 
 export interface ImageLayerRef {
   diffId: string;

@@ -12,5 +12,6 @@
 //
 // Containers live in $root/containers/<id>/config.json; rmi refuses images whose id a container's
 // "Image" (or "ImageID") field names.
-export { findImage, type ImageConfig, type StoredImage } from "./images";
+export type { ImageConfig } from "../image/manifest";
+export { findImage, type StoredImage } from "./images";
 export { removeTree } from "../userns/helper-process";
