@@ -23,8 +23,17 @@ function familiarDigest(d: string): string {
   }
 }
 
+/** The repository (and tag, when given) `images REPOSITORY[:TAG]` keeps. */
+function rowFilter(filter: string | undefined): (row: ImageSummary) => boolean {
+  if (!filter) return () => true;
+  const ref = parseReference(filter);
+  const repo = familiarName(ref);
+  const tagGiven = /:[^/]+$/.test(filter.split("@")[0]);
+  return (row) => row.Repository === repo && (!tagGiven || row.Tag === ref.tag);
+}
+
 /** One row per tag (and one "<none>" row for an untagged image), newest first, as docker lists them. */
-export function imageSummaries(): ImageSummary[] {
+export function imageSummaries(filter?: string): ImageSummary[] {
   const repos = readRepositories();
   const rows: ImageSummary[] = [];
   const records = listImageRecords()
@@ -39,7 +48,7 @@ export function imageSummaries(): ImageSummary[] {
       rows.push({ ...base, Repository: familiarName(ref), Tag: ref.tag ?? "latest" });
     }
   }
-  return rows;
+  return rows.filter(rowFilter(filter));
 }
 
 /** docker image inspect's object for one image. */

@@ -128,6 +128,13 @@ describe("tag, inspect, rmi", () => {
     expect(img.Size).toBe(1761280);
   });
 
+  test("images REPOSITORY[:TAG] filters", async () => {
+    const all = (await ok(["images", "busybox"])).stdout;
+    expect(all).toContain("1.38.0-musl");
+    expect(all).not.toContain("localhost:5000/mine/bb");
+    expect((await ok(["images", "busybox:nope"])).stdout.trim().split("\n")).toHaveLength(1); // just the header
+  });
+
   test("images --format json is data", async () => {
     const rows = JSON.parse((await ok(["images", "--format", "json"])).stdout);
     expect(rows.some((r: { Repository: string; Tag: string }) => r.Repository === "busybox" && r.Tag === "1.38.0-musl")).toBe(true);

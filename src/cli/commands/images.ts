@@ -5,13 +5,14 @@ import { humanAgo, humanSize, printJson, printTable } from "../output";
 export default defineCommand({
   meta: { name: "images", description: "List images in the store" },
   args: {
+    repository: { type: "positional", description: "Only images of this REPOSITORY[:TAG]", required: false },
     quiet: { type: "boolean", alias: "q", description: "Only show image IDs" },
     format: { type: "string", description: "Output format: json" },
     "no-trunc": { type: "boolean", description: "Don't truncate image IDs" },
     all: { type: "boolean", alias: "a", description: "Show all images (accepted for docker compatibility)" },
   },
   run({ args }) {
-    const rows = imageSummaries();
+    const rows = imageSummaries(args.repository);
     const short = (id: string) => (args["no-trunc"] ? id : id.slice(7, 19));
     if (args.format === "json") return printJson(rows);
     if (args.quiet) {

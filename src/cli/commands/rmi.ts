@@ -1,6 +1,5 @@
 import { defineCommand } from "citty";
-import { removeImage } from "../../store/images";
-import { familiarTag } from "../../store/images";
+import { familiarTag, removeImage } from "../../store/images";
 
 export default defineCommand({
   meta: { name: "rmi", description: "Remove one or more images" },
