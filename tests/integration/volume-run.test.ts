@@ -73,6 +73,14 @@ describe("volumes", () => {
     expect(refused.stderr).toContain("volume is in use");
     expect((await sb.run(["volume", "rm", "-f", "busy"])).stdout).toBe("busy\n");
   });
+  test("a volume holding files of subordinate owners is removed whole", async () => {
+    const r = await run(["-v", "owned:/v"], "mkdir /v/d && touch /v/d/x && chown -R 1000:1000 /v/d && chmod 700 /v/d && echo ok");
+    expect(r.stdout).toBe("ok\n");
+    const rm = await sb.run(["volume", "rm", "owned"]);
+    expect(rm.code).toBe(0);
+    expect(existsSync(join(sb.root, "volumes/owned"))).toBe(false);
+    expect(readdirSync(join(sb.root, "volumes")).filter((n) => n.startsWith(".tmp"))).toEqual([]);
+  });
   test("run --rm removes the container's anonymous volume, not named ones", async () => {
     const before = (await sb.run(["volume", "ls", "-q"])).stdout;
     expect((await run(["-v", "/anon"], "echo x > /anon/f")).code).toBe(0);
