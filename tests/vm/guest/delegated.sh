@@ -64,5 +64,23 @@ if [ "$RC" = 0 ]; then
   [ "$RC" = 0 ] && [ "$OUT" = 41943040 ] && pass image-run-limit "memory.max=$OUT" || fail image-run-limit "exit $RC: $OUT"
 else fail image-run-limit "load: exit $RC: $OUT"; fi
 
+# Detached containers: the same limits, in a cgroup of their own, joined by exec.
+run bunker run -d --network none --rootfs $R --memory 40m --pids-limit 15 sleep 60
+did=$OUT
+dcg=$VM_SERVICE/bunker-$did
+if [ "$RC" = 0 ] && [ "$(cat $dcg/memory.max 2>&1)" = 41943040 ] && [ "$(cat $dcg/pids.max 2>&1)" = 15 ] && [ -n "$(cat $dcg/cgroup.procs 2>/dev/null)" ]; then
+  pass detached-limits "$dcg"
+else fail detached-limits "exit $RC: $OUT; cgroups: $(bunker_cgroups)"; fi
+run bunker exec $did cat /proc/self/cgroup
+[ "$RC" = 0 ] && [ "$OUT" = "0::/" ] && pass exec-joins-cgroup "$OUT" || fail exec-joins-cgroup "exit $RC: $OUT"
+bunker rm -f $did >/dev/null 2>&1
+run bunker run -d --network none --rootfs $R --memory 32m --memory-swap 32m tail /dev/zero
+hid=$OUT
+run bunker wait $hid
+code=$OUT
+run bunker inspect $hid
+if [ "$code" = 137 ] && echo "$OUT" | grep -q '"OOMKilled": *true'; then pass detached-oom "wait: 137, OOMKilled true"; else fail detached-oom "wait: $code; $(echo "$OUT" | grep -i -e oom -e error)"; fi
+bunker rm -f $hid >/dev/null 2>&1
+
 left=$(bunker_cgroups)
 [ -z "$left" ] && pass cgroups-gone "no bunker-* under $VM_SERVICE" || fail cgroups-gone "left: $left"
