@@ -1,0 +1,136 @@
+// Registry credentials from the files docker and podman keep them in.
+//
+// API:
+//   findCredentials(registry, { authFile?, repository? }) → { username, password } | undefined
+//     Files, first with an entry wins: opts.authFile (--authfile), $REGISTRY_AUTH_FILE,
+//     $DOCKER_CONFIG/config.json if DOCKER_CONFIG is set, else ~/.docker/config.json.
+//     In each file: credHelpers[registry] → `docker-credential-<helper> get`; then auths (a
+//     "host/namespace/repo" key beats a "host/namespace" one, which beats "host"; keys may be URLs
+//     like "https://index.docker.io/v1/"), with `auth` (base64 user:pass) or username/password;
+//     then credsStore → its helper.
+//   credentialsFileForWrite(authFile?) → the file `bunker login` writes (same order as above).
+//   dockerHubServerUrl  → the server name docker's helpers store Docker Hub under.
+import { existsSync, readFileSync } from "node:fs";
+import { homedir } from "node:os";
+import { join } from "node:path";
+import { BunkerError } from "../errors";
+import { DOCKER_HUB, normalizeRegistryName } from "../image/reference";
+
+export interface Credentials {
+  username: string;
+  password: string;
+}
+
+interface AuthEntry {
+  auth?: string;
+  username?: string;
+  password?: string;
+  identitytoken?: string;
+}
+
+interface AuthConfigFile {
+  auths?: Record<string, AuthEntry>;
+  credsStore?: string;
+  credHelpers?: Record<string, string>;
+}
+
+export const dockerHubServerUrl = "https://index.docker.io/v1/";
+
+/** The files to search, most specific first. */
+export function credentialFiles(authFile?: string): string[] {
+  const files: string[] = [];
+  if (authFile) files.push(authFile);
+  if (process.env.REGISTRY_AUTH_FILE) files.push(process.env.REGISTRY_AUTH_FILE);
+  files.push(process.env.DOCKER_CONFIG ? join(process.env.DOCKER_CONFIG, "config.json") : join(homedir(), ".docker", "config.json"));
+  return files;
+}
+
+export function credentialsFileForWrite(authFile?: string): string {
+  return credentialFiles(authFile)[0];
+}
+
+export function readAuthConfig(file: string): AuthConfigFile | undefined {
+  if (!existsSync(file)) return undefined;
+  let doc: unknown;
+  try {
+    doc = JSON.parse(readFileSync(file, "utf8"));
+  } catch (e) {
+    throw new BunkerError(`cannot read credentials file ${file}: ${e instanceof Error ? e.message : String(e)}`);
+  }
+  if (typeof doc !== "object" || doc === null || Array.isArray(doc)) throw new BunkerError(`credentials file ${file} is not a JSON object`);
+  return doc as AuthConfigFile;
+}
+
+function decodeEntry(entry: AuthEntry, key: string, file: string): Credentials | undefined {
+  if (typeof entry.auth === "string" && entry.auth !== "") {
+    const text = Buffer.from(entry.auth, "base64").toString("utf8");
+    const colon = text.indexOf(":");
+    if (colon < 0) throw new BunkerError(`credentials for ${key} in ${file} are malformed (auth is not base64 of user:password)`);
+    return { username: text.slice(0, colon), password: text.slice(colon + 1) };
+  }
+  if (typeof entry.username === "string" && typeof entry.password === "string") return { username: entry.username, password: entry.password };
+  return undefined; // an empty entry marks credentials kept in credsStore
+}
+
+/** Runs `docker-credential-NAME get` with the server on stdin, as docker does. */
+function fromHelper(helper: string, server: string): Credentials | undefined {
+  const program = `docker-credential-${helper}`;
+  if (!Bun.which(program)) throw new BunkerError(`credential helper ${program} is configured but not found in PATH`);
+  const p = Bun.spawnSync([program, "get"], { stdin: Buffer.from(server), stdout: "pipe", stderr: "pipe" });
+  const out = p.stdout.toString().trim();
+  if (p.exitCode !== 0) {
+    // The protocol's answer for "no entry" is this message on stdout with a failing status.
+    if (/credentials not found/i.test(out)) return undefined;
+    throw new BunkerError(`credential helper ${program} failed for ${server}: ${(out || p.stderr.toString()).trim().split("\n")[0]}`);
+  }
+  let doc: { Username?: unknown; Secret?: unknown };
+  try {
+    doc = JSON.parse(out);
+  } catch {
+    throw new BunkerError(`credential helper ${program} printed something that is not JSON`);
+  }
+  if (typeof doc.Username !== "string" || typeof doc.Secret !== "string") throw new BunkerError(`credential helper ${program} gave no Username/Secret`);
+  return { username: doc.Username, password: doc.Secret };
+}
+
+/** auths keys, normalized: "https://index.docker.io/v1/" → "docker.io", "http://h:5000/ns" → "h:5000/ns". */
+function normalizeKey(key: string): string {
+  const noScheme = key.replace(/^[a-z]+:\/\//i, "").replace(/\/+$/, "");
+  const slash = noScheme.indexOf("/");
+  const host = normalizeRegistryName(slash < 0 ? noScheme : noScheme.slice(0, slash));
+  const path = slash < 0 ? "" : noScheme.slice(slash + 1);
+  // Docker Hub's legacy "/v1" path names the whole registry, not a namespace.
+  return path === "" || (host === DOCKER_HUB && path === "v1") ? host : `${host}/${path}`;
+}
+
+function lookupInFile(cfg: AuthConfigFile, file: string, registry: string, repository?: string): Credentials | undefined {
+  const server = registry === DOCKER_HUB ? dockerHubServerUrl : registry;
+  const helper = cfg.credHelpers && Object.entries(cfg.credHelpers).find(([k]) => normalizeKey(k) === registry)?.[1];
+  if (helper) return fromHelper(helper, server);
+  const auths = Object.entries(cfg.auths ?? {}).map(([k, v]) => [normalizeKey(k), v, k] as const);
+  // Most specific key first: registry/ns/repo, registry/ns, registry.
+  const wanted = [registry];
+  if (repository) {
+    const parts = repository.split("/");
+    for (let i = 1; i <= parts.length; i++) wanted.unshift(`${registry}/${parts.slice(0, i).join("/")}`);
+  }
+  for (const w of wanted) {
+    const hit = auths.find(([k]) => k === w);
+    if (hit) {
+      const creds = decodeEntry(hit[1] ?? {}, hit[2], file);
+      if (creds) return creds;
+    }
+  }
+  if (cfg.credsStore) return fromHelper(cfg.credsStore, server);
+  return undefined;
+}
+
+export function findCredentials(registry: string, opts: { authFile?: string; repository?: string } = {}): Credentials | undefined {
+  for (const file of credentialFiles(opts.authFile)) {
+    const cfg = readAuthConfig(file);
+    if (!cfg) continue;
+    const creds = lookupInFile(cfg, file, registry, opts.repository);
+    if (creds) return creds;
+  }
+  return undefined;
+}
