@@ -77,7 +77,7 @@ export async function pullImage(input: string, opts: PullOptions = {}): Promise<
             kind: "fetch",
             fetch: async (offset) => {
               const r = await client.getBlob(repo, desc.digest, { offset });
-              return { body: r.body, offset: r.offset };
+              return { body: r.body, offset: r.offset, size: r.size ?? desc.size };
             },
           },
           (n) => progress.advance(row, n),

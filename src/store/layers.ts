@@ -29,7 +29,7 @@ export type LayerSource =
   | {
       kind: "fetch";
       /** starts the download at offset; returns the offset the server honoured (0 if it ignored Range) */
-      fetch: (offset: number) => Promise<{ body: AsyncIterable<Uint8Array>; offset: number }>;
+      fetch: (offset: number) => Promise<{ body: AsyncIterable<Uint8Array>; offset: number; size?: number }>;
     };
 
 export interface LayerWant {
@@ -73,6 +73,7 @@ async function* resumableStream(fetch: Extract<LayerSource, { kind: "fetch" }>["
   try {
     if (have > 0) yield* createReadStream(partial, { start: 0, end: have - 1 });
     const it = response.body[Symbol.asyncIterator]();
+    let got = have;
     for (;;) {
       let r: IteratorResult<Uint8Array>;
       try {
@@ -82,8 +83,11 @@ async function* resumableStream(fetch: Extract<LayerSource, { kind: "fetch" }>["
       }
       if (r.done) break;
       await fh.write(r.value);
+      got += r.value.length;
       yield r.value;
     }
+    // A connection that closes early may look like a normal end of the body.
+    if (response.size !== undefined && got < response.size) throw new DownloadError(`the connection closed after ${got} of ${response.size} bytes`);
   } finally {
     await fh.close();
   }
@@ -150,7 +154,8 @@ async function unpackIntoStore(want: LayerWant, source: LayerSource, onProgress?
         if (!(e instanceof DownloadError)) rmSync(partial, { force: true }); // bad bytes: don't resume from them
         if (fromBlob && /digest mismatch/.test((e as Error).message)) rmSync(blobPath, { force: true });
         if (e instanceof DownloadError) throw new BunkerError(`${want.label}: download failed: ${e.message}; run the pull again to resume`);
-        throw e;
+        if (e instanceof BunkerError) throw e;
+        throw new BunkerError(`${want.label}: ${(e as Error).message}`);
       }
     },
     LAYER_LOCK_TIMEOUT_MS,

@@ -56,13 +56,24 @@ class HashTap extends Transform {
   }
 }
 
+/** Wraps what the source itself threw, so the caller gets it back as it was (a download error, say). */
+class SourceFailure extends Error {}
+
+async function nextOf(it: AsyncIterator<Uint8Array>): Promise<IteratorResult<Uint8Array>> {
+  try {
+    return await it.next();
+  } catch (e) {
+    throw new SourceFailure("source failed", { cause: e });
+  }
+}
+
 /** Yields the stream's bytes, first making sure `head` has the magic bytes for detection. */
 async function peek(source: AsyncIterable<Uint8Array>): Promise<{ head: Buffer; rest: AsyncIterable<Uint8Array> }> {
   const it = source[Symbol.asyncIterator]();
   const parts: Buffer[] = [];
   let length = 0;
   while (length < MAGIC_LENGTH) {
-    const r = await it.next();
+    const r = await nextOf(it);
     if (r.done) break;
     parts.push(Buffer.from(r.value));
     length += r.value.length;
@@ -71,7 +82,7 @@ async function peek(source: AsyncIterable<Uint8Array>): Promise<{ head: Buffer; 
   async function* rest() {
     if (head.length) yield head;
     for (;;) {
-      const r = await it.next();
+      const r = await nextOf(it);
       if (r.done) return;
       yield r.value;
     }
@@ -337,6 +348,7 @@ export async function unpackLayer(
   } catch (e) {
     helper.kill();
     await helper.exited;
+    if (e instanceof SourceFailure) throw e.cause;
     if (e instanceof BunkerError) throw e;
     throw new BunkerError(`${label}: the layer is not a readable tar stream: ${describe(e)}`);
   }
