@@ -2,9 +2,8 @@
 // Called by the runtime after clone and the id mapping, before the child is released (pasta and
 // slirp4netns join the namespaces of the child's pid, which needs its uid_map written).
 //
-// Neither helper may outlive a foreground container, even when bunker is killed with -9: pasta
-// (which holds the namespace and never quits by itself) runs under PR_SET_PDEATHSIG, slirp4netns
-// watches our end of a pipe (--exit-fd). stop() ends them in the ordinary case.
+// Neither pasta nor slirp4netns quits by itself when the container ends (they hold its network
+// namespace), so bunker ties them to the container's life: see launchHelper.
 import { mkdirSync, readFileSync, rmSync } from "node:fs";
 import { createServer, createConnection } from "node:net";
 import { createSocket } from "node:dgram";
@@ -29,7 +28,7 @@ const NOTHING: NetworkAttachment = { pids: [], ports: [], stop() {} };
 export interface AttachOptions {
   /**
    * The container outlives this bunker process (run -d): its network helpers must not die with
-   * us. The caller then owns `pids` and kills them when the container ends.
+   * us; they end when the container's pid does (or at stop()).
    */
   outliveBunker?: boolean;
 }
@@ -76,11 +75,87 @@ function firstLine(text: string): string {
   return text.trim().split("\n")[0] ?? "";
 }
 
-/** Starts pasta; resolves once the namespace is configured. */
+/**
+ * Starts a network helper (pasta, slirp4netns) tied to the container's life, through a tiny sh:
+ * - tied to bunker (foreground runs): sh execs `setpriv --pdeathsig KILL -- HELPER`, so the
+ *   helper is our child and dies with us, even on kill -9 (neither helper quits by itself while
+ *   it holds the namespace);
+ * - outliving bunker (run -d): sh, in a session of its own, starts the helper, waits for the
+ *   container's pid to go (tail --pid) and then ends the helper.
+ * Either way the helper writes its ready file once the namespace is configured (pasta: its pid
+ * file; slirp4netns: --ready-fd=3) and its messages go to an error file we read if it dies first.
+ */
+const LAUNCHER = `cpid=$1 mode=$2 ready=$3 err=$4 hpidfile=$5; shift 5
+if [ "$mode" = tie ]; then exec setpriv --pdeathsig KILL -- "$@" 3>>"$ready" 2>"$err" >/dev/null </dev/null; fi
+"$@" 3>>"$ready" 2>"$err" >/dev/null </dev/null &
+hpid=$!
+echo "$hpid" >"$hpidfile"
+tail --pid="$cpid" -f /dev/null >/dev/null 2>&1 </dev/null
+kill "$hpid" 2>/dev/null`;
+
+interface Helper {
+  pid: number;
+  stop(): void;
+}
+
+async function launchHelper(name: string, argv: string[], containerPid: number, dir: string, outlive: boolean): Promise<Helper> {
+  const base = join(dir, `${name}-${containerPid}`);
+  const files = { ready: `${base}.ready`, err: `${base}.err`, hpid: `${base}.hpid` };
+  const clean = () => {
+    for (const f of Object.values(files)) rmSync(f, { force: true });
+  };
+  clean();
+  const sh = findExecutable("sh") ?? "/bin/sh";
+  const launcher = [sh, "-c", LAUNCHER, "bunker-net", String(containerPid), outlive ? "outlive" : "tie", files.ready, files.err, files.hpid, ...argv];
+  const setsid = findExecutable("setsid");
+  const child = Bun.spawn(outlive && setsid ? [setsid, ...launcher] : launcher, { stdin: "ignore", stdout: "ignore", stderr: "ignore" });
+  if (outlive) child.unref();
+  let pid = outlive ? 0 : child.pid;
+  for (;;) {
+    if (pid === 0) pid = Number(readText(files.hpid).trim()) || 0;
+    if (readText(files.ready) !== "") break;
+    if ((pid !== 0 && !running(pid)) || (outlive && pid === 0 && !running(child.pid))) {
+      const why = firstLine(readText(files.err));
+      clean();
+      throw new BunkerError(`${name} could not set up the network: ${why || "no message"}; try --network none`);
+    }
+    await Bun.sleep(1);
+  }
+  clean();
+  let stopped = false;
+  return {
+    pid,
+    stop() {
+      if (stopped) return;
+      stopped = true;
+      try {
+        process.kill(pid, "SIGTERM");
+      } catch {
+        // already gone
+      }
+    },
+  };
+}
+
+function readText(file: string): string {
+  try {
+    return readFileSync(file, "utf8");
+  } catch {
+    return "";
+  }
+}
+
+/** Alive and not a zombie (a dead child of ours or of the launcher that no one reaped yet). */
+function running(pid: number): boolean {
+  const stat = readText(`/proc/${pid}/stat`);
+  if (stat === "") return false;
+  const state = stat.slice(stat.lastIndexOf(")") + 2, stat.lastIndexOf(")") + 3);
+  return state !== "Z" && state !== "X";
+}
+
 async function attachPasta(pid: number, ports: PortMapping[], dir: string, outlive: boolean): Promise<NetworkAttachment> {
-  const pidFile = join(dir, `pasta-${pid}.pid`);
-  rmSync(pidFile, { force: true });
   const args = [
+    "--foreground",
     "--config-net",
     "--quiet",
     // the host's loopback stays out of reach, as with docker's bridge
@@ -94,102 +169,31 @@ async function attachPasta(pid: number, ports: PortMapping[], dir: string, outli
     "none",
     "-U",
     "none",
+    // written once the namespace is configured: the launcher's ready file
     "--pid",
-    pidFile,
+    join(dir, `pasta-${pid}.ready`),
+    String(pid),
   ];
-  const pasta = findExecutable("pasta") ?? "pasta";
-  // pasta never quits on its own while it holds the namespace. Tied to us, it runs in the
-  // foreground under setpriv's PR_SET_PDEATHSIG, so even `kill -9` of bunker takes it along; it
-  // writes its pid file once the namespace is configured. A container that must outlive bunker
-  // (run -d) gets a daemonized pasta instead, whose exit means "configured", and whoever
-  // watches the container kills it by pid.
-  const setpriv = outlive ? undefined : findExecutable("setpriv");
-  const argv = setpriv ? [setpriv, "--pdeathsig", "KILL", "--", pasta, "--foreground", ...args, String(pid)] : [pasta, ...args, String(pid)];
-  const child = Bun.spawn(argv, { stdin: "ignore", stdout: "ignore", stderr: "pipe" });
-  const failed = async (code: number) => {
-    const why = firstLine(await new Response(child.stderr).text());
-    rmSync(pidFile, { force: true });
-    return new BunkerError(`pasta could not set up the network (exit ${code}): ${why || "no message"}; try --network none`);
-  };
-  let pastaPid = 0;
-  if (setpriv) {
-    let exited: number | undefined;
-    child.exited.then((code) => (exited = code));
-    while ((pastaPid = readPid(pidFile)) === 0) {
-      if (exited !== undefined) throw await failed(exited);
-      await Bun.sleep(1);
-    }
-  } else {
-    const code = await child.exited;
-    if (code !== 0) throw await failed(code);
-    pastaPid = readPid(pidFile);
-  }
-  rmSync(pidFile, { force: true });
-  let stopped = false;
-  return {
-    pids: pastaPid > 0 ? [pastaPid] : [],
-    ports,
-    stop() {
-      if (stopped || pastaPid <= 0) return;
-      stopped = true;
-      try {
-        process.kill(pastaPid, "SIGTERM");
-      } catch {
-        // already gone
-      }
-    },
-  };
-}
-
-/** The pid in a pid file, or 0 while it is missing or not yet written whole. */
-function readPid(file: string): number {
-  try {
-    const text = readFileSync(file, "utf8");
-    return text.endsWith("\n") ? Number(text.trim()) || 0 : 0;
-  } catch {
-    return 0;
-  }
+  const helper = await launchHelper("pasta", [findExecutable("pasta") ?? "pasta", ...args], pid, dir, outlive);
+  return { pids: [helper.pid], ports, stop: helper.stop };
 }
 
 async function attachSlirp(pid: number, ports: PortMapping[], dir: string, outlive: boolean): Promise<NetworkAttachment> {
   const apiSocket = join(dir, `slirp-${pid}.sock`);
   rmSync(apiSocket, { force: true });
-  const args = [
-    "--configure",
-    "--mtu=65520",
-    "--disable-host-loopback",
-    // "1" on stdout once configured; EOF on stdin (our pipe: stop() or our death) ends it
-    "--ready-fd=1",
-    ...(outlive ? [] : ["--exit-fd=0"]),
-    ...(ports.length > 0 ? ["--api-socket", apiSocket] : []),
-    String(pid),
-    "tap0",
-  ];
-  const child = Bun.spawn([findExecutable("slirp4netns") ?? "slirp4netns", ...args], { stdin: outlive ? "ignore" : "pipe", stdout: "pipe", stderr: "pipe" });
+  const args = ["--configure", "--mtu=65520", "--disable-host-loopback", "--ready-fd=3", ...(ports.length > 0 ? ["--api-socket", apiSocket] : []), String(pid), "tap0"];
+  const helper = await launchHelper("slirp4netns", [findExecutable("slirp4netns") ?? "slirp4netns", ...args], pid, dir, outlive);
   const stop = () => {
-    try {
-      child.stdin?.end();
-    } catch {
-      // already closed
-    }
-    child.kill();
+    helper.stop();
     rmSync(apiSocket, { force: true });
   };
-  const reader = child.stdout.getReader();
-  const first = await reader.read();
-  reader.releaseLock();
-  if (first.done || !new TextDecoder().decode(first.value).startsWith("1")) {
-    stop();
-    const why = firstLine(await new Response(child.stderr).text());
-    throw new BunkerError(`slirp4netns could not set up the network: ${why || "no message"}; try --network none`);
-  }
   try {
     for (const p of ports) await slirpForward(apiSocket, p);
   } catch (e) {
     stop();
     throw e;
   }
-  return { pids: [child.pid], ports, stop };
+  return { pids: [helper.pid], ports, stop };
 }
 
 /** One request per connection on slirp4netns's API socket. */

@@ -39,14 +39,6 @@ async function fetchRetrying(url: string): Promise<string> {
   throw last;
 }
 
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-}
 
 for (const mode of ["pasta", "slirp4netns"] as const) {
   describe.if(whyUnusable(mode) === undefined)(mode, () => {
@@ -63,43 +55,65 @@ for (const mode of ["pasta", "slirp4netns"] as const) {
         server.kill();
         await server.exited;
       }
-      for (let i = 0; i < 200 && alive(net.pids[0]); i++) await Bun.sleep(10);
-      expect(alive(net.pids[0])).toBe(false);
+      for (let i = 0; i < 200 && running(net.pids[0]); i++) await Bun.sleep(10);
+      expect(running(net.pids[0])).toBe(false);
     }, 20_000);
 
-    test("kill -9 of the process that attached the network ends the helper too", async () => {
-      const server = await serverInNamespace();
-      const script = join(base, `attach-${mode}.ts`);
+    /** Attaches from a separate bun process, which the test then kills with -9; returns the helper's pid. */
+    async function attachFromAnotherProcess(serverPid: number, outliveBunker: boolean) {
+      const script = join(base, `attach-${mode}-${outliveBunker}.ts`);
       writeFileSync(
         script,
         `import { attachNetwork } from ${JSON.stringify(join(import.meta.dir, "../../src/net"))};
-const net = await attachNetwork({ mode: ${JSON.stringify(mode)}, newNetNs: true, ports: [] }, ${server.pid});
+const net = await attachNetwork({ mode: ${JSON.stringify(mode)}, newNetNs: true, ports: [] }, ${serverPid}, { outliveBunker: ${outliveBunker} });
 console.log(net.pids.join(","));
 setInterval(() => {}, 1000);
 `,
       );
       const attacher = Bun.spawn([process.execPath, script], { stdout: "pipe", stderr: "inherit", env: process.env });
       const reader = attacher.stdout.getReader();
-      const line = new TextDecoder().decode((await reader.read()).value);
-      const helper = Number(line.trim());
+      const helper = Number(new TextDecoder().decode((await reader.read()).value).trim());
+      expect(helper).toBeGreaterThan(0);
+      expect(running(helper)).toBe(true);
+      attacher.kill("SIGKILL");
+      await attacher.exited;
+      return helper;
+    }
+
+    async function goneSoon(pid: number): Promise<boolean> {
+      for (let i = 0; i < 500 && running(pid); i++) await Bun.sleep(10);
+      return !running(pid);
+    }
+
+    test("kill -9 of the process that attached the network ends the helper too", async () => {
+      const server = await serverInNamespace();
       try {
-        expect(helper).toBeGreaterThan(0);
-        expect(alive(helper)).toBe(true);
-        attacher.kill("SIGKILL");
-        await attacher.exited;
-        for (let i = 0; i < 300 && alive(helper) && !zombie(helper); i++) await Bun.sleep(10);
-        expect(alive(helper) && !zombie(helper)).toBe(false);
+        expect(await goneSoon(await attachFromAnotherProcess(server.pid, false))).toBe(true);
       } finally {
         server.kill();
         await server.exited;
       }
     }, 20_000);
+
+    test("outliveBunker: the helper survives bunker and ends with the container", async () => {
+      const server = await serverInNamespace();
+      const helper = await attachFromAnotherProcess(server.pid, true);
+      try {
+        await Bun.sleep(200); // a helper tied to the attacher would be dead by now
+        expect(running(helper)).toBe(true);
+      } finally {
+        server.kill();
+        await server.exited;
+      }
+      expect(await goneSoon(helper)).toBe(true);
+    }, 20_000);
   });
 }
 
-function zombie(pid: number): boolean {
+/** Alive and not a zombie. */
+function running(pid: number): boolean {
   try {
-    return /^State:\s+Z/m.test(require("node:fs").readFileSync(`/proc/${pid}/status`, "utf8"));
+    return !/^State:\s+[ZX]/m.test(require("node:fs").readFileSync(`/proc/${pid}/status`, "utf8"));
   } catch {
     return false;
   }
