@@ -32,6 +32,11 @@ export interface ContainerCgroup {
    * the child is released. For a cgroup entered by CLONE_INTO_CGROUP it only makes sure.
    */
   attach(pid: number): Promise<void>;
+  /**
+   * For a container that outlives this bunker (run -d): closes the fd and leaves the cgroup to the
+   * process that waits for the container (its monitor), which stale-cgroup cleanup then respects.
+   */
+  release(ownerPid?: number): void;
   /** memory.events counted an oom_kill (read it before remove()) */
   oomKilled(): boolean;
   /** kills what is left in the cgroup, removes it and its record; safe to call twice */
@@ -53,6 +58,7 @@ interface CgroupRecord {
 
 /** Field 22 of /proc/PID/stat: the process's start time, to tell a reused pid apart. */
 function processStart(pid: number | "self"): string | undefined {
+  if (pid !== "self" && !(pid > 0)) return undefined;
   try {
     const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
     return stat.slice(stat.lastIndexOf(")") + 2).split(" ")[19];
@@ -280,6 +286,13 @@ function handle(id: string, path: string, dirFd: number): ContainerCgroup {
       writeCgroupFile(path, "cgroup.procs", String(pid));
     },
     oomKilled: () => oomKilled(path),
+    release(ownerPid?: number) {
+      if (fd >= 0) {
+        closeSync(fd);
+        fd = -1;
+      }
+      if (ownerPid !== undefined) writeRecord(id, { path, creatorPid: ownerPid, creatorStart: processStart(ownerPid) ?? "" });
+    },
     async remove() {
       if (fd >= 0) {
         closeSync(fd);
@@ -327,6 +340,9 @@ function systemdScope(id: string, limits: ResourceLimits): ContainerCgroup {
       applyLimits(path, limits);
     },
     oomKilled: () => (path ? oomKilled(path) : false),
+    release(ownerPid?: number) {
+      if (path && ownerPid !== undefined) writeRecord(id, { path, creatorPid: ownerPid, creatorStart: processStart(ownerPid) ?? "" });
+    },
     async remove() {
       if (path) await removeCgroupTree(path);
       dropRecord(id);

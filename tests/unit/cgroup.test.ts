@@ -1,11 +1,13 @@
 import { afterAll, describe, expect, test } from "bun:test";
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import {
   blkioWeightToIoWeight,
   type CgroupHost,
+  cgroupPathOf,
   cgroupReport,
+  cleanupStaleCgroups,
   cpuMax,
   cpuSharesToWeight,
   createContainerCgroup,
@@ -280,6 +282,51 @@ describe("creating a container's cgroup (fake delegated tree)", () => {
     expect(err.message).toContain("--cgroups=disabled");
     expect(await createContainerCgroup("c3", {}, "enabled", setup)).toBeUndefined();
     expect(await createContainerCgroup("c3", parseResourceFlags({ memory: "64m" }), "disabled", setup)).toBeUndefined();
+  });
+});
+
+describe("removing containers' cgroups", () => {
+  const withRuntimeDir = async <T>(fn: () => Promise<T>): Promise<T> => {
+    const saved = process.env.BUNKER_RUNTIME_DIR;
+    process.env.BUNKER_RUNTIME_DIR = join(base, `run-${n++}`);
+    try {
+      return await fn();
+    } finally {
+      if (saved === undefined) delete process.env.BUNKER_RUNTIME_DIR;
+      else process.env.BUNKER_RUNTIME_DIR = saved;
+    }
+  };
+  const delegated = () => {
+    const f = fakeHost(unified, `0::/${SERVICE}/session.scope\n`);
+    f.dir(SERVICE);
+    f.dir(`${SERVICE}/session.scope`);
+    return detectCgroupSetup(f.host);
+  };
+  test("remove() deletes the cgroup and its record; a second call is harmless", async () => {
+    await withRuntimeDir(async () => {
+      const cg = (await createContainerCgroup("r1", {}, "enabled", delegated()))!;
+      expect(existsSync(cg.path)).toBe(true);
+      expect(cgroupPathOf("r1")).toBe(cg.path);
+      await cg.remove();
+      await cg.remove();
+      expect(existsSync(cg.path)).toBe(false);
+      expect(cgroupPathOf("r1")).toBeUndefined();
+    });
+  });
+  test("stale cleanup keeps cgroups whose owner lives and removes those whose owner died", async () => {
+    await withRuntimeDir(async () => {
+      const setup = delegated();
+      const alive = (await createContainerCgroup("alive", {}, "enabled", setup))!;
+      alive.release(process.pid);
+      const orphan = (await createContainerCgroup("orphan", {}, "enabled", setup))!;
+      const dead = Bun.spawnSync(["true"]).pid;
+      orphan.release(dead);
+      expect(await cleanupStaleCgroups()).toEqual([orphan.path]);
+      expect(existsSync(orphan.path)).toBe(false);
+      expect(cgroupPathOf("orphan")).toBeUndefined();
+      expect(cgroupPathOf("alive")).toBe(alive.path);
+      await alive.remove();
+    });
   });
 });
 
