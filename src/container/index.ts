@@ -5,3 +5,6 @@ export * from "./state";
 export { withLock } from "./lock";
 export * from "./monitor";
 export * from "./policy";
+export * from "./lifecycle";
+export * from "./logs";
+export * from "./view";

@@ -1,6 +1,18 @@
 // `run -d`: the same plan as a foreground run, started under the container's monitor
 // (src/container/monitor.ts, native/helper/monitor.c), which outlives bunker in a session of its own.
-import { type ContainerRecord, launchMonitored, parseLogOpts, parseRestartPolicy, removeContainer, saveContainer } from "../container";
+import {
+  type ContainerRecord,
+  clearStopped,
+  containerLockPath,
+  isRunning,
+  launchMonitored,
+  parseLogOpts,
+  parseRestartPolicy,
+  readState,
+  removeContainer,
+  saveContainer,
+  withLock,
+} from "../container";
 import { BunkerError } from "../errors";
 import { applyIdMapping } from "../userns/idmap";
 import { bool, list, str } from "./flags";
@@ -52,4 +64,18 @@ export function restartSetup(record: ContainerRecord, pid: number): void {
   const spec = record.RunSpec as ContainerSpec | undefined;
   if (!spec) throw new BunkerError(`container ${record.Name} has no saved run spec`);
   applyIdMapping(pid, spec.idMapping);
+}
+
+/**
+ * `bunker start`: runs a stopped container again, detached, on the same writable layer, from the
+ * spec its first run saved in the record.
+ */
+export async function startExisting(record: ContainerRecord): Promise<void> {
+  await withLock(containerLockPath(record.Id), async () => {
+    if (isRunning(await readState(record.Id))) return; // docker: starting a running container is fine
+    const spec = record.RunSpec as ContainerSpec | undefined;
+    if (!spec) throw new BunkerError(`container ${record.Name} can't be started: its record has no run spec`);
+    clearStopped(record.Id);
+    await startUnderMonitor(record, spec);
+  });
 }

@@ -1,0 +1,23 @@
+import { defineCommand } from "citty";
+import { getContainer } from "../../container";
+import { BunkerError } from "../../errors";
+
+export default defineCommand({
+  meta: { name: "port", description: "List port mappings of a container" },
+  args: {
+    container: { type: "positional", description: "CONTAINER", required: true },
+    port: { type: "positional", description: "PRIVATE_PORT[/PROTO]", required: false },
+  },
+  async run({ args }) {
+    const rec = await getContainer(args.container);
+    const bindings = Object.entries(rec.HostConfig.PortBindings ?? {});
+    if (args.port) {
+      const key = args.port.includes("/") ? args.port : `${args.port}/tcp`;
+      const found = bindings.find(([k]) => k === key);
+      if (!found) throw new BunkerError(`no public port '${key}' published for ${rec.Name}`);
+      for (const b of found[1]) process.stdout.write(`${b.HostIp || "0.0.0.0"}:${b.HostPort}\n`);
+      return;
+    }
+    for (const [k, list] of bindings) for (const b of list) process.stdout.write(`${k} -> ${b.HostIp || "0.0.0.0"}:${b.HostPort}\n`);
+  },
+});

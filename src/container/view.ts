@@ -1,0 +1,145 @@
+// What `ps` and `inspect` show of a container, in docker's shapes.
+import { humanAgo } from "../cli/output";
+import { BunkerError } from "../errors";
+import { isRunning, statusText } from "./lifecycle";
+import { type ContainerRecord, containerLogPath } from "./records";
+import { type ContainerState, readState } from "./state";
+
+export interface ContainerView {
+  rec: ContainerRecord;
+  state: ContainerState;
+}
+
+export async function viewOf(rec: ContainerRecord): Promise<ContainerView> {
+  return { rec, state: await readState(rec.Id) };
+}
+
+/** "0.0.0.0:8080->80/tcp, 127.0.0.1:53->53/udp" */
+export function portsText(rec: ContainerRecord): string {
+  const out: string[] = [];
+  for (const [ctr, bindings] of Object.entries(rec.HostConfig.PortBindings ?? {}))
+    for (const b of bindings) out.push(`${b.HostIp || "0.0.0.0"}:${b.HostPort}->${ctr}`);
+  return out.join(", ");
+}
+
+/** docker's --no-trunc=false COMMAND: quoted, cut at 20 characters with an ellipsis. */
+export function commandText(rec: ContainerRecord, truncate: boolean): string {
+  const cmd = [rec.Path, ...rec.Args].join(" ");
+  return `"${truncate && cmd.length > 20 ? `${cmd.slice(0, 19)}…` : cmd}"`;
+}
+
+export function imageText(rec: ContainerRecord): string {
+  return rec.ImageName;
+}
+
+/** One line of `ps --format json` (docker's field names). */
+export function psJson(v: ContainerView, now = new Date()) {
+  const { rec, state } = v;
+  return {
+    Command: commandText(rec, false),
+    CreatedAt: rec.Created,
+    ID: rec.Id.slice(0, 12),
+    Image: imageText(rec),
+    Labels: Object.entries(rec.Config.Labels ?? {})
+      .map(([k, val]) => `${k}=${val}`)
+      .join(","),
+    Mounts: rec.Mounts.map((m) => m.Name ?? m.Source).join(","),
+    Names: rec.Name,
+    Networks: rec.HostConfig.NetworkMode,
+    Ports: portsText(rec),
+    RunningFor: humanAgo(new Date(rec.Created), now),
+    State: state.Status,
+    Status: statusText(state, now),
+  };
+}
+
+export function psRow(v: ContainerView, noTrunc: boolean, now = new Date()): string[] {
+  const { rec, state } = v;
+  return [
+    noTrunc ? rec.Id : rec.Id.slice(0, 12),
+    imageText(rec),
+    commandText(rec, !noTrunc),
+    humanAgo(new Date(rec.Created), now),
+    statusText(state, now),
+    portsText(rec),
+    rec.Name,
+  ];
+}
+
+export const PS_HEADERS = ["CONTAINER ID", "IMAGE", "COMMAND", "CREATED", "STATUS", "PORTS", "NAMES"];
+
+/** docker ps --filter: name= (substring), id= (prefix), status=, label=KEY[=VALUE]; repeated keys OR, different keys AND. */
+export function filterViews(views: ContainerView[], filters: string[]): ContainerView[] {
+  const byKey = new Map<string, string[]>();
+  for (const f of filters) {
+    const eq = f.indexOf("=");
+    const key = eq > 0 ? f.slice(0, eq) : "";
+    if (!["name", "id", "status", "label", "exited"].includes(key)) {
+      throw new BunkerError(`invalid filter "${f}": bunker knows name=, id=, status=, label= and exited=`);
+    }
+    byKey.set(key, [...(byKey.get(key) ?? []), f.slice(eq + 1)]);
+  }
+  const match: Record<string, (v: ContainerView, value: string) => boolean> = {
+    name: (v, x) => v.rec.Name.includes(x),
+    id: (v, x) => v.rec.Id.startsWith(x),
+    status: (v, x) => v.state.Status === x,
+    exited: (v, x) => v.state.Status === "exited" && String(v.state.ExitCode) === x,
+    label: (v, x) => {
+      const [k, ...rest] = x.split("=");
+      const labels = v.rec.Config.Labels ?? {};
+      return k in labels && (rest.length === 0 || labels[k] === rest.join("="));
+    },
+  };
+  return views.filter((v) => [...byKey].every(([key, values]) => values.some((x) => match[key](v, x))));
+}
+
+/** docker's container inspect object. */
+export function inspectJson(v: ContainerView) {
+  const { rec, state } = v;
+  const ports: Record<string, { HostIp: string; HostPort: string }[] | null> = {};
+  for (const [k, b] of Object.entries(rec.HostConfig.PortBindings ?? {})) ports[k] = b;
+  return {
+    Id: rec.Id,
+    Created: rec.Created,
+    Path: rec.Path,
+    Args: rec.Args,
+    State: {
+      Status: state.Status,
+      Running: state.Status === "running",
+      Paused: state.Status === "paused",
+      Restarting: state.Status === "restarting",
+      OOMKilled: state.OOMKilled,
+      Dead: state.Status === "dead",
+      Pid: isRunning(state) ? state.Pid : 0,
+      ExitCode: state.ExitCode,
+      Error: state.Error,
+      StartedAt: state.StartedAt,
+      FinishedAt: state.FinishedAt,
+    },
+    Image: rec.Image,
+    ImageName: rec.ImageName,
+    LogPath: containerLogPath(rec.Id),
+    Name: `/${rec.Name}`,
+    RestartCount: state.RestartCount,
+    Driver: rec.Rootfs ? "rootfs" : "overlay",
+    Platform: "linux",
+    HostConfig: rec.HostConfig,
+    Mounts: rec.Mounts,
+    Config: rec.Config,
+    NetworkSettings: { Ports: ports },
+  };
+}
+
+/**
+ * The part of Go's text/template that `inspect -f` scripts use: {{.A.B}}, {{json .A}}, {{.A}} of
+ * objects (printed as JSON, where Go would print map[...]) and literal text between actions.
+ */
+export function renderTemplate(template: string, value: unknown): string {
+  return template.replace(/\{\{\s*(json\s+)?(\.[A-Za-z0-9_.]*)\s*\}\}/g, (_, json: string | undefined, path: string) => {
+    let v: unknown = value;
+    for (const key of path.split(".").filter(Boolean)) v = v !== null && typeof v === "object" ? (v as Record<string, unknown>)[key] : undefined;
+    if (json) return JSON.stringify(v ?? null);
+    if (v === undefined || v === null) return "<no value>";
+    return typeof v === "object" ? JSON.stringify(v) : String(v);
+  });
+}
