@@ -41,7 +41,7 @@ export function credentialFiles(authFile?: string): string[] {
   const files: string[] = [];
   if (authFile) files.push(authFile);
   if (process.env.REGISTRY_AUTH_FILE) files.push(process.env.REGISTRY_AUTH_FILE);
-  files.push(process.env.DOCKER_CONFIG ? join(process.env.DOCKER_CONFIG, "config.json") : join(homedir(), ".docker", "config.json"));
+  files.push(process.env.DOCKER_CONFIG ? join(process.env.DOCKER_CONFIG, "config.json") : join(process.env.HOME || homedir(), ".docker", "config.json"));
   return files;
 }
 
@@ -75,8 +75,9 @@ function decodeEntry(entry: AuthEntry, key: string, file: string): Credentials |
 /** Runs `docker-credential-NAME get` with the server on stdin, as docker does. */
 function fromHelper(helper: string, server: string): Credentials | undefined {
   const program = `docker-credential-${helper}`;
-  if (!Bun.which(program)) throw new BunkerError(`credential helper ${program} is configured but not found in PATH`);
-  const p = Bun.spawnSync([program, "get"], { stdin: Buffer.from(server), stdout: "pipe", stderr: "pipe" });
+  const path = Bun.which(program, { PATH: process.env.PATH ?? "" });
+  if (!path) throw new BunkerError(`credential helper ${program} is configured but not found in PATH`);
+  const p = Bun.spawnSync([path, "get"], { stdin: Buffer.from(server), stdout: "pipe", stderr: "pipe" });
   const out = p.stdout.toString().trim();
   if (p.exitCode !== 0) {
     // The protocol's answer for "no entry" is this message on stdout with a failing status.
