@@ -241,7 +241,7 @@ export async function createContainerCgroup(
   if (mode === "disabled") return undefined;
   if (setup.kind === "none") return undefined;
   await cleanupStaleCgroups();
-  if (setup.kind === "systemd-scope") return systemdScope(id, limits);
+  if (setup.kind === "systemd-scope") return systemdScope(id, limits, setup.mount);
   const limited = hasLimits(limits);
   const needed = controllersFor(limits);
   const parent = setup.parent;
@@ -311,7 +311,7 @@ function handle(id: string, path: string, dirFd: number): ContainerCgroup {
  * unlimited; its cgroup namespace was made in bunker's cgroup, though, so /proc/self/cgroup inside
  * shows a path relative to that. Not testable on the CI machines (no systemd, hybrid cgroups).
  */
-function systemdScope(id: string, limits: ResourceLimits): ContainerCgroup {
+function systemdScope(id: string, limits: ResourceLimits, mount: string): ContainerCgroup {
   let path = "";
   const unit = `${PREFIX}${id}.scope`;
   const self: ContainerCgroup = {
@@ -324,7 +324,6 @@ function systemdScope(id: string, limits: ResourceLimits): ContainerCgroup {
         { stdout: "pipe", stderr: "pipe" },
       );
       if (r.exitCode !== 0) throw new BunkerError(`systemd could not make the scope ${unit}: ${r.stderr.toString().trim().split("\n")[0]}`);
-      const mount = "/sys/fs/cgroup";
       // The manager moves the process asynchronously; its /proc/PID/cgroup shows when it's done.
       for (let i = 0; i < 200; i++) {
         const rel = readFileSync(`/proc/${pid}/cgroup`, "utf8").match(/^0::(.*)$/m)?.[1] ?? "";

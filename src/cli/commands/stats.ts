@@ -30,7 +30,10 @@ export default defineCommand({
     if (args.stream === false) return print(await collectStats(opts));
     // Streaming: a fresh reading every second until interrupted, redrawn in place on a terminal.
     for (;;) {
+      const began = Date.now();
       const rows = await collectStats(opts);
+      // a reading measures CPU over a second; with nothing running, wait that second anyway
+      await Bun.sleep(Math.max(0, 1000 - (Date.now() - began)));
       if (process.stdout.isTTY) process.stdout.write("\x1b[2J\x1b[H");
       print(rows);
     }
