@@ -79,14 +79,15 @@ function firstLine(text: string): string {
  * Starts a network helper (pasta, slirp4netns) tied to the container's life, through a tiny sh:
  * - tied to bunker (foreground runs): sh execs `setpriv --pdeathsig KILL -- HELPER`, so the
  *   helper is our child and dies with us, even on kill -9 (neither helper quits by itself while
- *   it holds the namespace);
+ *   it holds the namespace); without util-linux's setpriv, only stop() ends it;
  * - outliving bunker (run -d): sh, in a session of its own, starts the helper, waits for the
  *   container's pid to go (tail --pid) and then ends the helper.
  * Either way the helper writes its ready file once the namespace is configured (pasta: its pid
  * file; slirp4netns: --ready-fd=3) and its messages go to an error file we read if it dies first.
  */
 const LAUNCHER = `cpid=$1 mode=$2 ready=$3 err=$4 hpidfile=$5; shift 5
-if [ "$mode" = tie ]; then exec setpriv --pdeathsig KILL -- "$@" 3>>"$ready" 2>"$err" >/dev/null </dev/null; fi
+if [ "$mode" = tie ] && command -v setpriv >/dev/null; then exec setpriv --pdeathsig KILL -- "$@" 3>>"$ready" 2>"$err" >/dev/null </dev/null; fi
+if [ "$mode" = tie ]; then exec "$@" 3>>"$ready" 2>"$err" >/dev/null </dev/null; fi
 "$@" 3>>"$ready" 2>"$err" >/dev/null </dev/null &
 hpid=$!
 echo "$hpid" >"$hpidfile"

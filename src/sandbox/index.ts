@@ -50,7 +50,8 @@ Options:
   -p, --publish [IP:]HOST:CTR[/PROTO]  Publish a port (with --network pasta or slirp4netns)
 `;
 
-const RUN_KEYS = new Set(["interactive", "tty", "env", "envFile", "workdir", "user", "hostname", "init", "capAdd", "capDrop", "volume", "mount", "tmpfs", "network", "publish"]);
+// --rm is accepted out of docker habit: a sandbox never stays anyway.
+const RUN_KEYS = new Set(["rm", "interactive", "tty", "env", "envFile", "workdir", "user", "hostname", "init", "capAdd", "capDrop", "volume", "mount", "tmpfs", "network", "publish"]);
 const SANDBOX_FLAGS = [...RUN_FLAGS.filter((d) => RUN_KEYS.has(d.key)), { names: ["--cwd"], key: "cwd", kind: "value" as const }];
 
 /** The host directories a sandbox sees read-only. */

@@ -5,7 +5,7 @@
 //   removeAnonymousVolumes(specs)                                // after `run --rm`
 export { type KernelMountOptions, kernelMountOptions, MS } from "./mountflags";
 export { type MountFlags, type MountSpec, parseMountFlags, parseSize } from "./spec";
-export { createVolume, getVolume, inspectVolume, listVolumes, pruneVolumes, removeVolume, type VolumeInspect, type VolumeRecord } from "./store";
+export { createVolume, filterVolumes, getVolume, inspectVolume, listVolumes, pruneVolumes, removeVolume, type VolumeInspect, type VolumeRecord } from "./store";
 import type { MountSpec } from "./spec";
 import { createVolume, removeVolume } from "./store";
 

@@ -146,6 +146,45 @@ export async function containersUsing(name: string): Promise<string[]> {
   return users;
 }
 
+/**
+ * docker's `volume ls --filter`: dangling=true|false (used by no container), name=SUBSTRING,
+ * label=KEY or label=KEY=VALUE, driver=local. Several filters must all match.
+ */
+export async function filterVolumes(vols: VolumeRecord[], filters: string[]): Promise<VolumeRecord[]> {
+  if (filters.length === 0) return vols;
+  let inUse: Set<string> | undefined;
+  const tests: ((v: VolumeRecord) => boolean)[] = [];
+  for (const f of filters) {
+    const eq = f.indexOf("=");
+    const [key, value] = eq < 0 ? [f, ""] : [f.slice(0, eq), f.slice(eq + 1)];
+    switch (key) {
+      case "dangling": {
+        if (!["true", "false", "1", "0"].includes(value)) throw new BunkerError(`invalid filter 'dangling=${value}': use true or false`);
+        inUse ??= new Set((await listContainers()).flatMap((c) => (c.Mounts ?? []).filter((m) => m.Type === "volume" && m.Name).map((m) => m.Name!)));
+        const want = value === "true" || value === "1";
+        const used = inUse;
+        tests.push((v) => !used.has(v.Name) === want);
+        break;
+      }
+      case "name":
+        tests.push((v) => v.Name.includes(value));
+        break;
+      case "driver":
+        tests.push(() => value === "local");
+        break;
+      case "label": {
+        const leq = value.indexOf("=");
+        const [lk, lv] = leq < 0 ? [value, undefined] : [value.slice(0, leq), value.slice(leq + 1)];
+        tests.push((v) => lk in v.Labels && (lv === undefined || v.Labels[lk] === lv));
+        break;
+      }
+      default:
+        throw new BunkerError(`invalid filter '${key}': use dangling, name, label or driver`);
+    }
+  }
+  return vols.filter((v) => tests.every((t) => t(v)));
+}
+
 /** Removes a volume; one in use by a container is refused unless force. */
 export async function removeVolume(name: string, force: boolean): Promise<void> {
   getVolume(name);
@@ -172,12 +211,10 @@ async function deleteVolumeDir(name: string): Promise<void> {
 
 /** Removes unused volumes (only anonymous ones unless all, as docker ≥ 23); returns their names and size. */
 export async function pruneVolumes(all: boolean): Promise<{ removed: string[]; bytes: number }> {
-  const inUse = new Set<string>();
-  for (const c of await listContainers()) for (const m of c.Mounts ?? []) if (m.Type === "volume" && m.Name) inUse.add(m.Name);
   const removed: string[] = [];
   let bytes = 0;
-  for (const v of listVolumes()) {
-    if (inUse.has(v.Name) || (!all && !v.Anonymous)) continue;
+  for (const v of await filterVolumes(listVolumes(), ["dangling=true"])) {
+    if (!all && !v.Anonymous) continue;
     bytes += treeSize(volumeDir(v.Name));
     await deleteVolumeDir(v.Name);
     removed.push(v.Name);

@@ -71,6 +71,7 @@ describe("volumes", () => {
     expect(refused.code).toBe(125);
     expect(refused.stderr.trim().split("\n")).toHaveLength(1);
     expect(refused.stderr).toContain("volume is in use");
+    expect((await sb.run(["volume", "ls", "-q", "-f", "dangling=false"])).stdout).toBe("busy\n");
     expect((await sb.run(["volume", "rm", "-f", "busy"])).stdout).toBe("busy\n");
   });
   test("a volume holding files of subordinate owners is removed whole", async () => {

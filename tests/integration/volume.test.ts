@@ -45,6 +45,17 @@ describe("bunker volume", () => {
     expect(rows.map((x) => x.Name)).toEqual(["data1"]);
     expect(rows[0]).toMatchObject({ Driver: "local", Labels: "team=a,tier=b", Scope: "local" });
   });
+  test("ls --filter: name, label, dangling, several at once", async () => {
+    await sb.run(["volume", "create", "other"]);
+    const q = async (...f: string[]) => (await sb.run(["volume", "ls", "-q", ...f])).stdout;
+    expect(await q("--filter", "name=ata")).toBe("data1\n");
+    expect(await q("-f", "label=team")).toBe("data1\n");
+    expect(await q("-f", "label=team=b")).toBe("");
+    expect(await q("-f", "dangling=true")).toBe("data1\nother\n");
+    expect(await q("-f", "dangling=true", "-f", "name=oth")).toBe("other\n");
+    oneLineError(await sb.run(["volume", "ls", "-f", "colour=red"]), "invalid filter 'colour'");
+    await sb.run(["volume", "rm", "other"]);
+  });
   test("errors: bad name, missing volume, no argument", async () => {
     oneLineError(await sb.run(["volume", "create", "./dir"]), "use absolute path");
     oneLineError(await sb.run(["volume", "inspect", "nope"]), "get nope: no such volume");

@@ -1,18 +1,26 @@
 import { defineCommand } from "citty";
 import { BunkerError } from "../../errors";
-import { createVolume, getVolume, inspectVolume, listVolumes, pruneVolumes, removeVolume } from "../../volume";
+import { createVolume, filterVolumes, getVolume, inspectVolume, listVolumes, pruneVolumes, removeVolume } from "../../volume";
 import { humanSize, printJson, printTable } from "../output";
 
-/** citty keeps only the last of a repeated flag; docker's --label may be given many times. */
-function labelsOf(rawArgs: string[]): Record<string, string> {
-  const labels: Record<string, string> = {};
+/** Every value of a repeatable flag: citty keeps only the last, docker takes them all. */
+function repeated(rawArgs: string[], long: string, short: string): string[] {
+  const values: string[] = [];
   for (let i = 0; i < rawArgs.length; i++) {
     const a = rawArgs[i];
     let value: string | undefined;
-    if (a === "--label" || a === "-l") value = rawArgs[++i];
-    else if (a.startsWith("--label=")) value = a.slice(8);
+    if (a === long || a === short) value = rawArgs[++i];
+    else if (a.startsWith(`${long}=`)) value = a.slice(long.length + 1);
     else continue;
-    if (!value) throw new BunkerError("--label needs a value: --label KEY=VALUE");
+    if (!value) throw new BunkerError(`${long} needs a value`);
+    values.push(value);
+  }
+  return values;
+}
+
+function labelsOf(rawArgs: string[]): Record<string, string> {
+  const labels: Record<string, string> = {};
+  for (const value of repeated(rawArgs, "--label", "-l")) {
     const eq = value.indexOf("=");
     labels[eq < 0 ? value : value.slice(0, eq)] = eq < 0 ? "" : value.slice(eq + 1);
   }
@@ -65,9 +73,10 @@ const ls = defineCommand({
   args: {
     quiet: { type: "boolean", alias: "q", description: "Only display volume names" },
     format: { type: "string", description: "json, or a template like '{{.Name}}'" },
+    filter: { type: "string", alias: "f", description: "dangling=true|false, name=, label=KEY[=VALUE], driver= (repeatable)" },
   },
-  run({ args }) {
-    const vols = listVolumes();
+  async run({ args, rawArgs }) {
+    const vols = await filterVolumes(listVolumes(), repeated(rawArgs, "--filter", "-f"));
     if (args.quiet) {
       process.stdout.write(vols.map((v) => `${v.Name}\n`).join(""));
       return;
