@@ -1,0 +1,147 @@
+// `bunker exec` and `bunker cp`: joining a running container, and root-confined file access.
+// Returns -errno on failure (bun:ffi can't read errno).
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <sched.h>
+#include <signal.h>
+#include <stdint.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "../shared/spawn.h"
+
+#ifndef SYS_close_range
+#define SYS_close_range 436
+#endif
+#ifndef SYS_openat2
+#define SYS_openat2 437
+#endif
+
+// The namespaces of a container, in the order they are joined: the user namespace first, because
+// it is what gives us the capabilities over the others (they belong to it).
+static const char *const NS_NAMES[] = {"user", "mnt", "pid", "uts", "ipc", "net", "cgroup"};
+#define NS_COUNT (sizeof NS_NAMES / sizeof NS_NAMES[0])
+
+static volatile int exec_child = -1;
+
+// The joining process forwards what bunker sends it to the exec'd command.
+static void forward(int sig) {
+  if (exec_child > 0) kill(exec_child, sig);
+}
+
+static void append(char *buf, size_t *n, const char *s) {
+  while (*s) buf[(*n)++] = *s++;
+}
+
+// Runs in the cloned child of Bun: raw syscalls only (no malloc, no stdio) until it waits.
+static void __attribute__((noreturn)) join_and_spawn(int target, const uint8_t *prog, uint32_t len, int err_fd) {
+  int fds[NS_COUNT];
+  char path[64], digits[12];
+  if (prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0) < 0) _exit(125);
+  // Every namespace fd is opened before the first setns: once in the container's mount namespace,
+  // its /proc would no longer show the target by our pid numbers.
+  for (unsigned i = 0; i < NS_COUNT; i++) {
+    size_t n = 0;
+    int d = 0;
+    unsigned v = (unsigned)target;
+    do digits[d++] = (char)('0' + v % 10), v /= 10;
+    while (v);
+    append(path, &n, "/proc/");
+    while (d) path[n++] = digits[--d];
+    append(path, &n, "/ns/");
+    append(path, &n, NS_NAMES[i]);
+    path[n] = 0;
+    fds[i] = open(path, O_RDONLY | O_CLOEXEC);
+    if (fds[i] < 0) {
+      int32_t msg[2] = {-(int32_t)(i + 1), errno};
+      (void)!write(err_fd, msg, sizeof msg);
+      _exit(125);
+    }
+  }
+  for (unsigned i = 0; i < NS_COUNT; i++) {
+    // Joining the namespace we are already in fails with EINVAL for a user namespace (bunker as
+    // real root, no userns) and is a no-op otherwise: skip it.
+    char self[32];
+    size_t n = 0;
+    append(self, &n, "/proc/self/ns/");
+    append(self, &n, NS_NAMES[i]);
+    self[n] = 0;
+    struct stat a, b;
+    if (fstat(fds[i], &a) == 0 && stat(self, &b) == 0 && a.st_ino == b.st_ino && a.st_dev == b.st_dev) continue;
+    if (setns(fds[i], 0) < 0) {
+      int32_t msg[2] = {-(int32_t)(i + 1), errno};
+      (void)!write(err_fd, msg, sizeof msg);
+      _exit(125);
+    }
+  }
+  for (unsigned i = 0; i < NS_COUNT; i++) close(fds[i]);
+  // setns(pid) applies to children only: the command is cloned again, inside the container's pid
+  // namespace, by the same interpreter as the container itself (identity, caps, stdio, exec).
+  int pid = bk_spawn(prog, len);
+  if (pid < 0) {
+    int32_t msg[2] = {-100, -pid};
+    (void)!write(err_fd, msg, sizeof msg);
+    _exit(125);
+  }
+  exec_child = pid;
+  // Our copies of the sync pipes must go, so the exec'd child's execve shows as EOF to bunker.
+  if (syscall(SYS_close_range, 3, ~0U, 0) < 0)
+    for (int fd = 3; fd < 4096; fd++) close(fd);
+  struct sigaction sa;
+  memset(&sa, 0, sizeof sa);
+  sa.sa_handler = forward;
+  int sigs[] = {SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2, SIGWINCH};
+  for (unsigned i = 0; i < sizeof sigs / sizeof sigs[0]; i++) sigaction(sigs[i], &sa, NULL);
+  sigset_t none;
+  sigemptyset(&none);
+  sigprocmask(SIG_SETMASK, &none, NULL);
+  int st;
+  while (waitpid(pid, &st, 0) < 0)
+    if (errno != EINTR) _exit(125);
+  if (WIFEXITED(st)) _exit(WEXITSTATUS(st));
+  _exit(128 + WTERMSIG(st));
+}
+
+// Clones a process that joins every namespace of target, then runs prog (clone flags 0) there.
+// Returns the joining process's pid: it exits with the command's status (128+N for signal N).
+// A failure to join is written as {-(namespace index + 1), errno} on err_fd (the program's own
+// error pipe); bk_spawn's child reports program steps there as usual.
+int bk_exec_join(int target, const uint8_t *prog, uint32_t len, int err_fd) {
+  long pid = syscall(SYS_clone, SIGCHLD, 0, 0, 0, 0);
+  if (pid < 0) return -errno;
+  if (pid == 0) join_and_spawn(target, prog, len, err_fd);
+  return (int)pid;
+}
+
+// ---- root-confined file access for `bunker cp` ----
+
+struct bk_open_how {
+  uint64_t flags, mode, resolve;
+};
+#define BK_RESOLVE_NO_MAGICLINKS 0x02
+#define BK_RESOLVE_IN_ROOT 0x10
+
+// Opens path as if root_fd were "/": symlinks and ".." can't leave it (openat2 RESOLVE_IN_ROOT).
+int bk_open_in_root(int root_fd, const char *path, int flags, int mode) {
+  struct bk_open_how how = {.flags = (uint64_t)(flags | O_CLOEXEC), .mode = (uint64_t)mode, .resolve = BK_RESOLVE_IN_ROOT | BK_RESOLVE_NO_MAGICLINKS};
+  long fd = syscall(SYS_openat2, root_fd, path, &how, sizeof how);
+  return fd < 0 ? -errno : (int)fd;
+}
+
+// Names are single components (no "/"), created in a directory opened with bk_open_in_root.
+int bk_mkdirat(int dir_fd, const char *name, int mode) { return mkdirat(dir_fd, name, (mode_t)mode) == 0 ? 0 : -errno; }
+
+int bk_symlinkat(const char *target, int dir_fd, const char *name) { return symlinkat(target, dir_fd, name) == 0 ? 0 : -errno; }
+
+// The target of the symlink fd refers to (an O_PATH|O_NOFOLLOW fd); returns its length.
+int bk_readlink_fd(int fd, char *buf, int size) {
+  ssize_t n = readlinkat(fd, "", buf, (size_t)size);
+  return n < 0 ? -errno : (int)n;
+}
+
+int bk_unlinkat(int dir_fd, const char *name, int flags) { return unlinkat(dir_fd, name, flags) == 0 ? 0 : -errno; }
