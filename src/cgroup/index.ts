@@ -9,6 +9,9 @@
 //       the container's /sys/fs/cgroup is its own cgroup); after the clone and before releasing the
 //       child: await cg.attach(pid); when the container has ended: cg.oomKilled() then await cg.remove().
 //   cgroupPathOf(id)                                       → the live cgroup dir of a container (stats, exec)
+//   joinContainerCgroup(id, pid)                           → an exec'd process joins the container's cgroup
+//   cg.release(monitorPid)                                 → run -d: the monitor owns the cgroup from now on
+//   dockerResources(limits)                                → HostConfig's Memory, NanoCpus, PidsLimit... for inspect
 //   readStats(path), oomKilled(path)
 //   cleanupStaleCgroups()                                  → removes cgroups left by a killed bunker
 //   detectCgroupSetup(), cgroupReport()                    → for `doctor`
@@ -18,6 +21,7 @@ export {
   type CgroupMode,
   cpuMax,
   cpuSharesToWeight,
+  dockerResources,
   hasLimits,
   limitFlagNames,
   limitWrites,
@@ -29,6 +33,6 @@ export {
   type ResourceFlag,
   type ResourceLimits,
 } from "./limits";
-export { cgroupPathOf, checkCgroupLimits, cleanupStaleCgroups, type ContainerCgroup, createContainerCgroup, oomKilled } from "./manager";
+export { cgroupPathOf, checkCgroupLimits, cleanupStaleCgroups, type ContainerCgroup, createContainerCgroup, joinContainerCgroup, oomKilled } from "./manager";
 export { type CgroupReport, type CgroupReportLine, cgroupReport } from "./report";
 export { type CgroupStats, readStats } from "./stats";

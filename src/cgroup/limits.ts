@@ -237,3 +237,19 @@ export function controllersFor(l: ResourceLimits): string[] {
   for (const { file } of limitWrites(l)) need.add(file.split(".")[0]);
   return [...need];
 }
+
+/** The limits as docker's inspect shows them in HostConfig (unset ones as docker's zero values). */
+export function dockerResources(l: ResourceLimits): Record<string, number | string | null> {
+  return {
+    Memory: l.memory ?? 0,
+    MemoryReservation: l.memoryReservation ?? 0,
+    // docker reports the default (swap = memory) as twice the memory
+    MemorySwap: l.memorySwap ?? (l.memory !== undefined ? l.memory * 2 : 0),
+    NanoCpus: l.cpus !== undefined ? Math.round(l.cpus * 1e9) : 0,
+    CpuShares: l.cpuShares ?? 0,
+    CpusetCpus: l.cpusetCpus ?? "",
+    CpusetMems: l.cpusetMems ?? "",
+    PidsLimit: l.pidsLimit ?? null,
+    BlkioWeight: l.blkioWeight ?? 0,
+  };
+}

@@ -130,6 +130,17 @@ async function removeCgroupTree(dir: string): Promise<void> {
   }
 }
 
+/**
+ * Moves a process (an `exec` into the container, still waiting before its command) into the
+ * container's cgroup. False when the container has no cgroup (none could be made, or disabled).
+ */
+export function joinContainerCgroup(id: string, pid: number): boolean {
+  const path = cgroupPathOf(id);
+  if (!path) return false;
+  writeCgroupFile(path, "cgroup.procs", String(pid));
+  return true;
+}
+
 /** Reads memory.events: has the kernel's OOM killer killed something in this cgroup? */
 export function oomKilled(path: string): boolean {
   try {

@@ -11,8 +11,10 @@ import {
   cpuMax,
   cpuSharesToWeight,
   createContainerCgroup,
+  dockerResources,
   detectCgroupSetup,
   hasLimits,
+  joinContainerCgroup,
   limitWrites,
   parseBytes,
   parseCgroupMode,
@@ -325,8 +327,30 @@ describe("removing containers' cgroups", () => {
       expect(existsSync(orphan.path)).toBe(false);
       expect(cgroupPathOf("orphan")).toBeUndefined();
       expect(cgroupPathOf("alive")).toBe(alive.path);
+      // exec: a process joins the container's cgroup (a plain file stands in for cgroup.procs)
+      expect(joinContainerCgroup("alive", 4242)).toBe(true);
+      expect(readFileSync(join(alive.path, "cgroup.procs"), "utf8")).toBe("4242");
+      expect(joinContainerCgroup("orphan", 4242)).toBe(false);
+      rmSync(join(alive.path, "cgroup.procs"));
       await alive.remove();
     });
+  });
+});
+
+describe("what inspect shows", () => {
+  test("docker's HostConfig resource fields", () => {
+    expect(dockerResources(parseResourceFlags({ memory: "64m", cpus: "0.5", "pids-limit": "20" }, 2))).toEqual({
+      Memory: 67108864,
+      MemoryReservation: 0,
+      MemorySwap: 134217728,
+      NanoCpus: 500000000,
+      CpuShares: 0,
+      CpusetCpus: "",
+      CpusetMems: "",
+      PidsLimit: 20,
+      BlkioWeight: 0,
+    });
+    expect(dockerResources({}).PidsLimit).toBeNull();
   });
 });
 
