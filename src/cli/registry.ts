@@ -24,6 +24,8 @@ export interface RawCommand {
 export const commands: Record<string, CommandEntry> = {
   version: { description: "Show bunker's version, Bun's, the kernel and the store path", load: () => import("./commands/version").then((m) => m.default) },
   pull: { description: "Download an image from a registry", load: () => import("./commands/pull").then((m) => m.default) },
+  login: { description: "Log in to a registry", load: () => import("./commands/login").then((m) => m.default) },
+  logout: { description: "Log out from a registry", load: () => import("./commands/logout").then((m) => m.default) },
   images: { description: "List images in the store", load: () => import("./commands/images").then((m) => m.default) },
   image: { description: "Manage images (ls, inspect, rm, tag, pull, load, save)", load: () => import("./commands/image").then((m) => m.default) },
   rmi: { description: "Remove one or more images", load: () => import("./commands/rmi").then((m) => m.default) },

@@ -159,7 +159,7 @@ export class RegistryClient {
   async getManifest(repo: string, reference: string, signal?: AbortSignal): Promise<FetchedManifest> {
     const isDigest = reference.includes(":");
     if (isDigest) validateDigest(reference);
-    const shown = `${familiarName({ registry: this.registry, repository: repo })}${isDigest ? "@" : ":"}${reference}`;
+    const shown = `${this.shownRepo(repo)}${isDigest ? "@" : ":"}${reference}`;
     const res = await this.send("GET", `/v2/${repo}/manifests/${reference}`, {
       repo,
       signal,
@@ -193,7 +193,7 @@ export class RegistryClient {
       const res = await this.send("GET", `/v2/${repo}/blobs/${digest}`, { repo, signal: opts.signal, headers });
       if (res.status === 404) {
         await res.body?.cancel();
-        throw new BunkerError(`blob unknown: ${digest} not found in ${familiarName({ registry: this.registry, repository: repo })}`);
+        throw new BunkerError(`blob unknown: ${digest} not found in ${this.shownRepo(repo)} on ${this.registry}`);
       }
       if (res.status === 416 && offset > 0) {
         await res.body?.cancel();
@@ -273,6 +273,11 @@ export class RegistryClient {
   }
 
   // ---- transport ----
+
+  /** The repository as messages name it next to the registry: "alpine", "user/app", "ns/x". */
+  private shownRepo(repo: string): string {
+    return familiarName({ registry: this.registry, repository: repo }).slice(this.registry === "docker.io" ? 0 : this.registry.length + 1);
+  }
 
   private credentials(repo?: string): Credentials | undefined {
     if (this.explicit) return this.explicit;
@@ -492,7 +497,7 @@ export class RegistryClient {
 
   private async fail(res: Response, repo: string, what: string): Promise<never> {
     const why = await registryMessage(res);
-    const name = familiarName({ registry: this.registry, repository: repo });
+    const name = this.shownRepo(repo);
     if (res.status === 403) throw new BunkerError(`access to ${name} denied by ${this.registry}${why ? ` (${why})` : ""}; run bunker login ${this.registry}`);
     throw new BunkerError(`${this.registry} answered ${res.status} ${res.statusText} for ${what}${why ? ` (${why})` : ""}`);
   }

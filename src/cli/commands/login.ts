@@ -1,0 +1,51 @@
+import { defineCommand } from "citty";
+import { BunkerError } from "../../errors";
+import { login, loginServer } from "../../registry/login";
+
+/** Reads a line from the terminal; with echo off for passwords. */
+async function prompt(question: string, secret: boolean): Promise<string> {
+  if (!process.stdin.isTTY) throw new BunkerError(`cannot ask for ${secret ? "a password" : "a username"}: stdin is not a terminal (use -u, -p or --password-stdin)`);
+  process.stderr.write(question);
+  if (secret) process.stdin.setRawMode(true);
+  try {
+    let line = "";
+    for await (const chunk of process.stdin) {
+      for (const ch of String(chunk)) {
+        if (ch === "\r" || ch === "\n") return line;
+        if (ch === "\u0003") throw new BunkerError("login cancelled");
+        if (ch === "\u007f") line = line.slice(0, -1);
+        else line += ch;
+      }
+    }
+    return line;
+  } finally {
+    if (secret) {
+      process.stdin.setRawMode(false);
+      process.stderr.write("\n");
+    }
+    process.stdin.pause();
+  }
+}
+
+export default defineCommand({
+  meta: { name: "login", description: "Log in to a registry" },
+  args: {
+    server: { type: "positional", description: "Registry host (default docker.io)", required: false },
+    username: { type: "string", alias: "u", description: "Username" },
+    password: { type: "string", alias: "p", description: "Password (visible in the process list: prefer --password-stdin)" },
+    "password-stdin": { type: "boolean", description: "Read the password from stdin" },
+    authfile: { type: "string", description: "Credentials file (default $REGISTRY_AUTH_FILE, then docker's config.json)" },
+    "tls-verify": { type: "string", description: "Verify the registry's TLS certificate (default true)" },
+  },
+  async run({ args }) {
+    const server = loginServer(args.server);
+    if (args["password-stdin"] && args.password !== undefined) throw new BunkerError("--password and --password-stdin are mutually exclusive");
+    const username = args.username ?? (await prompt("Username: ", false));
+    let password = args.password;
+    if (args["password-stdin"]) password = (await new Response(Bun.stdin.stream()).text()).replace(/\r?\n$/, "");
+    password ??= await prompt("Password: ", true);
+    const tlsVerify = args["tls-verify"] === undefined ? undefined : !/^(false|0|no)$/i.test(args["tls-verify"]);
+    await login(server, { username: username.trim(), password, authFile: args.authfile, tlsVerify });
+    process.stdout.write("Login Succeeded\n");
+  },
+});

@@ -1,0 +1,87 @@
+// bunker login / logout / pull with stored credentials, through dist/bunker, against the real
+// docker-registry in htpasswd and token auth modes.
+import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { existsSync, readFileSync, statSync } from "node:fs";
+import { join } from "node:path";
+import { bunkerSandbox, type Sandbox } from "../support/bunker";
+import { BUSYBOX_LAYOUTS, startRegistry, type TestRegistry, TEST_PASSWORD, TEST_USER } from "../support/registry";
+
+const hasRegistry = Bun.which("docker-registry") !== null && Bun.which("skopeo") !== null;
+
+for (const auth of ["htpasswd", "token"] as const) {
+  describe.if(hasRegistry)(`login/logout with ${auth} auth`, () => {
+    let reg: TestRegistry;
+    let sb: Sandbox;
+    let configDir: string;
+    beforeAll(async () => {
+      reg = await startRegistry({ auth });
+      await reg.push(`oci:${BUSYBOX_LAYOUTS.musl}`, "private/busybox:1");
+      sb = bunkerSandbox();
+      // Credentials go to $DOCKER_CONFIG/config.json, inside the sandbox's temp dir.
+      configDir = join(sb.root, "..", "docker-config");
+      sb.env.DOCKER_CONFIG = configDir;
+      delete sb.env.REGISTRY_AUTH_FILE;
+    }, 120_000);
+    afterAll(async () => {
+      sb?.cleanup();
+      await reg?.stop();
+    });
+
+    test("pull without credentials: one line, exit 125", async () => {
+      const r = await sb.run(["pull", "-q", `${reg.host}/private/busybox:1`]);
+      expect(r.code).toBe(125);
+      expect(r.stderr).toContain(`Error: authentication required: run bunker login ${reg.host}`);
+      expect(r.stdout).toBe("");
+    });
+
+    test("a wrong password is refused and nothing is written", async () => {
+      const r = await sb.run(["login", "-u", TEST_USER, "--password-stdin", reg.host], { stdin: "wrong\n" });
+      expect(r.code).toBe(125);
+      expect(r.stderr.trim().split("\n").filter((l) => l.startsWith("Error:"))).toHaveLength(1);
+      expect(r.stderr).toMatch(/Error: (login to .* failed: the registry refused the credentials of bunker|authentication failed: .* refused the credentials of bunker)/);
+      expect(existsSync(join(configDir, "config.json"))).toBe(false);
+    });
+
+    test("login stores the credentials (0600), pull uses them, logout removes them", async () => {
+      const r = await sb.run(["login", "-u", TEST_USER, "--password-stdin", `http://${reg.host}`], { stdin: `${TEST_PASSWORD}\n` });
+      expect(r.stderr).toBe("");
+      expect(r.code).toBe(0);
+      expect(r.stdout).toBe("Login Succeeded\n");
+      const file = join(configDir, "config.json");
+      expect(statSync(file).mode & 0o777).toBe(0o600);
+      const doc = JSON.parse(readFileSync(file, "utf8"));
+      expect(Buffer.from(doc.auths[reg.host].auth, "base64").toString()).toBe(`${TEST_USER}:${TEST_PASSWORD}`);
+
+      const pull = await sb.run(["pull", "-q", `${reg.host}/private/busybox:1`]);
+      expect(pull.stderr).toBe("");
+      expect(pull.code).toBe(0);
+      expect(pull.stdout.trim()).toMatch(/^sha256:[0-9a-f]{64}$/);
+
+      const out = await sb.run(["logout", reg.host]);
+      expect(out.code).toBe(0);
+      expect(out.stdout).toBe(`Removed login credentials for ${reg.host}\n`);
+      expect(JSON.parse(readFileSync(file, "utf8")).auths[reg.host]).toBeUndefined();
+      const again = await sb.run(["logout", reg.host]);
+      expect(again.stdout).toBe(`Not logged in to ${reg.host}\n`);
+    });
+  });
+}
+
+describe("login input errors", () => {
+  test("bad server and conflicting flags", async () => {
+    const sb = bunkerSandbox();
+    try {
+      const bad = await sb.run(["login", "-u", "x", "-p", "y", "not a host"]);
+      expect(bad.code).toBe(125);
+      expect(bad.stderr).toContain(`Error: "not a host" is not a registry host`);
+      const both = await sb.run(["login", "-u", "x", "-p", "y", "--password-stdin", "127.0.0.1:1"], { stdin: "z" });
+      expect(both.code).toBe(125);
+      expect(both.stderr).toContain("mutually exclusive");
+      const noTty = await sb.run(["login", "127.0.0.1:1"]);
+      expect(noTty.code).toBe(125);
+      expect(noTty.stderr).toContain("stdin is not a terminal");
+    } finally {
+      sb.cleanup();
+    }
+  });
+});
