@@ -76,64 +76,77 @@ function firstLine(text: string): string {
 }
 
 /**
- * Starts a network helper (pasta, slirp4netns) tied to the container's life, through a tiny sh:
- * - tied to bunker (foreground runs): sh execs `setpriv --pdeathsig KILL -- HELPER`, so the
- *   helper is our child and dies with us, even on kill -9 (neither helper quits by itself while
- *   it holds the namespace); without util-linux's setpriv, only stop() ends it;
- * - outliving bunker (run -d): sh, in a session of its own, starts the helper, waits for the
- *   container's pid to go (tail --pid) and then ends the helper.
- * Either way the helper writes its ready file once the namespace is configured (pasta: its pid
- * file; slirp4netns: --ready-fd=3) and its messages go to an error file we read if it dies first.
+ * Starts a network helper (pasta, slirp4netns) tied to the container's life through a tiny sh,
+ * because neither quits by itself while it holds the container's network namespace:
+ * - the sh waits for the container's pid to go (tail --pid), then ends the helper;
+ * - tied to bunker (foreground runs), the sh also runs under setpriv's PR_SET_PDEATHSIG(TERM), so
+ *   bunker's death, even by kill -9, ends the helper at once; outliving bunker (run -d), the sh
+ *   runs in a session of its own instead.
+ * pasta runs as a daemon: it forks once the namespace is configured (its foreground mode reports
+ * readiness some 40 ms later). slirp4netns writes "1" to --ready-fd=3 once configured.
  */
-const LAUNCHER = `cpid=$1 mode=$2 ready=$3 err=$4 hpidfile=$5; shift 5
-if [ "$mode" = tie ] && command -v setpriv >/dev/null; then exec setpriv --pdeathsig KILL -- "$@" 3>>"$ready" 2>"$err" >/dev/null </dev/null; fi
-if [ "$mode" = tie ]; then exec "$@" 3>>"$ready" 2>"$err" >/dev/null </dev/null; fi
-"$@" 3>>"$ready" 2>"$err" >/dev/null </dev/null &
-hpid=$!
-echo "$hpid" >"$hpidfile"
-tail --pid="$cpid" -f /dev/null >/dev/null 2>&1 </dev/null
-kill "$hpid" 2>/dev/null`;
+const LAUNCHER = `cpid=$1 kind=$2 ready=$3 err=$4 pidf=$5; shift 5
+trap 'kill $(cat "$pidf" 2>/dev/null) 2>/dev/null; exit 0' TERM HUP INT
+if [ "$kind" = daemon ]; then
+  "$@" 2>"$err" >/dev/null </dev/null || exit 1
+  echo 1 >>"$ready"
+else
+  "$@" 3>>"$ready" 2>"$err" >/dev/null </dev/null &
+  echo $! >"$pidf"
+fi
+tail -s 0.2 --pid="$cpid" -f /dev/null >/dev/null 2>&1 </dev/null &
+wait $!
+kill $(cat "$pidf" 2>/dev/null) 2>/dev/null`;
 
 interface Helper {
   pid: number;
   stop(): void;
 }
 
-async function launchHelper(name: string, argv: string[], containerPid: number, dir: string, outlive: boolean): Promise<Helper> {
+/** The files of one launch; pidFile is the helper's (pasta writes it itself: --pid). */
+function launchFiles(name: string, containerPid: number, dir: string) {
   const base = join(dir, `${name}-${containerPid}`);
-  const files = { ready: `${base}.ready`, err: `${base}.err`, hpid: `${base}.hpid` };
+  return { ready: `${base}.ready`, err: `${base}.err`, pidFile: `${base}.pid` };
+}
+
+async function launchHelper(name: string, kind: "daemon" | "child", argv: string[], containerPid: number, dir: string, outlive: boolean): Promise<Helper> {
+  const files = launchFiles(name, containerPid, dir);
   const clean = () => {
     for (const f of Object.values(files)) rmSync(f, { force: true });
   };
   clean();
   const sh = findExecutable("sh") ?? "/bin/sh";
-  const launcher = [sh, "-c", LAUNCHER, "bunker-net", String(containerPid), outlive ? "outlive" : "tie", files.ready, files.err, files.hpid, ...argv];
-  const setsid = findExecutable("setsid");
-  const child = Bun.spawn(outlive && setsid ? [setsid, ...launcher] : launcher, { stdin: "ignore", stdout: "ignore", stderr: "ignore" });
+  const launcher = [sh, "-c", LAUNCHER, "bunker-net", String(containerPid), kind, files.ready, files.err, files.pidFile, ...argv];
+  const wrapper = outlive ? findExecutable("setsid") : findExecutable("setpriv");
+  const wrap = wrapper === undefined ? [] : outlive ? [wrapper] : [wrapper, "--pdeathsig", "TERM", "--"];
+  const child = Bun.spawn([...wrap, ...launcher], { stdin: "ignore", stdout: "ignore", stderr: "ignore" });
   if (outlive) child.unref();
-  let pid = outlive ? 0 : child.pid;
-  for (;;) {
-    if (pid === 0) pid = Number(readText(files.hpid).trim()) || 0;
-    if (readText(files.ready) !== "") break;
-    if ((pid !== 0 && !running(pid)) || (outlive && pid === 0 && !running(child.pid))) {
+  while (readText(files.ready) === "") {
+    const helperPid = Number(readText(files.pidFile).trim()) || 0;
+    if (!running(child.pid) || (helperPid !== 0 && !running(helperPid))) {
       const why = firstLine(readText(files.err));
       clean();
       throw new BunkerError(`${name} could not set up the network: ${why || "no message"}; try --network none`);
     }
     await Bun.sleep(1);
   }
-  clean();
+  const pid = Number(readText(files.pidFile).trim()) || 0;
+  rmSync(files.ready, { force: true });
+  rmSync(files.err, { force: true });
   let stopped = false;
   return {
     pid,
+    // The launcher ends the helper (and removes nothing we still need: the pid file goes with it).
     stop() {
       if (stopped) return;
       stopped = true;
-      try {
-        process.kill(pid, "SIGTERM");
-      } catch {
-        // already gone
-      }
+      for (const target of [pid, child.pid])
+        try {
+          if (target > 0) process.kill(target, "SIGTERM");
+        } catch {
+          // already gone
+        }
+      rmSync(files.pidFile, { force: true });
     },
   };
 }
@@ -156,7 +169,6 @@ function running(pid: number): boolean {
 
 async function attachPasta(pid: number, ports: PortMapping[], dir: string, outlive: boolean): Promise<NetworkAttachment> {
   const args = [
-    "--foreground",
     "--config-net",
     "--quiet",
     // the host's loopback stays out of reach, as with docker's bridge
@@ -170,12 +182,11 @@ async function attachPasta(pid: number, ports: PortMapping[], dir: string, outli
     "none",
     "-U",
     "none",
-    // written once the namespace is configured: the launcher's ready file
     "--pid",
-    join(dir, `pasta-${pid}.ready`),
+    launchFiles("pasta", pid, dir).pidFile,
     String(pid),
   ];
-  const helper = await launchHelper("pasta", [findExecutable("pasta") ?? "pasta", ...args], pid, dir, outlive);
+  const helper = await launchHelper("pasta", "daemon", [findExecutable("pasta") ?? "pasta", ...args], pid, dir, outlive);
   return { pids: [helper.pid], ports, stop: helper.stop };
 }
 
@@ -183,7 +194,7 @@ async function attachSlirp(pid: number, ports: PortMapping[], dir: string, outli
   const apiSocket = join(dir, `slirp-${pid}.sock`);
   rmSync(apiSocket, { force: true });
   const args = ["--configure", "--mtu=65520", "--disable-host-loopback", "--ready-fd=3", ...(ports.length > 0 ? ["--api-socket", apiSocket] : []), String(pid), "tap0"];
-  const helper = await launchHelper("slirp4netns", [findExecutable("slirp4netns") ?? "slirp4netns", ...args], pid, dir, outlive);
+  const helper = await launchHelper("slirp4netns", "child", [findExecutable("slirp4netns") ?? "slirp4netns", ...args], pid, dir, outlive);
   const stop = () => {
     helper.stop();
     rmSync(apiSocket, { force: true });
