@@ -106,8 +106,8 @@ export function planSandbox(parsed: ParsedRun): SandboxPlan {
   };
   writeEtc("hostname", `${hostname}\n`);
   writeEtc("hosts", hostsFile(network, hostname));
-  // Only a private network needs another resolver; otherwise the host's file (under /etc) is right.
-  if (network.mode === "pasta" || network.mode === "slirp4netns") writeEtc("resolv.conf", resolvConf(network));
+  // A copy even for host/none: the host's may be a symlink into /run, which the sandbox doesn't show.
+  writeEtc("resolv.conf", resolvConf(network));
 
   const cwd = process.cwd();
   const mounts: MountSpec[] = [

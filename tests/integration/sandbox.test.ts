@@ -4,6 +4,7 @@ import { afterAll, describe, expect, test } from "bun:test";
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { whyUnusable } from "../../src/net";
 import { bunkerSandbox } from "../support/bunker";
 
 const sb = bunkerSandbox();
@@ -69,6 +70,10 @@ describe("bunker sandbox", () => {
     const host = readFileSync("/proc/net/dev", "utf8").split("\n").slice(2).filter(Boolean).map((l) => l.split(":")[0].trim()).sort();
     const r = await sh("tail -n +3 /proc/net/dev | cut -d: -f1", "--network", "host");
     expect(r.stdout.split("\n").filter(Boolean).map((s) => s.trim()).sort()).toEqual(host);
+  });
+  test.if(whyUnusable("pasta") === undefined)("--network pasta: a private interface besides lo, and pasta's resolver", async () => {
+    const r = await sh("tail -n +3 /proc/net/dev | cut -d: -f1 | wc -l; cat /etc/resolv.conf", "--network", "pasta");
+    expect(r.stdout).toStartWith("2\nnameserver 169.254.1.1\n");
   });
   test("only harmless variables pass through; -e adds more", async () => {
     const r = await sh('echo "${SECRET_TOKEN:-none} $EXTRA $PATH"', "-e", "EXTRA=given");
