@@ -26,6 +26,7 @@ export const commands: Record<string, CommandEntry> = {
   pull: { description: "Download an image from a registry", load: () => import("./commands/pull").then((m) => m.default) },
   login: { description: "Log in to a registry", load: () => import("./commands/login").then((m) => m.default) },
   logout: { description: "Log out from a registry", load: () => import("./commands/logout").then((m) => m.default) },
+  push: { description: "Upload an image to a registry", load: () => import("./commands/push").then((m) => m.default) },
   images: { description: "List images in the store", load: () => import("./commands/images").then((m) => m.default) },
   image: { description: "Manage images (ls, inspect, rm, tag, pull, load, save)", load: () => import("./commands/image").then((m) => m.default) },
   rmi: { description: "Remove one or more images", load: () => import("./commands/rmi").then((m) => m.default) },
@@ -52,6 +53,7 @@ export const commands: Record<string, CommandEntry> = {
   inspect: { description: "Show low-level information on containers or images", load: () => import("./commands/inspect").then((m) => m.default) },
   container: { description: "Manage containers (ls, rm, stop, start, logs, prune, ...)", load: () => import("./commands/container").then((m) => m.default) },
   generate: { description: "Generate a systemd user unit for a container", load: () => import("./commands/generate").then((m) => m.default) },
+  exec: { description: "Execute a command in a running container", load: () => import("./commands/exec").then((m) => m.default) },
   "container-setup": { description: "internal", hidden: true, load: () => import("./commands/container-setup").then((m) => m.default) },
 };
 
