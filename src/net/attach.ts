@@ -23,8 +23,6 @@ export interface NetworkAttachment {
   stop(): void;
 }
 
-const NOTHING: NetworkAttachment = { pids: [], ports: [], stop() {} };
-
 export interface AttachOptions {
   /**
    * The container outlives this bunker process (run -d): its network helpers must not die with
@@ -33,8 +31,8 @@ export interface AttachOptions {
   outliveBunker?: boolean;
 }
 
-export async function attachNetwork(plan: NetworkPlan, pid: number, opts: AttachOptions = {}): Promise<NetworkAttachment> {
-  if (plan.mode === "none" || plan.mode === "host") return NOTHING;
+/** pasta or slirp4netns for the namespace of pid (src/net/index.ts's attachNetwork decides). */
+export async function attachUserModeNetwork(plan: NetworkPlan, pid: number, opts: AttachOptions = {}): Promise<NetworkAttachment> {
   const ports = await Promise.all(plan.ports.map(async (p) => (p.hostPort ? p : { ...p, hostPort: await freePort(p) })));
   const dir = join(runtimeRoot(), "net");
   mkdirSync(dir, { recursive: true, mode: 0o700 });
