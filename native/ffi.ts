@@ -47,12 +47,14 @@ const symbols = {
   bk_set_winsize: { args: [FFIType.i32, FFIType.i32, FFIType.i32], returns: FFIType.i32 },
   bk_get_winsize: { args: [FFIType.i32], returns: FFIType.i32 },
   // exec and cp (native/lib/exec.c)
-  bk_exec_join: { args: [FFIType.i32, FFIType.ptr, FFIType.u32, FFIType.i32], returns: FFIType.i32 },
+  bk_exec_join: { args: [FFIType.i32, FFIType.ptr, FFIType.u32, FFIType.i32, FFIType.i32], returns: FFIType.i32 },
   bk_open_in_root: { args: [FFIType.i32, FFIType.cstring, FFIType.i32, FFIType.i32], returns: FFIType.i32 },
   bk_mkdirat: { args: [FFIType.i32, FFIType.cstring, FFIType.i32], returns: FFIType.i32 },
   bk_symlinkat: { args: [FFIType.cstring, FFIType.i32, FFIType.cstring], returns: FFIType.i32 },
   bk_readlink_fd: { args: [FFIType.i32, FFIType.ptr, FFIType.i32], returns: FFIType.i32 },
   bk_unlinkat: { args: [FFIType.i32, FFIType.cstring, FFIType.i32], returns: FFIType.i32 },
+  bk_pty_unlock: { args: [FFIType.i32], returns: FFIType.i32 },
+  bk_pty_peer: { args: [FFIType.i32], returns: FFIType.i32 },
 } as const;
 
 let lib: ReturnType<typeof loadLib> | undefined;

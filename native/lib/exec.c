@@ -39,10 +39,15 @@ static void append(char *buf, size_t *n, const char *s) {
 }
 
 // Runs in the cloned child of Bun: raw syscalls only (no malloc, no stdio) until it waits.
-static void __attribute__((noreturn)) join_and_spawn(int target, const uint8_t *prog, uint32_t len, int err_fd) {
+static void __attribute__((noreturn)) join_and_spawn(int target, const uint8_t *prog, uint32_t len, int err_fd, int detach) {
   int fds[NS_COUNT];
   char path[64], digits[12];
-  if (prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0) < 0) _exit(125);
+  // Attached, it dies with bunker (and the command with it, through the command's own PDEATHSIG);
+  // detached (exec -d), it outlives bunker in a session of its own to wait for the command.
+  if (detach) {
+    if (setsid() < 0) _exit(125);
+  } else if (prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0) < 0)
+    _exit(125);
   // Every namespace fd is opened before the first setns: once in the container's mount namespace,
   // its /proc would no longer show the target by our pid numbers.
   for (unsigned i = 0; i < NS_COUNT; i++) {
@@ -111,10 +116,10 @@ static void __attribute__((noreturn)) join_and_spawn(int target, const uint8_t *
 // Returns the joining process's pid: it exits with the command's status (128+N for signal N).
 // A failure to join is written as {-(namespace index + 1), errno} on err_fd (the program's own
 // error pipe); bk_spawn's child reports program steps there as usual.
-int bk_exec_join(int target, const uint8_t *prog, uint32_t len, int err_fd) {
+int bk_exec_join(int target, const uint8_t *prog, uint32_t len, int err_fd, int detach) {
   long pid = syscall(SYS_clone, SIGCHLD, 0, 0, 0, 0);
   if (pid < 0) return -errno;
-  if (pid == 0) join_and_spawn(target, prog, len, err_fd);
+  if (pid == 0) join_and_spawn(target, prog, len, err_fd, detach);
   return (int)pid;
 }
 
@@ -145,3 +150,22 @@ int bk_readlink_fd(int fd, char *buf, int size) {
 }
 
 int bk_unlinkat(int dir_fd, const char *name, int flags) { return unlinkat(dir_fd, name, flags) == 0 ? 0 : -errno; }
+
+// ---- a pty of the container's own devpts instance, for exec -t (ttyname works inside) ----
+
+#include <sys/ioctl.h>
+#ifndef TIOCGPTPEER
+#define TIOCGPTPEER _IO('T', 0x41)
+#endif
+
+// Opens the master of a new pty from a ptmx opened with bk_open_in_root, unlocked; its slave
+// comes from bk_pty_peer (no path lookup, so nothing in the container can swap it).
+int bk_pty_unlock(int master) {
+  int zero = 0;
+  return ioctl(master, TIOCSPTLCK, &zero) == 0 ? 0 : -errno;
+}
+
+int bk_pty_peer(int master) {
+  int fd = ioctl(master, TIOCGPTPEER, O_RDWR | O_NOCTTY | O_CLOEXEC);
+  return fd < 0 ? -errno : fd;
+}

@@ -1,0 +1,143 @@
+// `bunker exec`: a new process in a running container. A clone of bunker joins every namespace of
+// the container's main process (native/lib/exec.c: user first, the ns fds all opened before the
+// first setns), then clones the command with the container's own spawn interpreter, so it lands in
+// the container's pid namespace and cgroup with the same capabilities and no_new_privs as the
+// main process (processSteps, as for the container itself).
+import { closeSync, openSync, readSync, constants as fsc, writeSync } from "node:fs";
+import { native } from "../../native/ffi";
+import { type ContainerRecord, isRunning, readState } from "../container";
+import { BunkerError, EXIT_BUNKER } from "../errors";
+import { errnoMessage, forwardSignals, startFailure, syncPipes, waitForExit } from "../runtime/process";
+import { encodeProgram } from "../runtime/program";
+import type { ContainerSpec } from "../runtime/spec";
+import { processSteps } from "../runtime/steps";
+import { attachTerminal, openPty, type Pty } from "../runtime/tty";
+import { buildEnv, resolveUser } from "../runtime/user";
+
+export interface ExecOptions {
+  interactive: boolean;
+  tty: boolean;
+  detach: boolean;
+  env: string[];
+  envFiles: string[];
+  workdir?: string;
+  user?: string;
+  privileged: boolean;
+}
+
+const NAMESPACES = ["user", "mnt", "pid", "uts", "ipc", "net", "cgroup"];
+
+function pathOf(env: string[]): string {
+  const entry = env.findLast((e) => e.startsWith("PATH="));
+  return entry ? entry.slice(5) : "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
+}
+
+/** Opens a file of the container confined to its root (symlinks resolve inside it); returns the fd. */
+export function openInContainer(pid: number, path: string, flags: number, mode = 0): number {
+  const root = openSync(`/proc/${pid}/root`, fsc.O_RDONLY | fsc.O_DIRECTORY);
+  try {
+    const fd = native().bk_open_in_root(root, Buffer.from(`${path}\0`), flags, mode);
+    if (fd < 0) throw new BunkerError(`cannot open ${path} in the container: ${errnoMessage(-fd)}`);
+    return fd;
+  } finally {
+    closeSync(root);
+  }
+}
+
+/**
+ * A pty from the container's own devpts (its /dev/pts/ptmx), so that the command's terminal has a
+ * name inside the container (tty, ttyname) as with docker exec -t.
+ */
+function containerPty(pid: number): Pty {
+  const master = openInContainer(pid, "/dev/pts/ptmx", fsc.O_RDWR | fsc.O_NOCTTY);
+  const unlocked = native().bk_pty_unlock(master);
+  const slave = unlocked < 0 ? unlocked : native().bk_pty_peer(master);
+  if (slave < 0) {
+    closeSync(master);
+    return openPty(); // an older kernel: the host's pty still works, without a name inside
+  }
+  return { master, slave };
+}
+
+/** Runs argv in the container; returns its exit code (0 at once with detach). */
+export async function execInContainer(rec: ContainerRecord, argv: string[], o: ExecOptions): Promise<number> {
+  if (argv.length === 0) throw new BunkerError(`"bunker exec" requires at least 2 arguments: bunker exec [OPTIONS] CONTAINER COMMAND [ARG...]`);
+  const state = await readState(rec.Id);
+  if (!isRunning(state) || state.Pid <= 0) throw new BunkerError(`container ${rec.Name} is not running: start it first (bunker start ${rec.Name})`);
+  const spec = rec.RunSpec as ContainerSpec | undefined;
+  if (!spec) throw new BunkerError(`container ${rec.Name} has no run spec to exec with`);
+  // The container's files as its processes see them: through its init's root.
+  const root = `/proc/${state.Pid}/root`;
+  const user = o.user ? resolveUser(o.user, [root]) : { uid: spec.uid, gid: spec.gid, groups: spec.groups, home: "/root" };
+  const env = buildEnv({ image: spec.env, flags: o.env, envFiles: o.envFiles, hostname: spec.hostname, home: user.home, tty: o.tty });
+  const cwd = o.workdir ?? spec.cwd;
+  if (!cwd.startsWith("/")) throw new BunkerError(`the working directory '${cwd}' is invalid: it needs to be an absolute path`);
+  const caps = o.privileged ? (await import("../runtime/caps")).effectiveCaps({ privileged: true, add: [], drop: [] }) : spec.caps;
+
+  const pty = o.tty && !o.detach ? containerPty(state.Pid) : undefined;
+  const toClose: number[] = [];
+  let fds: [number, number, number];
+  if (pty) fds = [pty.slave, pty.slave, pty.slave];
+  else if (o.detach) {
+    const devNull = openSync("/dev/null", fsc.O_RDWR);
+    toClose.push(devNull);
+    fds = [devNull, devNull, devNull];
+  } else if (o.interactive) fds = [0, 1, 2];
+  else {
+    const devNull = openSync("/dev/null", fsc.O_RDONLY);
+    toClose.push(devNull);
+    fds = [devNull, 1, 2];
+  }
+  const steps = processSteps(
+    { cwd, caps, uid: user.uid, gid: user.gid, groups: user.groups, noNewPrivs: spec.noNewPrivs, idMapping: spec.idMapping },
+    { path: pathOf(env), args: argv, env, execFd: -1 },
+    { fds, setsid: pty !== undefined || o.detach, controllingTty: pty !== undefined },
+  );
+  const pipes = syncPipes();
+  const program = encodeProgram(
+    { cloneFlags: 0n, cgroupFd: -1, goFd: pipes.goRead, goWriteFd: pipes.goWrite, errFd: pipes.errWrite, errReadFd: pipes.errRead },
+    steps,
+  );
+  // Nothing to set up from outside: the go byte can wait in the pipe for the command.
+  writeSync(pipes.goWrite, new Uint8Array([1]));
+  const pid = native().bk_exec_join(state.Pid, program, program.length, pipes.errWrite, o.detach ? 1 : 0);
+  for (const fd of [pipes.goRead, pipes.goWrite, pipes.errWrite, ...toClose]) closeSync(fd);
+  if (pid < 0) {
+    closeSync(pipes.errRead);
+    if (pty) closeSync(pty.slave);
+    throw new BunkerError(`cannot exec in container ${rec.Name}: ${errnoMessage(-pid)}`);
+  }
+  const stopForwarding = forwardSignals(pid);
+  const report = new Uint8Array(8);
+  let got = 0;
+  while (got < 8) {
+    const n = readSync(pipes.errRead, report, got, 8 - got, null);
+    if (n === 0) break;
+    got += n;
+  }
+  closeSync(pipes.errRead);
+  if (got === 8) {
+    stopForwarding();
+    if (pty) closeSync(pty.slave);
+    const view = new DataView(report.buffer);
+    const index = view.getInt32(0, true);
+    const errno = view.getInt32(4, true);
+    await waitForExit(pid);
+    if (index >= 0) throw startFailure(steps[index], errno, { args: argv } as ContainerSpec);
+    const what = index === -100 ? "clone the command" : `join its ${NAMESPACES[-index - 1]} namespace`;
+    throw new BunkerError(`cannot exec in container ${rec.Name}: ${what}: ${errnoMessage(errno)}`);
+  }
+  if (o.detach) return 0;
+  const session = pty ? attachTerminal(pty, o.interactive) : undefined;
+  if (pty) closeSync(pty.slave);
+  let code = EXIT_BUNKER;
+  try {
+    code = await waitForExit(pid);
+    await session?.drained;
+  } finally {
+    session?.restore();
+    stopForwarding();
+  }
+  return code;
+}
+
