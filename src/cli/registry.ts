@@ -53,6 +53,7 @@ export const commands: Record<string, CommandEntry> = {
   inspect: { description: "Show low-level information on containers or images", load: () => import("./commands/inspect").then((m) => m.default) },
   container: { description: "Manage containers (ls, rm, stop, start, logs, prune, ...)", load: () => import("./commands/container").then((m) => m.default) },
   generate: { description: "Generate a systemd user unit for a container", load: () => import("./commands/generate").then((m) => m.default) },
+  exec: { description: "Execute a command in a running container", load: () => import("./commands/exec").then((m) => m.default) },
   "container-setup": { description: "internal", hidden: true, load: () => import("./commands/container-setup").then((m) => m.default) },
 };
 
