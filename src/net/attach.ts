@@ -15,9 +15,9 @@ import { findExecutable, type NetworkPlan } from "./plan";
 import type { PortMapping } from "./ports";
 
 export interface NetworkAttachment {
-  /** host processes serving the namespace (pasta/slirp4netns); whoever outlives bunker kills them */
+  /** the helper processes serving the namespace (pasta/slirp4netns); they end with the container */
   pids: number[];
-  /** the mappings with every "any port" (0) replaced by the port chosen */
+  /** the mappings with every "any port" (0) replaced by the port chosen: record these (bunker port) */
   ports: PortMapping[];
   /** Stops the network helpers; safe to call twice. */
   stop(): void;
