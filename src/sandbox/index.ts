@@ -101,6 +101,8 @@ export function planSandbox(parsed: ParsedRun): SandboxPlan {
   mkdirSync(join(dir, "root"), { recursive: true, mode: 0o700 });
   const etc: MountSpec[] = [];
   const writeEtc = (name: string, text: string) => {
+    // Nothing can be created in the read-only /etc: only files the host has are replaced.
+    if (!existsSync(`/etc/${name}`)) return;
     writeFileSync(join(dir, name), text);
     etc.push(readOnlyBind(join(dir, name), `/etc/${name}`));
   };
