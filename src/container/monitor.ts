@@ -29,7 +29,7 @@ export interface MonitorLaunch {
 }
 
 /** How the first start went: the container's pid, or the program step that failed and its errno. */
-export type LaunchResult = { pid: number } | { failedStep: number; errno: number };
+export type LaunchResult = ({ pid: number } | { failedStep: number; errno: number }) & { monitorPid: number };
 
 export function stoppedFlagPath(id: string): string {
   return join(containerRunDir(id), "stopped");
@@ -141,10 +141,10 @@ export async function launchMonitored(l: MonitorLaunch): Promise<LaunchResult> {
   ctl.end();
   lines.release();
   proc.unref();
-  if (result === "S") return { pid };
+  if (result === "S") return { pid, monitorPid: proc.pid };
   if (result?.startsWith("E ")) {
     const [, step, errno] = result.split(" ");
-    return { failedStep: Number(step), errno: Number(errno) };
+    return { failedStep: Number(step), errno: Number(errno), monitorPid: proc.pid };
   }
   throw new BunkerError(`the container monitor failed: unexpected answer "${result ?? "EOF"}"`);
 }

@@ -14,6 +14,6 @@ export default defineCommand({
     const pid = Number(args.pid);
     if (!Number.isInteger(pid) || pid <= 0) throw new BunkerError(`invalid pid "${args.pid}"`);
     const { restartSetup } = await import("../../runtime/detached");
-    restartSetup(await getContainer(args.id), pid);
+    await restartSetup(await getContainer(args.id), pid);
   },
 });
