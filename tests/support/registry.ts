@@ -142,9 +142,26 @@ async function startTokenIssuer(dir: string, username: string, password: string)
   return { realm: `http://127.0.0.1:${server.port}/token`, certFile, server, issued: () => issued };
 }
 
+/** Removes the data dirs of registries whose test process died without cleaning up. */
+function removeStaleDirs(): void {
+  for (const name of readdirSync(tmpdir())) {
+    if (!name.startsWith("bunker-registry-")) continue;
+    const dir = join(tmpdir(), name);
+    try {
+      const owner = Number(readFileSync(join(dir, "owner.pid"), "utf8"));
+      process.kill(owner, 0);
+    } catch (e) {
+      // ESRCH: the owner is gone. No owner.pid yet (being created) or EPERM (another user's): leave it.
+      if ((e as { code?: string }).code === "ESRCH") rmSync(dir, { recursive: true, force: true });
+    }
+  }
+}
+
 export async function startRegistry(opts: { auth?: RegistryAuth } = {}): Promise<TestRegistry> {
   const auth = opts.auth ?? "none";
+  removeStaleDirs();
   const dir = mkdtempSync(join(tmpdir(), "bunker-registry-"));
+  writeFileSync(join(dir, "owner.pid"), String(process.pid));
   const creds = auth === "none" ? undefined : { username: TEST_USER, password: TEST_PASSWORD };
   let authYaml = "";
   let issuer: Awaited<ReturnType<typeof startTokenIssuer>> | undefined;
@@ -181,7 +198,13 @@ http:
 ${authYaml}`,
     );
     const logFd = openSync(logFile, "a");
-    const child = Bun.spawn(["docker-registry", "serve", configFile], { stdin: "ignore", stdout: logFd, stderr: logFd });
+    // `bun test` runs no exit hooks, and a killed test process runs none either: the kernel's
+    // parent-death signal is what reliably takes the registry down with the tests.
+    const child = Bun.spawn(["setpriv", "--pdeathsig", "SIGKILL", "--", "docker-registry", "serve", configFile], {
+      stdin: "ignore",
+      stdout: logFd,
+      stderr: logFd,
+    });
     closeSync(logFd);
     const kill = () => {
       child.kill("SIGKILL");
