@@ -2,6 +2,7 @@
 import { afterAll, expect, test } from "bun:test";
 import { readdirSync } from "node:fs";
 import { bunkerSandbox } from "../support/bunker";
+import { expectOneLineError } from "../support/errors";
 
 const sb = bunkerSandbox();
 afterAll(() => sb.cleanup());
@@ -36,7 +37,5 @@ test("doctor: one line per check on stdout, fixes under warnings, no probe left 
 }, 30_000);
 
 test("doctor --format yaml is a one-line error", async () => {
-  const r = await sb.run(["doctor", "--format", "yaml"]);
-  expect(r.code).toBe(125);
-  expect(r.stderr.trim().split("\n")).toHaveLength(1);
+  expectOneLineError(await sb.run(["doctor", "--format", "yaml"]), 'unknown --format "yaml"');
 });

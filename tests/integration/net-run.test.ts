@@ -6,6 +6,7 @@ import { createServer } from "node:net";
 import { dirname } from "node:path";
 import { whyUnusable } from "../../src/net";
 import { bunkerBin, bunkerSandbox, type Sandbox } from "../support/bunker";
+import { expectOneLineError } from "../support/errors";
 import { busyboxRootfs } from "../support/rootfs";
 
 let sb: Sandbox;
@@ -68,10 +69,7 @@ test("bad -p and unknown networks: one line, 125", async () => {
     [["-p", "80:http"], "invalid containerPort: http"],
     [["--network", "mynet"], "network mynet not found"],
   ] as const) {
-    const r = await run([...flags], "true");
-    expect(r.code).toBe(125);
-    expect(r.stderr.trim().split("\n")).toHaveLength(1);
-    expect(r.stderr).toContain(text);
+    expectOneLineError(await run([...flags], "true"), text);
   }
 });
 

@@ -6,6 +6,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { whyUnusable } from "../../src/net";
 import { bunkerSandbox } from "../support/bunker";
+import { expectOneLineError } from "../support/errors";
 
 const sb = bunkerSandbox();
 const base = mkdtempSync(join(tmpdir(), "bunker-sandbox-"));
@@ -21,11 +22,6 @@ afterAll(() => {
 const sandbox = (args: string[], opts: { env?: Record<string, string> } = {}) => sb.run(["sandbox", ...args], { cwd: work, ...opts });
 const sh = (script: string, ...flags: string[]) => sandbox([...flags, "--", "sh", "-c", script]);
 
-function oneLineError(r: { code: number; stderr: string }, text: string) {
-  expect(r.code).toBe(125);
-  expect(r.stderr.trim().split("\n")).toHaveLength(1);
-  expect(r.stderr).toContain(text);
-}
 
 describe("bunker sandbox", () => {
   test("sees the host's /usr and /etc but cannot write them", async () => {
@@ -94,9 +90,9 @@ describe("bunker sandbox", () => {
     expect((await sh("kill -TERM $$", "--init")).code).toBe(128 + 15);
   });
   test("bad flags and no command are one-line errors with 125", async () => {
-    oneLineError(await sandbox(["--cwd", "bogus", "true"]), 'invalid --cwd "bogus"');
-    oneLineError(await sandbox([]), "requires a command");
-    oneLineError(await sandbox(["-v", "/no/such/dir:/x", "true"]), "bind source path does not exist: /no/such/dir");
-    oneLineError(await sandbox(["--network", "nope", "true"]), "network nope not found");
+    expectOneLineError(await sandbox(["--cwd", "bogus", "true"]), 'invalid --cwd "bogus"');
+    expectOneLineError(await sandbox([]), "requires a command");
+    expectOneLineError(await sandbox(["-v", "/no/such/dir:/x", "true"]), "bind source path does not exist: /no/such/dir");
+    expectOneLineError(await sandbox(["--network", "nope", "true"]), "network nope not found");
   });
 });

@@ -3,15 +3,11 @@ import { afterAll, describe, expect, test } from "bun:test";
 import { existsSync, readdirSync } from "node:fs";
 import { join } from "node:path";
 import { bunkerSandbox } from "../support/bunker";
+import { expectOneLineError } from "../support/errors";
 
 const sb = bunkerSandbox();
 afterAll(() => sb.cleanup());
 
-function oneLineError(r: { code: number; stderr: string }, text: string) {
-  expect(r.code).toBe(125);
-  expect(r.stderr.trim().split("\n")).toHaveLength(1);
-  expect(r.stderr).toContain(text);
-}
 
 describe("bunker volume", () => {
   test("create NAME prints the name; ls shows docker's table; -q only names", async () => {
@@ -53,14 +49,14 @@ describe("bunker volume", () => {
     expect(await q("-f", "label=team=b")).toBe("");
     expect(await q("-f", "dangling=true")).toBe("data1\nother\n");
     expect(await q("-f", "dangling=true", "-f", "name=oth")).toBe("other\n");
-    oneLineError(await sb.run(["volume", "ls", "-f", "colour=red"]), "invalid filter 'colour'");
+    expectOneLineError(await sb.run(["volume", "ls", "-f", "colour=red"]), "invalid filter 'colour'");
     await sb.run(["volume", "rm", "other"]);
   });
   test("errors: bad name, missing volume, no argument", async () => {
-    oneLineError(await sb.run(["volume", "create", "./dir"]), "use absolute path");
-    oneLineError(await sb.run(["volume", "inspect", "nope"]), "get nope: no such volume");
-    oneLineError(await sb.run(["volume", "rm", "nope"]), "no such volume");
-    oneLineError(await sb.run(["volume", "rm"]), "requires at least 1 argument");
+    expectOneLineError(await sb.run(["volume", "create", "./dir"]), "use absolute path");
+    expectOneLineError(await sb.run(["volume", "inspect", "nope"]), "get nope: no such volume");
+    expectOneLineError(await sb.run(["volume", "rm", "nope"]), "no such volume");
+    expectOneLineError(await sb.run(["volume", "rm"]), "requires at least 1 argument");
     expect((await sb.run(["volume", "rm", "-f", "nope"])).code).toBe(0);
   });
   test("prune -f removes unused anonymous volumes only; -a removes named ones too", async () => {

@@ -1,17 +1,7 @@
 import { describe, expect, test } from "bun:test";
-import { BunkerError } from "../../src/errors";
+import { bunkerErrorOf } from "../support/errors";
 import { hostsFile, type NetworkHost, parsePublish, planNetwork, portBindings, resolvConf } from "../../src/net";
 
-function errorOf(fn: () => unknown): string {
-  try {
-    fn();
-  } catch (e) {
-    expect(e).toBeInstanceOf(BunkerError);
-    expect((e as Error).message).not.toContain("\n");
-    return (e as Error).message;
-  }
-  throw new Error("expected a BunkerError");
-}
 
 describe("parsePublish", () => {
   test("docker's forms", () => {
@@ -29,13 +19,13 @@ describe("parsePublish", () => {
     ]);
   });
   test("bad specs are one-line errors", () => {
-    expect(errorOf(() => parsePublish(["80:http"]))).toContain("invalid containerPort: http");
-    expect(errorOf(() => parsePublish(["70000:80"]))).toContain("invalid hostPort: 70000");
-    expect(errorOf(() => parsePublish(["80/sctp"]))).toContain("invalid proto: sctp");
-    expect(errorOf(() => parsePublish(["1.2.3:80:80"]))).toContain("invalid IP address: 1.2.3");
-    expect(errorOf(() => parsePublish(["8000-8002:80-81"]))).toContain("same length");
-    expect(errorOf(() => parsePublish(["8080:80", "8080:81"]))).toContain("published twice");
-    expect(errorOf(() => parsePublish(["a:b:c:d"]))).toContain("invalid publish spec");
+    expect(bunkerErrorOf(() => parsePublish(["80:http"]))).toContain("invalid containerPort: http");
+    expect(bunkerErrorOf(() => parsePublish(["70000:80"]))).toContain("invalid hostPort: 70000");
+    expect(bunkerErrorOf(() => parsePublish(["80/sctp"]))).toContain("invalid proto: sctp");
+    expect(bunkerErrorOf(() => parsePublish(["1.2.3:80:80"]))).toContain("invalid IP address: 1.2.3");
+    expect(bunkerErrorOf(() => parsePublish(["8000-8002:80-81"]))).toContain("same length");
+    expect(bunkerErrorOf(() => parsePublish(["8080:80", "8080:81"]))).toContain("published twice");
+    expect(bunkerErrorOf(() => parsePublish(["a:b:c:d"]))).toContain("invalid publish spec");
   });
   test("portBindings is docker's record shape", () => {
     expect(portBindings(parsePublish(["127.0.0.1:8080:80", "53/udp"]))).toEqual({
@@ -70,7 +60,7 @@ describe("planNetwork", () => {
     expect(planNetwork(undefined, [], noTun).note).toContain("/dev/net/tun");
   });
   test("-p that no tool can honour is an error", () => {
-    expect(errorOf(() => planNetwork(undefined, p80, nothing))).toContain("-p needs pasta or slirp4netns");
+    expect(bunkerErrorOf(() => planNetwork(undefined, p80, nothing))).toContain("-p needs pasta or slirp4netns");
   });
   test("none and host drop -p with docker's warning; host shares the namespace", () => {
     expect(planNetwork("host", p80, everything)).toEqual({ mode: "host", newNetNs: false, ports: [], note: "Published ports are discarded when using host network mode" });
@@ -78,8 +68,8 @@ describe("planNetwork", () => {
     expect(planNetwork("none", p80, everything).note).toContain("discarded");
   });
   test("an explicit tool that can't run, or an unknown network, is an error", () => {
-    expect(errorOf(() => planNetwork("pasta", [], onlySlirp))).toContain("--network pasta: pasta is not installed");
-    expect(errorOf(() => planNetwork("mynet", [], everything))).toContain("network mynet not found");
+    expect(bunkerErrorOf(() => planNetwork("pasta", [], onlySlirp))).toContain("--network pasta: pasta is not installed");
+    expect(bunkerErrorOf(() => planNetwork("mynet", [], everything))).toContain("network mynet not found");
   });
 });
 

@@ -1,8 +1,8 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { bunkerErrorOf } from "../support/errors";
 import { mkdirSync, mkdtempSync, rmSync, symlinkSync, existsSync, readdirSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { BunkerError } from "../../src/errors";
 import { createVolume, listVolumes, parseMountFlags, parseSize, prepareVolumes } from "../../src/volume";
 import { parseMountFlag, parseTmpfsFlag, parseVolumeFlag } from "../../src/volume/spec";
 
@@ -22,18 +22,6 @@ afterAll(() => {
   rmSync(base, { recursive: true, force: true });
 });
 
-/** The one-line message of the BunkerError that fn throws. */
-function errorOf(fn: () => unknown): string {
-  try {
-    fn();
-  } catch (e) {
-    expect(e).toBeInstanceOf(BunkerError);
-    const msg = (e as Error).message;
-    expect(msg).not.toContain("\n");
-    return msg;
-  }
-  throw new Error("expected a BunkerError");
-}
 
 describe("-v", () => {
   test("HOST:CTR binds the resolved host path recursively, read-write", () => {
@@ -59,13 +47,13 @@ describe("-v", () => {
     expect(parseVolumeFlag(`${hostDir}:/a/../../etc`).target).toBe("/etc");
   });
   test("bad specs say what was wrong in one line", () => {
-    expect(errorOf(() => parseVolumeFlag("/nonexistent-bunker-dir:/x"))).toContain("bind source path does not exist: /nonexistent-bunker-dir");
-    expect(errorOf(() => parseVolumeFlag("./rel:/x"))).toContain("use absolute path");
-    expect(errorOf(() => parseVolumeFlag(`${hostDir}:rel`))).toContain("mount path must be absolute");
-    expect(errorOf(() => parseVolumeFlag(`${hostDir}:/x:rx`))).toContain("invalid mode: rx");
-    expect(errorOf(() => parseVolumeFlag(`${hostDir}:/x:ro:extra`))).toContain("invalid volume specification");
-    expect(errorOf(() => parseVolumeFlag(`${hostDir}:/`))).toContain("destination can't be '/'");
-    expect(errorOf(() => parseVolumeFlag("rel"))).toContain("mount path must be absolute");
+    expect(bunkerErrorOf(() => parseVolumeFlag("/nonexistent-bunker-dir:/x"))).toContain("bind source path does not exist: /nonexistent-bunker-dir");
+    expect(bunkerErrorOf(() => parseVolumeFlag("./rel:/x"))).toContain("use absolute path");
+    expect(bunkerErrorOf(() => parseVolumeFlag(`${hostDir}:rel`))).toContain("mount path must be absolute");
+    expect(bunkerErrorOf(() => parseVolumeFlag(`${hostDir}:/x:rx`))).toContain("invalid mode: rx");
+    expect(bunkerErrorOf(() => parseVolumeFlag(`${hostDir}:/x:ro:extra`))).toContain("invalid volume specification");
+    expect(bunkerErrorOf(() => parseVolumeFlag(`${hostDir}:/`))).toContain("destination can't be '/'");
+    expect(bunkerErrorOf(() => parseVolumeFlag("rel"))).toContain("mount path must be absolute");
   });
 });
 
@@ -87,13 +75,13 @@ describe("--mount", () => {
     });
   });
   test("bad specs: unknown type, missing target, unknown key, missing bind source", () => {
-    expect(errorOf(() => parseMountFlag("type=nfs,target=/x"))).toContain('unknown mount type "nfs"');
-    expect(errorOf(() => parseMountFlag(`type=bind,source=${hostDir}`))).toContain("field Target must not be empty");
-    expect(errorOf(() => parseMountFlag("type=bind,target=/x,colour=red"))).toContain("unexpected key 'colour'");
-    expect(errorOf(() => parseMountFlag("type=bind,source=/nonexistent-bunker-dir,target=/x"))).toContain("bind source path does not exist: /nonexistent-bunker-dir");
-    expect(errorOf(() => parseMountFlag("type=bind,target=/x"))).toContain("field Source must not be empty");
-    expect(errorOf(() => parseMountFlag("type=tmpfs,source=/a,target=/x"))).toContain("Source must not be specified");
-    expect(errorOf(() => parseMountFlag("type=tmpfs,target=/x,tmpfs-size=lots"))).toContain("invalid tmpfs-size");
+    expect(bunkerErrorOf(() => parseMountFlag("type=nfs,target=/x"))).toContain('unknown mount type "nfs"');
+    expect(bunkerErrorOf(() => parseMountFlag(`type=bind,source=${hostDir}`))).toContain("field Target must not be empty");
+    expect(bunkerErrorOf(() => parseMountFlag("type=bind,target=/x,colour=red"))).toContain("unexpected key 'colour'");
+    expect(bunkerErrorOf(() => parseMountFlag("type=bind,source=/nonexistent-bunker-dir,target=/x"))).toContain("bind source path does not exist: /nonexistent-bunker-dir");
+    expect(bunkerErrorOf(() => parseMountFlag("type=bind,target=/x"))).toContain("field Source must not be empty");
+    expect(bunkerErrorOf(() => parseMountFlag("type=tmpfs,source=/a,target=/x"))).toContain("Source must not be specified");
+    expect(bunkerErrorOf(() => parseMountFlag("type=tmpfs,target=/x,tmpfs-size=lots"))).toContain("invalid tmpfs-size");
   });
 });
 
@@ -103,13 +91,13 @@ describe("--tmpfs", () => {
     expect(parseTmpfsFlag("/ro:ro").readonly).toBe(true);
   });
   test("bad options and relative paths are refused", () => {
-    expect(errorOf(() => parseTmpfsFlag("/x:bogus"))).toContain('unknown option "bogus"');
-    expect(errorOf(() => parseTmpfsFlag("x"))).toContain("mount path must be absolute");
+    expect(bunkerErrorOf(() => parseTmpfsFlag("/x:bogus"))).toContain('unknown option "bogus"');
+    expect(bunkerErrorOf(() => parseTmpfsFlag("x"))).toContain("mount path must be absolute");
   });
 });
 
 test("duplicate targets across flags are refused", () => {
-  expect(errorOf(() => parseMountFlags({ volumes: [`${hostDir}:/x`], tmpfs: ["/x"] }))).toBe("Duplicate mount point: /x");
+  expect(bunkerErrorOf(() => parseMountFlags({ volumes: [`${hostDir}:/x`], tmpfs: ["/x"] }))).toBe("Duplicate mount point: /x");
 });
 
 test("parseSize: docker's 1024-based units", () => {
@@ -140,7 +128,7 @@ describe("volume store", () => {
     expect(b).toEqual(a);
   });
   test("invalid names are refused", () => {
-    expect(errorOf(() => createVolume("a"))).toContain("invalid characters");
-    expect(errorOf(() => createVolume("../etc"))).toContain("invalid characters");
+    expect(bunkerErrorOf(() => createVolume("a"))).toContain("invalid characters");
+    expect(bunkerErrorOf(() => createVolume("../etc"))).toContain("invalid characters");
   });
 });
