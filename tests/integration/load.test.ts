@@ -176,6 +176,20 @@ describe("tag, inspect, rmi", () => {
     }
   });
 
+  test.skipIf(!Bun.which("podman"))("podman loads what save writes", async () => {
+    const out = join(work, "for-podman.tar");
+    await ok(["save", "-o", out, "busybox:1.38.0-musl"]);
+    const proot = join(work, "podman");
+    const p = Bun.spawnSync(["podman", "--root", proot, "--runroot", join(work, "podman-run"), "load", "-i", out], { stderr: "pipe" });
+    try {
+      expect(p.stderr.toString()).not.toContain("Error");
+      expect(p.exitCode).toBe(0);
+      expect(p.stdout.toString()).toContain("busybox:1.38.0-musl");
+    } finally {
+      Bun.spawnSync(["podman", "unshare", "rm", "-rf", proot]);
+    }
+  }, 60_000);
+
   test("rmi removes the image and frees its layer, keeping shared ones", async () => {
     const before = layerDirs().length;
     const r = await ok(["rmi", "busybox:1.38.0-musl"]);

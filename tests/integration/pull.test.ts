@@ -233,6 +233,24 @@ describe("pull failures: one line, exit 125, nothing stored", () => {
     expect(images).toBe("");
   });
 
+  test("an unknown layer media type", async () => {
+    const { r, images } = await pullThrough((u) =>
+      u.pathname.endsWith("/manifests/musl")
+        ? Response.json(
+            {
+              schemaVersion: 2,
+              mediaType: "application/vnd.oci.image.manifest.v1+json",
+              config: { mediaType: "application/vnd.oci.image.config.v1+json", digest: MUSL_CONFIG, size: 462 },
+              layers: [{ mediaType: "application/x-bunker-unknown", digest: `sha256:${MUSL_BLOB}`, size: 886160 }],
+            },
+            { headers: { "content-type": "application/vnd.oci.image.manifest.v1+json" } },
+          )
+        : undefined,
+    );
+    expectOneLineError(r, /application\/x-bunker-unknown/);
+    expect(images).toBe("");
+  });
+
   test("a blob whose bytes don't match its digest", async () => {
     const { r, layers: l, images } = await pullThrough((u) =>
       u.pathname.includes(`/blobs/sha256:${MUSL_BLOB}`) ? new Response(Bun.gzipSync(new Uint8Array(2048))) : undefined,
