@@ -347,7 +347,7 @@ export class RegistryClient {
     if (scope) url.searchParams.set("scope", scope);
     const headers: Record<string, string> = creds ? { authorization: basic(creds) } : {};
     const res = await this.withRetries(
-      (signal) => fetch(url, { headers, signal, tls: this.tlsFor(url) }),
+      (signal) => fetch(url, { headers, signal, tls: this.tlsFor(url) }).catch((e) => Promise.reject(certificateError(e, url.host) ?? e)),
       undefined,
       true,
       `the token server ${url.origin}`,
@@ -418,14 +418,12 @@ export class RegistryClient {
       const headers: Record<string, string> = { ...o.headers };
       // Credentials are for the registry's origin only: never for a CDN or another host.
       if (auth && url.origin === start.origin) headers.authorization = auth;
-      const res = await fetch(url, {
-        method: verb,
-        headers,
-        body: typeof body === "function" ? body() : body,
-        redirect: "manual",
-        signal,
-        tls: this.tlsFor(url),
-      });
+      let res: Response;
+      try {
+        res = await fetch(url, { method: verb, headers, body: typeof body === "function" ? body() : body, redirect: "manual", signal, tls: this.tlsFor(url) });
+      } catch (e) {
+        throw certificateError(e, url.host) ?? e;
+      }
       if (![301, 302, 303, 307, 308].includes(res.status)) return res;
       const location = res.headers.get("location");
       await res.body?.cancel();
@@ -501,6 +499,15 @@ export class RegistryClient {
     if (res.status === 403) throw new BunkerError(`access to ${name} denied by ${this.registry}${why ? ` (${why})` : ""}; run bunker login ${this.registry}`);
     throw new BunkerError(`${this.registry} answered ${res.status} ${res.statusText} for ${what}${why ? ` (${why})` : ""}`);
   }
+}
+
+/** An untrusted certificate is not a network hiccup: say so at once instead of retrying. */
+function certificateError(e: unknown, host: string): BunkerError | undefined {
+  const code = String((e as { code?: unknown })?.code ?? "");
+  if (!/CERT|SELF_SIGNED|UNABLE_TO_VERIFY|UNABLE_TO_GET_ISSUER/.test(code)) return undefined;
+  return new BunkerError(
+    `the TLS certificate of ${host} is not trusted (${code}: ${(e as Error).message}); use --tls-verify=false only for a registry you trust`,
+  );
 }
 
 function basic(c: Credentials): string {

@@ -11,7 +11,7 @@ import { BunkerError } from "../../src/errors";
 import { parseImageConfig, parseManifestDocument, selectManifest } from "../../src/image/manifest";
 import { RegistryClient, resetRegistryState } from "../../src/registry/client";
 import { sha256 } from "../support/oci";
-import { BUSYBOX_LAYOUTS, standardRegistry, startRegistry, type TestRegistry, TEST_PASSWORD, TEST_USER } from "../support/registry";
+import { BUSYBOX_LAYOUTS, selfSignedCert, standardRegistry, startRegistry, type TestRegistry, TEST_PASSWORD, TEST_USER } from "../support/registry";
 
 const hasRegistry = Bun.which("docker-registry") !== null && Bun.which("skopeo") !== null;
 
@@ -415,5 +415,48 @@ describe.if(hasRegistry)("registry client, faults", () => {
     const port = l.port;
     l.stop(true);
     expectOneLine(await errorOf(new RegistryClient(`127.0.0.1:${port}`, { retryDelayMs: 10 }).getManifest("x", "y")), /cannot reach 127\.0\.0\.1:\d+: .*tried 4 times/);
+  });
+});
+
+describe.if(hasRegistry)("registry client, TLS", () => {
+  let reg: TestRegistry;
+  beforeAll(async () => {
+    reg = await startRegistry({ tls: true });
+    await reg.push(`oci:${BUSYBOX_LAYOUTS.musl}`, "tls/busybox:1");
+  }, 120_000);
+  afterAll(() => reg?.stop());
+
+  test("a loopback registry with a self-signed certificate is reached over HTTPS", async () => {
+    expect(reg.url).toStartWith("https://");
+    // distribution refuses plain HTTP on a TLS port, so success means the client chose HTTPS.
+    expect((await new RegistryClient(reg.host).getManifest("tls/busybox", "1")).digest).toBe(muslManifestDigest);
+  });
+
+  test("a host the registry redirects to is verified: an untrusted certificate fails at once", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "bunker-cdn-"));
+    const [cert, key] = await selfSignedCert(dir);
+    let cdnHits = 0;
+    const cdn = Bun.serve({
+      hostname: "127.0.0.1",
+      port: 0,
+      tls: { cert: Bun.file(cert), key: Bun.file(key) },
+      fetch() {
+        cdnHits++;
+        return new Response(muslLayerBytes);
+      },
+    });
+    const std = await standardRegistry();
+    const front = faultProxy(std, (req) =>
+      new URL(req.url).pathname.includes("/blobs/") ? new Response(null, { status: 307, headers: { location: `https://localhost:${cdn.port}/blob` } }) : undefined,
+    );
+    try {
+      const e = await errorOf(new RegistryClient(front.host, { retryDelayMs: 10 }).getBlob("busybox", muslLayer.digest));
+      expectOneLine(e, new RegExp(`the TLS certificate of localhost:${cdn.port} is not trusted .*--tls-verify=false`));
+      expect(cdnHits).toBe(0);
+    } finally {
+      front.stop();
+      cdn.stop(true);
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });

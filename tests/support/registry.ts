@@ -25,7 +25,7 @@ export type RegistryAuth = "none" | "htpasswd" | "token";
 export interface TestRegistry {
   /** "127.0.0.1:PORT" */
   host: string;
-  /** "http://127.0.0.1:PORT" */
+  /** "http://127.0.0.1:PORT" ("https://…" with tls) */
   url: string;
   auth: RegistryAuth;
   username?: string;
@@ -66,7 +66,7 @@ async function waitUntilServing(url: string, child: Subprocess, logFile: string)
   for (let i = 0; i < 200; i++) {
     if (child.exitCode !== null) throw new Error(`docker-registry exited (${child.exitCode}): ${tail(logFile)}`);
     try {
-      await fetch(`${url}/v2/`);
+      await fetch(`${url}/v2/`, { tls: { rejectUnauthorized: false } });
       return; // any HTTP answer (200 or 401) means it serves
     } catch {
       await Bun.sleep(50);
@@ -157,7 +157,19 @@ function removeStaleDirs(): void {
   }
 }
 
-export async function startRegistry(opts: { auth?: RegistryAuth } = {}): Promise<TestRegistry> {
+/** A self-signed certificate for 127.0.0.1 and localhost, in dir; returns [certFile, keyFile]. */
+export async function selfSignedCert(dir: string, name = "server"): Promise<[string, string]> {
+  const cert = join(dir, `${name}.crt`);
+  const key = join(dir, `${name}.key`);
+  await run(
+    ["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes", "-keyout", key, "-out", cert, "-days", "2", "-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1,DNS:localhost"],
+    "openssl req (server certificate)",
+  );
+  return [cert, key];
+}
+
+/** auth: none, htpasswd or token; tls: serve HTTPS with a self-signed certificate (url is https://). */
+export async function startRegistry(opts: { auth?: RegistryAuth; tls?: boolean } = {}): Promise<TestRegistry> {
   const auth = opts.auth ?? "none";
   removeStaleDirs();
   const dir = mkdtempSync(join(tmpdir(), "bunker-registry-"));
@@ -173,13 +185,14 @@ export async function startRegistry(opts: { auth?: RegistryAuth } = {}): Promise
     issuer = await startTokenIssuer(dir, TEST_USER, TEST_PASSWORD);
     authYaml = `auth:\n  token:\n    realm: ${issuer.realm}\n    service: ${TOKEN_SERVICE}\n    issuer: ${TOKEN_ISSUER}\n    rootcertbundle: ${issuer.certFile}\n`;
   }
+  const tlsYaml = opts.tls ? await selfSignedCert(dir).then(([cert, key]) => `  tls:\n    certificate: ${cert}\n    key: ${key}\n`) : "";
   const logFile = join(dir, "registry.log");
   let lastError: unknown;
   // The free port can be taken between probing and binding; try a few.
   for (let attempt = 0; attempt < 3; attempt++) {
     const port = freePort();
     const host = `127.0.0.1:${port}`;
-    const url = `http://${host}`;
+    const url = `${opts.tls ? "https" : "http"}://${host}`;
     const configFile = join(dir, "config.yml");
     writeFileSync(
       configFile,
@@ -195,7 +208,7 @@ storage:
     enabled: true
 http:
   addr: ${host}
-${authYaml}`,
+${tlsYaml}${authYaml}`,
     );
     const logFd = openSync(logFile, "a");
     // `bun test` runs no exit hooks, and a killed test process runs none either: the kernel's
