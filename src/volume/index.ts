@@ -3,11 +3,12 @@
 //   prepareVolumes(specs);                                       // creates named/anonymous volumes
 //   kernelMountOptions(spec.options)                             // → mount(2) flags + data
 //   removeAnonymousVolumes(specs)                                // after `run --rm`
+//   removeIfAnonymous(names)                                     // `rm -v`, a detached --rm container
 export { type KernelMountOptions, kernelMountOptions, MS } from "./mountflags";
 export { type MountFlags, type MountSpec, parseMountFlags, parseSize } from "./spec";
 export { createVolume, filterVolumes, getVolume, inspectVolume, listVolumes, pruneVolumes, removeVolume, type VolumeInspect, type VolumeRecord } from "./store";
 import type { MountSpec } from "./spec";
-import { createVolume, removeVolume } from "./store";
+import { createVolume, readVolume, removeVolume } from "./store";
 
 /** Creates, on first use, every volume the specs name (docker creates named volumes implicitly). */
 export function prepareVolumes(specs: MountSpec[]): void {
@@ -16,5 +17,13 @@ export function prepareVolumes(specs: MountSpec[]): void {
 
 /** `run --rm` removes the container's anonymous volumes, as docker does; named ones stay. */
 export async function removeAnonymousVolumes(specs: MountSpec[]): Promise<void> {
-  for (const s of specs) if (s.anonymous && s.volumeName) await removeVolume(s.volumeName, true);
+  await removeIfAnonymous(specs.flatMap((s) => (s.anonymous && s.volumeName ? [s.volumeName] : [])));
+}
+
+/**
+ * Removes those of the named volumes that are anonymous (made by `-v /ctr`), for `rm -v` and for
+ * a detached --rm container: pass the Name of its record's Mounts of Type "volume".
+ */
+export async function removeIfAnonymous(names: string[]): Promise<void> {
+  for (const name of names) if (readVolume(name)?.Anonymous) await removeVolume(name, true);
 }

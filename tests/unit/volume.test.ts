@@ -132,3 +132,13 @@ describe("volume store", () => {
     expect(bunkerErrorOf(() => createVolume("../etc"))).toContain("invalid characters");
   });
 });
+
+test("removeIfAnonymous removes only anonymous volumes", async () => {
+  const { removeIfAnonymous } = await import("../../src/volume");
+  const anon = createVolume(undefined);
+  createVolume("named-keep");
+  await removeIfAnonymous([anon.Name, "named-keep", "never-existed"]);
+  const names = listVolumes().map((v) => v.Name);
+  expect(names).not.toContain(anon.Name);
+  expect(names).toContain("named-keep");
+});
