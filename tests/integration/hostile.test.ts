@@ -5,6 +5,7 @@ import { existsSync, rmSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, 
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { bunkerSandbox } from "../support/bunker";
+import { expectOneLineError } from "../support/errors";
 import { gzipLayer, writeOciLayout } from "../support/oci";
 import { makeTar, type TarEntry } from "../support/tar";
 
@@ -50,11 +51,7 @@ function storeIsClean() {
 }
 
 function expectRefused(r: { code: number; stderr: string }, words: string) {
-  expect(r.code).toBe(125);
-  const lines = r.stderr.trim().split("\n");
-  expect(lines).toHaveLength(1);
-  expect(lines[0]).toStartWith("Error: ");
-  expect(lines[0]).toContain(words);
+  expectOneLineError(r, words);
   expect(storeIsClean()).toEqual({ layers: [], tmp: [] });
 }
 

@@ -23,8 +23,8 @@ function layers(root: string): string[] {
   return existsSync(dir) ? readdirSync(dir).sort() : [];
 }
 
-/** Progress lines may come first; the error itself is one line, and the last. */
-function expectOneLineError(r: { code: number; stderr: string }, words: RegExp) {
+/** Progress lines may come first (as docker pull prints them); the error itself is one line, and the last. */
+function expectErrorLast(r: { code: number; stderr: string }, words: RegExp) {
   expect(r.code).toBe(125);
   const lines = r.stderr.trim().split("\n");
   expect(lines.filter((l) => /error/i.test(l))).toHaveLength(1);
@@ -105,7 +105,7 @@ describe("pull", () => {
       other.cleanup();
     }
     const none = await sb.run(["pull", "--platform", "linux/s390x", `${reg.host}/multi:latest`]);
-    expectOneLineError(none, /linux\/amd64/);
+    expectErrorLast(none, /linux\/amd64/);
   });
 
   test("by digest: the digest reference on stdout, no tag", async () => {
@@ -170,7 +170,7 @@ describe("pull", () => {
       mkdirSync(join(other.root, "tmp"), { recursive: true });
       writeFileSync(join(other.root, "tmp", `blob-${MUSL_BLOB}.partial`), Buffer.alloc(4096, 7));
       const bad = await other.run(["pull", `${reg.host}/busybox:musl`]);
-      expectOneLineError(bad, /digest mismatch|not a readable tar|not a valid tar/);
+      expectErrorLast(bad, /digest mismatch|not a readable tar|not a valid tar/);
       expect(layers(other.root)).toEqual([]);
       const good = await other.run(["pull", "-q", `${reg.host}/busybox:musl`]);
       expect(good.code).toBe(0);
@@ -184,12 +184,12 @@ describe("pull", () => {
 describe("pull failures: one line, exit 125, nothing stored", () => {
   test("an image that doesn't exist", async () => {
     const r = await sb.run(["pull", `${reg.host}/nope:latest`]);
-    expectOneLineError(r, /nope/);
+    expectErrorLast(r, /nope/);
   });
 
   test("a reference with bad characters", async () => {
     const r = await sb.run(["pull", "Bad_Ref!!"]);
-    expectOneLineError(r, /Bad_Ref!!|invalid|reference/i);
+    expectErrorLast(r, /Bad_Ref!!|invalid|reference/i);
   });
 
   /** A proxy in front of the real registry that breaks chosen answers. */
@@ -221,7 +221,7 @@ describe("pull failures: one line, exit 125, nothing stored", () => {
 
   test("a registry answering 500", async () => {
     const { r, images } = await pullThrough((u) => (u.pathname.includes("/manifests/") ? new Response("boom", { status: 500 }) : undefined));
-    expectOneLineError(r, /500/);
+    expectErrorLast(r, /500/);
     expect(images).toBe("");
   }, 60_000);
 
@@ -229,7 +229,7 @@ describe("pull failures: one line, exit 125, nothing stored", () => {
     const { r, images } = await pullThrough((u) =>
       u.pathname.includes("/manifests/") ? new Response("<html>garbage", { headers: { "content-type": "application/vnd.oci.image.manifest.v1+json" } }) : undefined,
     );
-    expectOneLineError(r, /JSON|garbage|manifest/i);
+    expectErrorLast(r, /JSON|garbage|manifest/i);
     expect(images).toBe("");
   });
 
@@ -247,7 +247,7 @@ describe("pull failures: one line, exit 125, nothing stored", () => {
           )
         : undefined,
     );
-    expectOneLineError(r, /application\/x-bunker-unknown/);
+    expectErrorLast(r, /application\/x-bunker-unknown/);
     expect(images).toBe("");
   });
 
@@ -255,7 +255,7 @@ describe("pull failures: one line, exit 125, nothing stored", () => {
     const { r, layers: l, images } = await pullThrough((u) =>
       u.pathname.includes(`/blobs/sha256:${MUSL_BLOB}`) ? new Response(Bun.gzipSync(new Uint8Array(2048))) : undefined,
     );
-    expectOneLineError(r, /digest mismatch/);
+    expectErrorLast(r, /digest mismatch/);
     expect(l).toEqual([]);
     expect(images).toBe("");
   });
@@ -286,7 +286,7 @@ describe("pull failures: one line, exit 125, nothing stored", () => {
     const healthy = faultyProxy(() => undefined, seen);
     try {
       const r = await other.run(["pull", `127.0.0.1:${dying.port}/busybox:musl`]);
-      expectOneLineError(r, /busybox|download|connection|127\.0\.0\.1/i);
+      expectErrorLast(r, /busybox|download|connection|127\.0\.0\.1/i);
       expect(layers(other.root)).toEqual([]);
       const partial = join(other.root, "tmp", `blob-${MUSL_BLOB}.partial`);
       expect(statSync(partial).size).toBeGreaterThan(0);

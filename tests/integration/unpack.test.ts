@@ -9,6 +9,7 @@ import { join } from "node:path";
 import { zstdCompressSync } from "node:zlib";
 import { hostIdMapping, toContainer } from "../../src/userns/idmap";
 import { bunkerSandbox, imagesSrc } from "../support/bunker";
+import { expectOneLineError } from "../support/errors";
 import { gzipLayer, sha256, writeOciLayout } from "../support/oci";
 import { makeTar } from "../support/tar";
 
@@ -111,15 +112,12 @@ describe("bad layer streams fail with one line and store nothing", () => {
     { path: "small", data: "y" },
   ]);
 
-  async function expectBad(name: string, layer: { blob: Uint8Array; tar: Uint8Array; mediaType?: string }, words: RegExp, mutate?: (dir: string) => void) {
+  async function expectBad(name: string, layer: { blob: Uint8Array; tar: Uint8Array; mediaType?: string }, words: string, mutate?: (dir: string) => void) {
     const dir = join(work, name);
     writeOciLayout(dir, { layers: [layer], refName: `localhost/bad:${name}` });
     mutate?.(dir);
     const r = await sb.run(["load", "-i", dir]);
-    expect(r.code).toBe(125);
-    const lines = r.stderr.trim().split("\n");
-    expect(lines).toHaveLength(1);
-    expect(lines[0]).toMatch(words);
+    expectOneLineError(r, words);
     const images = await sb.run(["images", "--format", "json"]);
     expect(JSON.parse(images.stdout).some((i: { Tag: string }) => i.Tag === name)).toBe(false);
     const tmp = join(sb.root, "tmp");
@@ -128,12 +126,12 @@ describe("bad layer streams fail with one line and store nothing", () => {
 
   test("truncated gzip", async () => {
     const gz = Bun.gzipSync(tar);
-    await expectBad("trunc-gzip", { blob: gz.subarray(0, gz.length >> 1), tar }, /truncated|unexpected end/i);
+    await expectBad("trunc-gzip", { blob: gz.subarray(0, gz.length >> 1), tar }, "truncated");
   });
 
   test("truncated zstd", async () => {
     const zst = zstdCompressSync(tar);
-    await expectBad("trunc-zstd", { blob: zst.subarray(0, zst.length >> 1), tar, mediaType: "application/vnd.oci.image.layer.v1.tar+zstd" }, /truncated|unexpected end|zstd/i);
+    await expectBad("trunc-zstd", { blob: zst.subarray(0, zst.length >> 1), tar, mediaType: "application/vnd.oci.image.layer.v1.tar+zstd" }, "truncated");
   });
 
   test("a whole zstd layer unpacks (compression from the bytes, not the media type)", async () => {
@@ -146,11 +144,11 @@ describe("bad layer streams fail with one line and store nothing", () => {
   test("a layer whose content doesn't match the config's diff_id", async () => {
     const claimed = makeTar([{ path: "claimed", data: "c" }]);
     const other = makeTar([{ path: "other", data: "z" }]);
-    await expectBad("diffid", { blob: Bun.gzipSync(other), tar: claimed }, /uncompressed digest mismatch/);
+    await expectBad("diffid", { blob: Bun.gzipSync(other), tar: claimed }, "uncompressed digest mismatch");
   });
 
   test("a config that is not JSON", async () => {
-    await expectBad("config", gzipLayer(tar), /not JSON/, (dir) => {
+    await expectBad("config", gzipLayer(tar), "not JSON", (dir) => {
       const m = JSON.parse(readFileSync(join(dir, "index.json"), "utf8")).manifests[0].digest.slice(7);
       const cfg = JSON.parse(readFileSync(join(dir, "blobs/sha256", m), "utf8")).config.digest.slice(7);
       writeFileSync(join(dir, "blobs/sha256", cfg), "{not json");
