@@ -21,7 +21,7 @@ export default defineCommand({
     quiet: { type: "boolean", alias: "q", description: "Only display container IDs" },
     format: { type: "string", description: "Output format: json (one object per line) or table" },
     filter: { type: "string", alias: "f", description: "Filter: name=, id=, status=, label=, exited= (repeatable)" },
-    "no-trunc": { type: "boolean", description: "Don't truncate output" },
+    trunc: { type: "boolean", default: true, description: "Truncate ids and commands (--no-trunc: don't)" },
     latest: { type: "boolean", alias: "l", description: "Show the latest created container" },
   },
   async run({ args, rawArgs }) {
@@ -34,13 +34,13 @@ export default defineCommand({
     views = filterViews(views, filters);
     if (args.latest) views = views.slice(0, 1);
     if (args.quiet) {
-      for (const v of views) process.stdout.write(`${args["no-trunc"] ? v.rec.Id : v.rec.Id.slice(0, 12)}\n`);
+      for (const v of views) process.stdout.write(`${args.trunc ? v.rec.Id.slice(0, 12) : v.rec.Id}\n`);
       return;
     }
     if (args.format === "json") {
       for (const v of views) process.stdout.write(`${JSON.stringify(psJson(v))}\n`);
       return;
     }
-    printTable(PS_HEADERS, views.map((v) => psRow(v, Boolean(args["no-trunc"]))));
+    printTable(PS_HEADERS, views.map((v) => psRow(v, !args.trunc)));
   },
 });

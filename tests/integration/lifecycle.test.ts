@@ -1,0 +1,182 @@
+// The container commands as a real unprivileged user: stop/kill/wait/start/restart/rm, names and
+// id prefixes, ps filters and formats, inspect, rename, logs, prune, generate systemd.
+import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { rmSync } from "node:fs";
+import { dirname } from "node:path";
+import { bunkerBin, bunkerSandbox, type Sandbox } from "../support/bunker";
+import { busyboxRootfs } from "../support/rootfs";
+
+let sb: Sandbox;
+let rootfs: string;
+
+beforeAll(() => {
+  sb = bunkerSandbox();
+  rootfs = busyboxRootfs();
+});
+afterAll(() => {
+  sb.cleanup();
+  rmSync(dirname(rootfs), { recursive: true, force: true });
+});
+
+async function detached(name: string, ...cmd: string[]): Promise<string> {
+  const r = await sb.run(["run", "-d", "--network", "none", "--name", name, "--rootfs", rootfs, ...cmd]);
+  expect(r.code).toBe(0);
+  return r.stdout.trim();
+}
+
+const field = async (name: string, template: string) => (await sb.run(["inspect", "-f", template, name])).stdout.trim();
+
+function oneLineError(r: { code: number; stderr: string }, text: string) {
+  expect(r.code).toBe(125);
+  expect(r.stderr.trim().split("\n")).toHaveLength(1);
+  expect(r.stderr).toContain(text);
+}
+
+describe("stop, kill, wait", () => {
+  test("stop sends SIGTERM, then SIGKILL after -t; wait prints the exit code", async () => {
+    await detached("polite", "sh", "-c", "trap 'exit 42' TERM; while true; do sleep 0.05; done");
+    await detached("stubborn", "sleep", "600"); // PID 1 ignores SIGTERM unless it asks for it
+    const t0 = Date.now();
+    expect((await sb.run(["stop", "polite"])).stdout).toBe("polite\n");
+    expect(Date.now() - t0).toBeLessThan(5000);
+    expect((await sb.run(["wait", "polite"])).stdout).toBe("42\n");
+    expect((await sb.run(["stop", "-t", "1", "stubborn"])).code).toBe(0);
+    expect((await sb.run(["wait", "stubborn"])).stdout).toBe("137\n");
+    expect(await field("stubborn", "{{.State.Status}} {{.State.ExitCode}} {{.State.Pid}}")).toBe("exited 137 0");
+  });
+
+  test("--stop-signal is used by stop", async () => {
+    await detached("usr1", "--stop-signal", "USR1", "sh", "-c", "trap 'exit 7' USR1; while true; do sleep 0.05; done");
+    expect((await sb.run(["stop", "-t", "5", "usr1"])).code).toBe(0);
+    expect((await sb.run(["wait", "usr1"])).stdout).toBe("7\n");
+  });
+
+  test("kill -s sends the signal; kill of a stopped container is an error", async () => {
+    await detached("target", "sh", "-c", "trap 'echo got-hup' HUP; while true; do sleep 0.05; done");
+    await Bun.sleep(200);
+    expect((await sb.run(["kill", "-s", "HUP", "target"])).code).toBe(0);
+    await Bun.sleep(300);
+    expect((await sb.run(["logs", "target"])).stdout).toBe("got-hup\n");
+    expect((await sb.run(["kill", "target"])).code).toBe(0);
+    expect((await sb.run(["wait", "target"])).stdout).toBe("137\n");
+    oneLineError(await sb.run(["kill", "target"]), "is not running");
+    oneLineError(await sb.run(["kill", "-s", "NOPE", "target"]), "invalid signal");
+  });
+});
+
+describe("start, restart, rm", () => {
+  test("start re-runs a stopped container on the same files; restart runs it again", async () => {
+    await detached("again", "sh", "-c", "echo run >> /runs; cat /runs | wc -l; sleep 600");
+    expect((await sb.run(["stop", "-t", "0", "again"])).code).toBe(0);
+    expect((await sb.run(["start", "again"])).stdout).toBe("again\n");
+    expect(await field("again", "{{.State.Status}}")).toBe("running");
+    expect((await sb.run(["restart", "-t", "0", "again"])).code).toBe(0);
+    await Bun.sleep(300);
+    expect((await sb.run(["logs", "again"])).stdout).toBe("1\n2\n3\n");
+    await sb.run(["rm", "-f", "again"]);
+  });
+
+  test("rm refuses a running container without -f; rm -f kills it; unknown names fail", async () => {
+    await detached("busy", "sleep", "600");
+    oneLineError(await sb.run(["rm", "busy"]), "container is running");
+    expect(await field("busy", "{{.State.Status}}")).toBe("running");
+    expect((await sb.run(["rm", "-f", "busy"])).stdout).toBe("busy\n");
+    oneLineError(await sb.run(["rm", "busy"]), "no such container: busy");
+    expect((await sb.run(["rm", "-f", "busy"])).code).toBe(0); // docker: rm -f of nothing is fine
+  });
+});
+
+describe("names and ids", () => {
+  test("--name must be unique; a generated name is docker-style; id prefixes work", async () => {
+    const id = await detached("unique", "sleep", "600");
+    const r = await sb.run(["run", "-d", "--network", "none", "--name", "unique", "--rootfs", rootfs, "true"]);
+    oneLineError(r, 'the container name "unique" is already in use');
+    const anon = await sb.run(["run", "-d", "--network", "none", "--rootfs", rootfs, "true"]);
+    const anonName = await field(anon.stdout.trim(), "{{.Name}}");
+    expect(anonName).toMatch(/^\/[a-z]+_[a-z]+\d?$/);
+    expect(await field(id.slice(0, 8), "{{.Name}}")).toBe("/unique");
+    oneLineError(await sb.run(["inspect", "--type", "container", "nosuchthing"]), "no such container");
+  });
+
+  test("rename keeps names unique", async () => {
+    expect((await sb.run(["rename", "unique", "renamed"])).code).toBe(0);
+    expect(await field("renamed", "{{.State.Status}}")).toBe("running");
+    await detached("other", "true");
+    oneLineError(await sb.run(["rename", "renamed", "other"]), "already in use");
+    await sb.run(["rm", "-f", "renamed", "other"]);
+  });
+});
+
+describe("ps and inspect", () => {
+  test("ps -a, -q, --filter, --format json; inspect is docker-shaped", async () => {
+    const up = await detached("up1", "sleep", "600");
+    await detached("done1", "sh", "-c", "exit 3");
+    await sb.run(["wait", "done1"]);
+    const running = await sb.run(["ps", "-q"]);
+    expect(running.stdout.split("\n")).toContain(up.slice(0, 12));
+    expect(running.stdout).not.toContain((await field("done1", "{{.Id}}")).slice(0, 12));
+    const exited = await sb.run(["ps", "-a", "--filter", "status=exited", "--filter", "name=done", "--format", "json"]);
+    const rows = exited.stdout.trim().split("\n").map((l) => JSON.parse(l));
+    expect(rows.map((r) => r.Names)).toEqual(["done1"]);
+    expect(rows[0].Status).toMatch(/^Exited \(3\) /);
+    expect((await sb.run(["ps", "-a", "--no-trunc", "-q", "--filter", "name=up1"])).stdout.trim()).toBe(up);
+    oneLineError(await sb.run(["ps", "--filter", "colour=red"]), "invalid filter");
+    const [obj] = JSON.parse((await sb.run(["inspect", "up1"])).stdout);
+    expect(obj.Id).toBe(up);
+    expect(obj.Name).toBe("/up1");
+    expect(Object.keys(obj.State)).toEqual(expect.arrayContaining(["Status", "Running", "Pid", "ExitCode", "StartedAt", "FinishedAt", "OOMKilled"]));
+    expect(obj.State.Running).toBe(true);
+    expect(obj.Config.Cmd).toEqual(["sleep", "600"]);
+    expect(obj.HostConfig.RestartPolicy).toEqual({ Name: "no", MaximumRetryCount: 0 });
+    expect(obj.NetworkSettings).toHaveProperty("Ports");
+    expect(Array.isArray(obj.Mounts)).toBe(true);
+    await sb.run(["rm", "-f", "up1", "done1"]);
+  });
+
+  test("container prune removes stopped containers only", async () => {
+    await detached("keep", "sleep", "600");
+    await detached("gone", "true");
+    await sb.run(["wait", "gone"]);
+    const r = await sb.run(["container", "prune", "-f"]);
+    expect(r.code).toBe(0);
+    expect(r.stdout).toContain("Deleted Containers:");
+    const left = (await sb.run(["container", "ls", "-a", "--format", "json"])).stdout.trim().split("\n").map((l) => JSON.parse(l).Names);
+    expect(left).toContain("keep");
+    expect(left).not.toContain("gone");
+    await sb.run(["rm", "-f", "keep"]);
+  });
+});
+
+describe("logs", () => {
+  test("stdout and stderr apart, -t, --tail, --since, and -f until the container exits", async () => {
+    await detached("talker", "sh", "-c", "echo out1; echo err1 >&2; echo out2; printf partial");
+    await sb.run(["wait", "talker"]);
+    const all = await sb.run(["logs", "talker"]);
+    expect(all.stdout).toBe("out1\nout2\npartial");
+    expect(all.stderr).toBe("err1\n");
+    expect((await sb.run(["logs", "--tail", "1", "talker"])).stdout).toBe("partial");
+    expect((await sb.run(["logs", "--tail", "2", "talker"])).stdout).toBe("out2\npartial");
+    expect((await sb.run(["logs", "-t", "talker"])).stdout).toMatch(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{9}Z out1\n/);
+    expect((await sb.run(["logs", "--since", "2000-01-01T00:00:00Z", "talker"])).stdout).toBe("out1\nout2\npartial");
+    expect((await sb.run(["logs", "--since", new Date(Date.now() + 60_000).toISOString(), "talker"])).stdout).toBe("");
+    expect((await sb.run(["logs", "--until", "2000-01-01T00:00:00Z", "talker"])).stdout).toBe("");
+    oneLineError(await sb.run(["logs", "--since", "yesterday-ish", "talker"]), "invalid --since");
+
+    await detached("ticker", "sh", "-c", "for i in 1 2 3; do echo tick$i; sleep 0.2; done");
+    const f = await sb.run(["logs", "-f", "ticker"]);
+    expect(f.code).toBe(0);
+    expect(f.stdout).toBe("tick1\ntick2\ntick3\n");
+  });
+});
+
+describe("generate systemd", () => {
+  test("prints a user unit that starts and stops the container with this bunker", async () => {
+    await detached("unit", "true");
+    const r = await sb.run(["generate", "systemd", "unit"]);
+    expect(r.code).toBe(0);
+    expect(r.stdout).toContain(`ExecStart=${bunkerBin} start unit`);
+    expect(r.stdout).toContain(`ExecStop=${bunkerBin} stop -t 10 unit`);
+    expect(r.stdout).toContain(`Environment=BUNKER_ROOT=${sb.root}`);
+    expect(r.stdout).toContain("WantedBy=default.target");
+  });
+});
