@@ -256,20 +256,18 @@ export class RegistryClient {
 
   /** For `bunker login`: the registry (or its token server) accepts our credentials. */
   async checkLogin(): Promise<void> {
-    const creds = this.credentials();
-    const res = await this.send("GET", "/v2/", { timeout: true });
-    await res.body?.cancel();
-    if (res.status === 401 || res.status === 403) {
-      throw new BunkerError(
-        creds
-          ? `login to ${this.registry} failed: the registry refused the credentials of ${creds.username}`
-          : `authentication required: run bunker login ${this.registry}`,
-      );
+    // A Basic registry checks the credentials on /v2/ itself; for a Bearer one, send() asks the
+    // token server for a (scope-less) token with them, and that is the check.
+    let res: Response;
+    try {
+      res = await this.send("GET", "/v2/", { timeout: true });
+    } catch (e) {
+      const creds = this.credentials();
+      if (e instanceof AuthenticationError && creds) throw new BunkerError(`login to ${this.registry} failed: it refused the credentials of ${creds.username}`);
+      throw e;
     }
+    await res.body?.cancel();
     if (!res.ok) throw new BunkerError(`login to ${this.registry} failed: it answered ${res.status} ${res.statusText}`);
-    // A token server is asked only when a scope needs it; ask it now, with no scope.
-    const ch = knownChallenges.get(this.registry);
-    if (ch?.scheme === "bearer") await this.fetchToken(ch, undefined, creds);
   }
 
   // ---- transport ----
@@ -370,8 +368,8 @@ export class RegistryClient {
     return t.token;
   }
 
-  private authError(creds: Credentials | undefined): BunkerError {
-    return new BunkerError(
+  private authError(creds: Credentials | undefined): AuthenticationError {
+    return new AuthenticationError(
       creds
         ? `authentication failed: ${this.registry} refused the credentials of ${creds.username}; run bunker login ${this.registry}`
         : `authentication required: run bunker login ${this.registry}`,
@@ -500,6 +498,9 @@ export class RegistryClient {
     throw new BunkerError(`${this.registry} answered ${res.status} ${res.statusText} for ${what}${why ? ` (${why})` : ""}`);
   }
 }
+
+/** The registry or its token server refused us (no credentials, or wrong ones). */
+export class AuthenticationError extends BunkerError {}
 
 /** An untrusted certificate is not a network hiccup: say so at once instead of retrying. */
 function certificateError(e: unknown, host: string): BunkerError | undefined {

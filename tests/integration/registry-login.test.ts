@@ -38,7 +38,7 @@ for (const auth of ["htpasswd", "token"] as const) {
       const r = await sb.run(["login", "-u", TEST_USER, "--password-stdin", reg.host], { stdin: "wrong\n" });
       expect(r.code).toBe(125);
       expect(r.stderr.trim().split("\n").filter((l) => l.startsWith("Error:"))).toHaveLength(1);
-      expect(r.stderr).toMatch(/Error: (login to .* failed: the registry refused the credentials of bunker|authentication failed: .* refused the credentials of bunker)/);
+      expect(r.stderr).toContain(`Error: login to ${reg.host} failed: it refused the credentials of ${TEST_USER}\n`);
       expect(existsSync(join(configDir, "config.json"))).toBe(false);
     });
 
