@@ -4,7 +4,8 @@
 import { closeSync, openSync, readSync, writeSync, constants as fsc } from "node:fs";
 import { errnoName, helperMemfd, native } from "../../native/ffi";
 import { BunkerError, EXIT_BUNKER, EXIT_CANNOT_EXEC, EXIT_NOT_FOUND } from "../errors";
-import { applyIdMapping } from "../userns/idmap";
+import { applyIdMapping, type IdMapping } from "../userns/idmap";
+import { prepareRootfs } from "./rootfs";
 import { encodeProgram, Op, type ProgramHeader, type Step } from "./program";
 import type { ContainerSpec } from "./spec";
 import { buildSteps, type Stdio } from "./steps";
@@ -78,61 +79,102 @@ function defaultStdio(spec: ContainerSpec): { stdio: Stdio; close: number[] } {
   return { stdio: { fds: [devNull, 1, 2], setsid: false, controllingTty: false }, close: [devNull] };
 }
 
-/**
- * Clones the container's first process and returns once its command is running (execve
- * succeeded); throws a BunkerError with exit code 125/126/127 otherwise, after reaping it.
- */
-export async function startContainer(spec: ContainerSpec, opts: StartOptions = {}): Promise<Started> {
+export interface SpawnRequest {
+  /** the program, built with header fds from pipes() */
+  program: Uint8Array;
+  idMapping: IdMapping;
+  /** fds of ours the child has its own copy of now: closed once it exists */
+  closeAfterClone: number[];
+  onCloned?: (pid: number) => void;
+  /** after the id mapping, before the child is released */
+  setup?: SetupHook;
+}
+
+export interface SyncPipes {
+  goRead: number;
+  goWrite: number;
+  errRead: number;
+  errWrite: number;
+}
+
+export function syncPipes(): SyncPipes {
   const [goRead, goWrite] = pipe();
   const [errRead, errWrite] = pipe();
-  const own = opts.stdio ? { stdio: opts.stdio, close: [] as number[] } : defaultStdio(spec);
-  const { program, steps } = spawnProgram(spec, own.stdio, {
-    cgroupFd: opts.cgroupFd ?? -1,
-    goFd: goRead,
-    goWriteFd: goWrite,
-    errFd: errWrite,
-    errReadFd: errRead,
-  });
-  const pid = native().bk_spawn(program, program.length);
-  closeSync(goRead);
-  closeSync(errWrite);
-  for (const fd of own.close) closeSync(fd);
+  return { goRead, goWrite, errRead, errWrite };
+}
+
+/**
+ * Clones a spawn program's child, maps its ids, runs the set-up, releases it, and tells whether
+ * it reached its execve: the pid, or the index of the step that failed and its errno.
+ */
+export async function spawnAndRelease(req: SpawnRequest, p: SyncPipes): Promise<{ pid: number; failed?: { index: number; errno: number } }> {
+  const pid = native().bk_spawn(req.program, req.program.length);
+  closeSync(p.goRead);
+  closeSync(p.errWrite);
+  for (const fd of req.closeAfterClone) closeSync(fd);
   if (pid < 0) {
-    closeSync(goWrite);
-    closeSync(errRead);
+    closeSync(p.goWrite);
+    closeSync(p.errRead);
     throw new BunkerError(`cannot create the container's namespaces: ${errnoMessage(-pid)}; run 'bunker doctor'`);
   }
   try {
-    opts.onCloned?.(pid);
-    applyIdMapping(pid, spec.idMapping);
-    await opts.setup?.(pid);
-    writeSync(goWrite, new Uint8Array([1]));
+    req.onCloned?.(pid);
+    applyIdMapping(pid, req.idMapping);
+    await req.setup?.(pid);
+    writeSync(p.goWrite, new Uint8Array([1]));
   } catch (e) {
     // Closing the go pipe unwritten makes the child exit without running anything.
-    closeSync(goWrite);
-    closeSync(errRead);
+    closeSync(p.goWrite);
+    closeSync(p.errRead);
     reapNow(pid);
     throw e;
   }
-  closeSync(goWrite);
+  closeSync(p.goWrite);
   // The error pipe closes at a successful execve (O_CLOEXEC): EOF means the command runs.
   // The steps take a few milliseconds, so a blocking read here costs nothing.
   const report = new Uint8Array(8);
   let got = 0;
   while (got < 8) {
-    const n = readSync(errRead, report, got, 8 - got, null);
+    const n = readSync(p.errRead, report, got, 8 - got, null);
     if (n === 0) break;
     got += n;
   }
-  closeSync(errRead);
-  if (got === 8) {
-    const view = new DataView(report.buffer);
-    const index = view.getUint32(0, true);
-    const errno = view.getInt32(4, true);
-    reapNow(pid);
-    throw startFailure(steps[index], errno, spec);
-  }
-  return { pid };
+  closeSync(p.errRead);
+  if (got < 8) return { pid };
+  const view = new DataView(report.buffer);
+  reapNow(pid);
+  return { pid, failed: { index: view.getUint32(0, true), errno: view.getInt32(4, true) } };
+}
+
+/**
+ * Clones the container's first process and returns once its command is running (execve
+ * succeeded); throws a BunkerError with exit code 125/126/127 otherwise, after reaping it.
+ */
+export async function startContainer(spec: ContainerSpec, opts: StartOptions = {}): Promise<Started> {
+  const pipes = syncPipes();
+  const own = opts.stdio ? { stdio: opts.stdio, close: [] as number[] } : defaultStdio(spec);
+  const { program, steps } = spawnProgram(spec, own.stdio, {
+    cgroupFd: opts.cgroupFd ?? -1,
+    goFd: pipes.goRead,
+    goWriteFd: pipes.goWrite,
+    errFd: pipes.errWrite,
+    errReadFd: pipes.errRead,
+  });
+  const result = await spawnAndRelease(
+    {
+      program,
+      idMapping: spec.idMapping,
+      closeAfterClone: own.close,
+      onCloned: opts.onCloned,
+      setup: async (pid) => {
+        await prepareRootfs(spec, pid);
+        await opts.setup?.(pid);
+      },
+    },
+    pipes,
+  );
+  if (result.failed) throw startFailure(steps[result.failed.index], result.failed.errno, spec);
+  return { pid: result.pid };
 }
 
 /**

@@ -1,6 +1,6 @@
 // `bunker run`: from flags and an image (or --rootfs DIR) to a ContainerSpec, then a foreground
 // run of it. The detached path (-d) hands the same plan to the lifecycle's monitor.
-import { existsSync, mkdirSync, rmdirSync, statSync, writeFileSync } from "node:fs";
+import { existsSync, rmdirSync, statSync, writeFileSync } from "node:fs";
 import { join, posix, resolve } from "node:path";
 import { type ContainerRecord, containerDir, createContainer, removeContainer, updateState, nowTimestamp } from "../container";
 import type { ContainerCgroup } from "../cgroup";
@@ -15,6 +15,7 @@ import { attachNetwork, hostsFile, type NetworkAttachment, type NetworkPlan, par
 import { parseMountFlags, prepareVolumes, removeAnonymousVolumes } from "../volume";
 import type { ContainerSpec, RootfsSpec } from "./spec";
 import { attachTerminal, openPty } from "./tty";
+import { imageRootfs, stopRootfsHelpers } from "./rootfs";
 import { buildEnv, resolveUser } from "./user";
 
 export const RUN_USAGE = `Usage: bunker run [OPTIONS] IMAGE [COMMAND] [ARG...]
@@ -223,12 +224,7 @@ export async function planContainer(parsed: ParsedRun): Promise<ContainerPlan> {
     tty: bool(f, "tty"),
   });
   record.Config.Env = env;
-  let rootfs: RootfsSpec;
-  if (image) {
-    const r = { upperDir: join(dir, "upper"), workDir: join(dir, "work"), mountPoint: join(dir, "merged") };
-    for (const d of Object.values(r)) mkdirSync(d, { recursive: true, mode: 0o755 });
-    rootfs = { kind: "overlay", lowerDirs: rootsTopFirst, ...r };
-  } else rootfs = { kind: "bind", dir: resolve(rootfsDir!) };
+  const rootfs: RootfsSpec = image ? await imageRootfs(dir, rootsTopFirst) : { kind: "bind", dir: resolve(rootfsDir!) };
   const spec: ContainerSpec = {
     id: record.Id,
     rootfs,
@@ -262,7 +258,7 @@ export async function planContainer(parsed: ParsedRun): Promise<ContainerPlan> {
  * The container's cgroup, when limits are asked or the host delegates one (src/cgroup decides).
  * The cgroup module is loaded only then: most runs on most hosts need none of it.
  */
-async function containerCgroup(spec: ContainerSpec): Promise<ContainerCgroup | undefined> {
+export async function containerCgroup(spec: ContainerSpec): Promise<ContainerCgroup | undefined> {
   if (spec.cgroupMode === "disabled" && !hasLimits(spec.resources)) return undefined;
   const { createContainerCgroup } = await import("../cgroup");
   return createContainerCgroup(spec.id, spec.resources, spec.cgroupMode);
@@ -319,6 +315,7 @@ export async function runAttached(spec: ContainerSpec, hooks: AttachedHooks = {}
     await hooks.exited?.(code, oom);
     return code;
   } finally {
+    stopRootfsHelpers();
     net?.stop();
     await cgroup?.remove();
   }
@@ -336,7 +333,7 @@ export async function runForeground(plan: ContainerPlan): Promise<number> {
     if (record.HostConfig.AutoRemove) {
       // overlayfs leaves an empty mode-000 work/work behind; without it the writable layer can
       // usually be removed without the user-namespace helper (see removeTree).
-      if (spec.rootfs.kind === "overlay") {
+      if (spec.rootfs.kind === "overlay" || spec.rootfs.kind === "fuse-overlay") {
         try {
           rmdirSync(join(spec.rootfs.workDir, "work"));
         } catch {

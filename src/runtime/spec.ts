@@ -8,8 +8,12 @@ import type { MountSpec } from "../volume";
 export type RootfsSpec =
   /** overlayfs over the image's layers: lowerDirs top → bottom, mounted inside the user namespace */
   | { kind: "overlay"; lowerDirs: string[]; upperDir: string; workDir: string; mountPoint: string }
-  /** an exploded directory used in place (--rootfs), or a copy made when overlay isn't allowed */
+  /** the same, mounted by fuse-overlayfs in the container's namespaces (overlay not allowed) */
+  | { kind: "fuse-overlay"; lowerDirs: string[]; upperDir: string; workDir: string; mountPoint: string }
+  /** an exploded directory used in place (--rootfs) */
   | { kind: "bind"; dir: string }
+  /** a copy of the layers (lowerDirs top → bottom) in dir, made when neither overlay works */
+  | { kind: "copy"; lowerDirs: string[]; dir: string }
   /** an empty tmpfs that the mounts fill (sandbox) */
   | { kind: "tmpfs"; mountPoint: string };
 

@@ -65,16 +65,27 @@ function overlayPath(p: string): string {
   return p.replace(/([\\,:])/g, "\\$1");
 }
 
+/** overlayfs's options; userxattr because the kernel's overlay runs in a user namespace. */
+export function overlayData(lowerDirsTopFirst: string[], upper: string, work: string, userxattr = true): string {
+  const data = `lowerdir=${lowerDirsTopFirst.map(overlayPath).join(":")},upperdir=${overlayPath(upper)},workdir=${overlayPath(work)}`;
+  return userxattr ? `${data},userxattr` : data;
+}
+
 function rootfsSteps(spec: ContainerSpec): { steps: Step[]; root: string } {
   const r = spec.rootfs;
-  if (r.kind === "overlay") {
-    const data = `lowerdir=${r.lowerDirs.map(overlayPath).join(":")},upperdir=${overlayPath(r.upperDir)},workdir=${overlayPath(r.workDir)},userxattr`;
-    return { steps: [mount({ source: "overlay", target: r.mountPoint, fstype: "overlay", data, targetInRoot: false })], root: r.mountPoint };
+  switch (r.kind) {
+    case "overlay":
+      return { steps: [mount({ source: "overlay", target: r.mountPoint, fstype: "overlay", data: overlayData(r.lowerDirs, r.upperDir, r.workDir), targetInRoot: false })], root: r.mountPoint };
+    case "fuse-overlay":
+      // mounted already, in the child's mount namespace, by fuse-overlayfs (src/runtime/rootfs.ts)
+      return { steps: [], root: r.mountPoint };
+    case "bind":
+    case "copy":
+      // A bind of the directory onto itself makes it a mount point, which pivot_root requires.
+      return { steps: [mount({ source: r.dir, target: r.dir, flags: MS_BIND | MS_REC, targetInRoot: false })], root: r.dir };
+    case "tmpfs":
+      return { steps: [mount({ source: "tmpfs", target: r.mountPoint, fstype: "tmpfs", data: "mode=755", targetInRoot: false })], root: r.mountPoint };
   }
-  if (r.kind === "bind")
-    // A bind of the directory onto itself makes it a mount point, which pivot_root requires.
-    return { steps: [mount({ source: r.dir, target: r.dir, flags: MS_BIND | MS_REC, targetInRoot: false })], root: r.dir };
-  return { steps: [mount({ source: "tmpfs", target: r.mountPoint, fstype: "tmpfs", data: "mode=755", targetInRoot: false })], root: r.mountPoint };
 }
 
 function hasMappedId(ranges: { inside: number; count: number }[], id: number): boolean {
@@ -161,7 +172,19 @@ export function buildSteps(spec: ContainerSpec, exec: ExecTarget, stdio: Stdio):
   );
   if (spec.newNetNs) s.push({ op: Op.IfupLo, ints: [], strs: [], what: "bring up the loopback interface" });
   if (spec.cwd !== "/") s.push({ op: Op.Mkdir, ints: [0o755, 1], strs: [spec.cwd], what: `create the working directory ${spec.cwd}` });
-  s.push({ op: Op.Chdir, ints: [], strs: [spec.cwd], what: `change to the working directory ${spec.cwd}` });
+  s.push(...processSteps(spec, exec, stdio));
+  return s;
+}
+
+/** What a process of the container needs: identity and capabilities, stdio, exec. */
+export type ProcessSpec = Pick<ContainerSpec, "cwd" | "caps" | "uid" | "gid" | "groups" | "noNewPrivs"> & { idMapping: Pick<ContainerSpec["idMapping"], "kind"> };
+
+/**
+ * The steps that turn a process already inside the container into its command: also what
+ * `bunker exec` runs after joining the namespaces of a running container.
+ */
+export function processSteps(spec: ProcessSpec, exec: ExecTarget, stdio: Stdio): Step[] {
+  const s: Step[] = [{ op: Op.Chdir, ints: [], strs: [spec.cwd], what: `change to the working directory ${spec.cwd}` }];
   const caps = capMask(spec.caps);
   // setgroups is denied in a namespace with a single-id mapping (the kernel requires it).
   const groups = spec.idMapping.kind === "single" ? [-1] : [spec.groups.length, ...spec.groups];

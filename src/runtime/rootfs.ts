@@ -1,0 +1,170 @@
+// The container's root filesystem over an image's layers. overlayfs mounted inside the user
+// namespace is the fast path (kernel ≥ 5.11); where the kernel refuses it, fuse-overlayfs (run in
+// the container's namespaces before it is released), else a plain copy of the layers. Which one
+// works is probed once per boot and remembered in the runtime dir.
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmdirSync, rmSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { BunkerError } from "../errors";
+import { runtimeRoot } from "../paths";
+import { hostIdMapping, type IdMapping } from "../userns/idmap";
+import { Op } from "./program";
+import type { ContainerSpec, RootfsSpec } from "./spec";
+import { overlayData } from "./steps";
+
+export type RootfsDriver = "overlay" | "fuse-overlayfs" | "copy";
+const DRIVERS: RootfsDriver[] = ["overlay", "fuse-overlayfs", "copy"];
+
+// <sys/mount.h>, <linux/sched.h>
+const MS_REC = 16384;
+const MS_PRIVATE = 1 << 18;
+const CLONE_NEWNS = 0x00020000n;
+const CLONE_NEWUSER = 0x10000000n;
+
+/** A mapping of the user alone: written straight to /proc, no newuidmap, enough for a probe. */
+function probeMapping(): IdMapping {
+  const m = hostIdMapping();
+  if (m.kind === "root") return m;
+  return { kind: "single", uids: [m.uids[0]], gids: [m.gids[0]] };
+}
+
+/** Can overlayfs be mounted in a user namespace here? Mounts one over empty dirs and sees. */
+async function overlayWorks(): Promise<boolean> {
+  const { spawnAndRelease, syncPipes } = await import("./process");
+  const { encodeProgram } = await import("./program");
+  mkdirSync(runtimeRoot(), { recursive: true, mode: 0o700 });
+  const dir = mkdtempSync(join(runtimeRoot(), "probe-"));
+  try {
+    const d = { lower: join(dir, "l"), upper: join(dir, "u"), work: join(dir, "w"), merged: join(dir, "m") };
+    for (const p of Object.values(d)) mkdirSync(p);
+    const pipes = syncPipes();
+    const program = encodeProgram(
+      { cloneFlags: CLONE_NEWUSER | CLONE_NEWNS, cgroupFd: -1, goFd: pipes.goRead, goWriteFd: pipes.goWrite, errFd: pipes.errWrite, errReadFd: pipes.errRead },
+      [
+        { op: Op.Mount, ints: [MS_REC | MS_PRIVATE, 0, 0, 0, 0], strs: ["", "/", "", ""], what: "" },
+        { op: Op.Mount, ints: [0, 0, 0, 0, 0], strs: ["overlay", d.merged, "overlay", overlayData([d.lower], d.upper, d.work)], what: "" },
+        { op: Op.Exec, ints: [1, 0, -1], strs: ["/usr/bin:/bin", "true"], what: "" },
+      ],
+    );
+    const r = await spawnAndRelease({ program, idMapping: probeMapping(), closeAfterClone: [] }, pipes);
+    if (!r.failed) {
+      const { waitForExit } = await import("./process");
+      await waitForExit(r.pid);
+    }
+    return r.failed === undefined || r.failed.index !== 1;
+  } finally {
+    rmdirSync(join(dir, "w/work"));
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+function fuseOverlayfs(): string | undefined {
+  const path = Bun.which("fuse-overlayfs");
+  if (!path) return undefined;
+  try {
+    // fuse-overlayfs needs to open /dev/fuse itself
+    readFileSync("/dev/fuse", { flag: "r+" });
+  } catch (e) {
+    if ((e as { code?: string }).code === "EACCES" || (e as { code?: string }).code === "ENOENT") return undefined;
+  }
+  return path;
+}
+
+/** The driver for this host: BUNKER_ROOTFS_DRIVER if set, else what the probe found this boot. */
+export async function rootfsDriver(): Promise<RootfsDriver> {
+  const forced = process.env.BUNKER_ROOTFS_DRIVER;
+  if (forced) {
+    if (!DRIVERS.includes(forced as RootfsDriver)) throw new BunkerError(`BUNKER_ROOTFS_DRIVER=${forced}: use ${DRIVERS.join(", ")}`);
+    return forced as RootfsDriver;
+  }
+  const cache = join(runtimeRoot(), "rootfs-driver");
+  try {
+    const known = readFileSync(cache, "utf8").trim() as RootfsDriver;
+    if (DRIVERS.includes(known)) return known;
+  } catch {
+    // first run since boot
+  }
+  const driver: RootfsDriver = (await overlayWorks()) ? "overlay" : fuseOverlayfs() ? "fuse-overlayfs" : "copy";
+  writeFileSync(`${cache}.tmp-${process.pid}`, driver);
+  (await import("node:fs")).renameSync(`${cache}.tmp-${process.pid}`, cache);
+  return driver;
+}
+
+/** The rootfs of an image container in dir (its container directory), for the driver. */
+export async function imageRootfs(dir: string, lowerDirsTopFirst: string[]): Promise<RootfsSpec> {
+  const driver = await rootfsDriver();
+  if (driver === "copy") {
+    const copy = join(dir, "rootfs");
+    mkdirSync(copy, { recursive: true, mode: 0o755 });
+    (await import("../log")).log.warn("overlayfs and fuse-overlayfs are not available: the image is copied for this container (slower, uses more disk); install fuse-overlayfs");
+    return { kind: "copy", lowerDirs: lowerDirsTopFirst, dir: copy };
+  }
+  const r = { upperDir: join(dir, "upper"), workDir: join(dir, "work"), mountPoint: join(dir, "merged") };
+  for (const d of Object.values(r)) mkdirSync(d, { recursive: true, mode: 0o755 });
+  if (driver === "fuse-overlayfs") (await import("../log")).log.warn("overlayfs is not allowed in a user namespace here: using fuse-overlayfs (slower)");
+  return { kind: driver === "overlay" ? "overlay" : "fuse-overlay", lowerDirs: lowerDirsTopFirst, ...r };
+}
+
+// Copies the layers bottom → top as root of the container's user namespace (owners kept), then
+// applies each layer's whiteouts (0/0 character devices) by deleting what they name.
+// Opaque directories (user.overlay.opaque) are not honoured by this fallback.
+const COPY_SCRIPT = `set -e
+dest=$1; shift
+for layer in "$@"; do
+  (cd "$layer" && find . -type c) | while IFS= read -r p; do
+    if [ "$(stat -c %t:%T "$layer/$p")" = "0:0" ]; then rm -rf "$dest/$p"; fi
+  done
+  (cd "$layer" && find . ! -type c -print0 | cpio -0 -pdmu --quiet "$dest")
+done`;
+
+function nsenter(pid: number, withMount: boolean, cmd: string[], what: string): void {
+  const args = ["nsenter", `--target=${pid}`, "--user", ...(withMount ? ["--mount"] : []), "--preserve-credentials", ...cmd];
+  const r = Bun.spawnSync(args, { stdout: "ignore", stderr: "pipe" });
+  if (r.exitCode !== 0) throw new BunkerError(`${what} failed: ${r.stderr.toString().trim().split("\n").at(-1) ?? `exit ${r.exitCode}`}`);
+}
+
+// fuse-overlayfs can't live in the container's mount namespace: pivot_root would move its root
+// too and its lower dirs would vanish. So it runs in a copy of that namespace, made after the
+// mount point was made shared there: its mount propagates into the container's namespace.
+const FUSE_SCRIPT = `mount --bind "$1" "$1" && mount --make-shared "$1" && exec unshare --mount --propagation unchanged fuse-overlayfs -f -o "$2" "$1"`;
+
+/** fuse-overlayfs daemons of this process's containers; they die with bunker (PDEATHSIG) at the latest. */
+const daemons: { kill(): void }[] = [];
+
+async function mountFuseOverlay(pid: number, r: Extract<RootfsSpec, { kind: "fuse-overlay" }>): Promise<void> {
+  const data = overlayData(r.lowerDirs, r.upperDir, r.workDir, false);
+  const p = Bun.spawn(
+    ["setpriv", "--pdeathsig", "KILL", "--", "nsenter", `--target=${pid}`, "--user", "--mount", "--preserve-credentials", "sh", "-c", FUSE_SCRIPT, "sh", r.mountPoint, data],
+    { stdin: "ignore", stdout: "ignore", stderr: "pipe" },
+  );
+  daemons.push(p);
+  // Ready when the mount shows in the container's namespace.
+  for (let i = 0; i < 1000; i++) {
+    const mounted = readFileSync(`/proc/${pid}/mountinfo`, "utf8")
+      .split("\n")
+      .some((l) => l.split(" ")[4] === r.mountPoint && l.includes(" - fuse.fuse-overlayfs "));
+    if (mounted) return;
+    if (p.exitCode !== null) break;
+    await Bun.sleep(5);
+  }
+  p.kill();
+  const why = (await new Response(p.stderr).text()).trim().split("\n").at(-1);
+  throw new BunkerError(`fuse-overlayfs could not mount the container's root: ${why || "it did not come up"}`);
+}
+
+/** Stops the fuse-overlayfs daemons started for containers that have ended. */
+export function stopRootfsHelpers(): void {
+  for (const d of daemons.splice(0)) d.kill();
+}
+
+/**
+ * The part of the rootfs that must happen in the container's namespaces before it is released
+ * (the child is cloned and mapped, and waits): fuse-overlayfs mounts, or the copy.
+ */
+export async function prepareRootfs(spec: ContainerSpec, pid: number): Promise<void> {
+  const r = spec.rootfs;
+  if (r.kind === "fuse-overlay") await mountFuseOverlay(pid, r);
+  else if (r.kind === "copy" && !existsSync(join(r.dir, ".bunker-copied"))) {
+    nsenter(pid, false, ["sh", "-c", COPY_SCRIPT, "sh", r.dir, ...[...r.lowerDirs].reverse()], "copying the image");
+    writeFileSync(join(r.dir, ".bunker-copied"), "");
+  }
+}
