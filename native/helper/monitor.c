@@ -350,7 +350,16 @@ static int start_container(int first) {
     status("E %d %d\n", report[0], report[1]);
     snprintf(st.error, sizeof st.error, "the container failed to start at step %d: %s", report[0], strerror(report[1]));
     ok = 0;
-  } else if (ok) status("S\n", 0, 0);
+  } else if (ok) {
+    // Recorded before bunker hears of it: once `run -d` returns, every command sees it running.
+    st.status = "running";
+    st.pid = pid;
+    st.oom = 0;
+    st.error[0] = 0;
+    timestamp(st.started);
+    save_state();
+    status("S\n", 0, 0);
+  }
   if (!ok) {
     kill(pid, SIGKILL);
     while (waitpid(pid, NULL, 0) < 0 && errno == EINTR) {
@@ -498,12 +507,6 @@ int bk_monitor_main(int argc, char **argv) {
       save_state();
       break;
     }
-    st.status = "running";
-    st.pid = pid;
-    st.oom = 0;
-    st.error[0] = 0;
-    timestamp(st.started);
-    save_state();
     int ws = supervise(pid, sigfd);
     st.exit_code = exit_code(ws);
     st.oom = oom_kills() > oom_before;

@@ -48,6 +48,20 @@ static void __attribute__((noreturn)) join_and_spawn(int target, const uint8_t *
     if (setsid() < 0) _exit(125);
   } else if (prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0) < 0)
     _exit(125);
+  // exec'd processes join the container's cgroup (the program's cgroup fd). The joining process
+  // moves itself while still outside the container's cgroup namespace: with nsdelegate, no
+  // migration may cross it from inside. The command then starts in the cgroup (CLONE_INTO_CGROUP).
+  int32_t cgroup_fd;
+  memcpy(&cgroup_fd, prog + 16, sizeof cgroup_fd);
+  if (cgroup_fd >= 0) {
+    int procs = openat(cgroup_fd, "cgroup.procs", O_WRONLY | O_CLOEXEC);
+    if (procs < 0 || write(procs, "0", 1) != 1) {
+      int32_t msg[2] = {-101, errno};
+      (void)!write(err_fd, msg, sizeof msg);
+      _exit(125);
+    }
+    close(procs);
+  }
   // Every namespace fd is opened before the first setns: once in the container's mount namespace,
   // its /proc would no longer show the target by our pid numbers.
   for (unsigned i = 0; i < NS_COUNT; i++) {
@@ -94,6 +108,11 @@ static void __attribute__((noreturn)) join_and_spawn(int target, const uint8_t *
     _exit(125);
   }
   exec_child = pid;
+  if (detach) {
+    // Nothing of bunker's stdio may stay open in a process that outlives it ($(bunker exec -d ...)).
+    int null_fd = open("/dev/null", O_RDWR | O_CLOEXEC);
+    for (int fd = 0; fd < 3 && null_fd >= 0; fd++) dup2(null_fd, fd);
+  }
   // Our copies of the sync pipes must go, so the exec'd child's execve shows as EOF to bunker.
   if (syscall(SYS_close_range, 3, ~0U, 0) < 0)
     for (int fd = 3; fd < 4096; fd++) close(fd);
@@ -115,7 +134,8 @@ static void __attribute__((noreturn)) join_and_spawn(int target, const uint8_t *
 // Clones a process that joins every namespace of target, then runs prog (clone flags 0) there.
 // Returns the joining process's pid: it exits with the command's status (128+N for signal N).
 // A failure to join is written as {-(namespace index + 1), errno} on err_fd (the program's own
-// error pipe); bk_spawn's child reports program steps there as usual.
+// error pipe), a failure to join its cgroup as {-101, errno}; bk_spawn's child reports program
+// steps there as usual.
 int bk_exec_join(int target, const uint8_t *prog, uint32_t len, int err_fd, int detach) {
   long pid = syscall(SYS_clone, SIGCHLD, 0, 0, 0, 0);
   if (pid < 0) return -errno;

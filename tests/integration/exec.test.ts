@@ -1,0 +1,107 @@
+// bunker exec as a real unprivileged user: the command joins every namespace of the container,
+// with the main process's capabilities and no_new_privs; -i, -t, -e, -w, -u, -d; exit codes.
+import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { readFileSync, rmSync } from "node:fs";
+import { dirname, join } from "node:path";
+import { bunkerBin, bunkerSandbox, type Sandbox } from "../support/bunker";
+import { busyboxRootfs } from "../support/rootfs";
+
+let sb: Sandbox;
+let rootfs: string;
+let mainPid: number;
+
+beforeAll(async () => {
+  sb = bunkerSandbox();
+  rootfs = busyboxRootfs();
+  const r = await sb.run(["run", "-d", "--network", "none", "--name", "box", "--hostname", "boxhost", "--rootfs", rootfs, "sleep", "600"]);
+  expect(r.code).toBe(0);
+  mainPid = JSON.parse(readFileSync(join(sb.runroot, "containers", r.stdout.trim(), "state.json"), "utf8")).Pid;
+});
+afterAll(async () => {
+  await sb.run(["rm", "-f", "box"]);
+  sb.cleanup();
+  rmSync(dirname(rootfs), { recursive: true, force: true });
+});
+
+const statusField = (text: string, name: string) => new RegExp(`^${name}:\\s*(.*)$`, "m").exec(text)![1];
+
+describe("exec", () => {
+  test("joins every namespace of the container", async () => {
+    const r = await sb.run(["exec", "box", "sh", "-c", "hostname; ps -o pid,args; for n in user mnt pid uts ipc net cgroup; do readlink /proc/self/ns/$n; done"]);
+    expect(r.code).toBe(0);
+    const lines = r.stdout.trim().split("\n");
+    expect(lines[0]).toBe("boxhost");
+    // the container's processes only, its init as PID 1
+    expect(r.stdout).toMatch(/^\s*1 sleep 600$/m);
+    const nsOut = lines.slice(-7);
+    const nsMain = ["user", "mnt", "pid", "uts", "ipc", "net", "cgroup"].map((n) => require("node:fs").readlinkSync(`/proc/${mainPid}/ns/${n}`));
+    expect(nsOut).toEqual(nsMain);
+  });
+
+  test("same capabilities, ids and no_new_privs as the main process", async () => {
+    const main = readFileSync(`/proc/${mainPid}/status`, "utf8");
+    const r = await sb.run(["exec", "box", "sh", "-c", "cat /proc/1/status; echo ===; cat /proc/self/status"]);
+    const [inMain, inExec] = r.stdout.split("===\n");
+    for (const f of ["CapBnd", "CapEff", "CapPrm", "NoNewPrivs", "Uid", "Gid"]) expect(statusField(inExec, f)).toBe(statusField(inMain, f));
+    for (const f of ["CapBnd", "CapEff", "NoNewPrivs"]) expect(statusField(inExec, f)).toBe(statusField(main, f));
+    expect(statusField(inExec, "NoNewPrivs")).toBe("1");
+  });
+
+  test("exit codes: the command's, 127 not found, 126 not executable, 125 not running", async () => {
+    expect((await sb.run(["exec", "box", "sh", "-c", "exit 9"])).code).toBe(9);
+    const nf = await sb.run(["exec", "box", "nosuchcmd"]);
+    expect(nf.code).toBe(127);
+    expect(nf.stderr).toContain("executable file not found");
+    expect((await sb.run(["exec", "box", "/etc/passwd"])).code).toBe(126);
+    expect((await sb.run(["exec", "box", "sh", "-c", "kill -9 $$"])).code).toBe(137);
+    await sb.run(["run", "-d", "--network", "none", "--name", "stopped", "--rootfs", rootfs, "true"]);
+    await sb.run(["wait", "stopped"]);
+    const r = await sb.run(["exec", "stopped", "true"]);
+    expect(r.code).toBe(125);
+    expect(r.stderr).toContain("is not running");
+    const usage = await sb.run(["exec", "box"]);
+    expect(usage.code).toBe(125);
+  });
+
+  test("-i passes stdin; without it stdin is empty", async () => {
+    expect((await sb.run(["exec", "-i", "box", "tr", "a-z", "A-Z"], { stdin: "hello\n" })).stdout).toBe("HELLO\n");
+    expect((await sb.run(["exec", "box", "cat"], { stdin: "ignored\n" })).stdout).toBe("");
+  });
+
+  test("-e, -w and -u", async () => {
+    const r = await sb.run(["exec", "-e", "GREETING=hi", "-w", "/tmp", "-u", "1000:1000", "box", "sh", "-c", 'echo $GREETING; pwd; id -u; id -g; grep CapEff /proc/self/status']);
+    expect(r.stdout).toBe("hi\n/tmp\n1000\n1000\nCapEff:\t0000000000000000\n");
+    expect((await sb.run(["exec", "-u", "nobody", "box", "id", "-un"])).stdout).toBe("nobody\n");
+  });
+
+  test("-t gives a terminal from the container's own devpts", async () => {
+    const cmd = `${bunkerBin} exec -it box sh -c 'tty; test -t 0 && test -t 1 && echo both-tty'`;
+    const r = Bun.spawnSync(["script", "-qec", cmd, "/dev/null"], { env: sb.env, stdout: "pipe", stderr: "pipe" });
+    expect(r.exitCode).toBe(0);
+    const out = r.stdout.toString().replaceAll("\r", "");
+    expect(out).toMatch(/^\/dev\/pts\/\d+$/m);
+    expect(out).toContain("both-tty");
+  });
+
+  test("-d runs the command in the background and returns at once", async () => {
+    const r = await sb.run(["exec", "-d", "box", "sh", "-c", "while [ ! -e /tmp/go ]; do sleep 0.05; done; echo done > /tmp/bg"]);
+    expect(r.code).toBe(0);
+    expect(r.stdout).toBe("");
+    // bunker returned while the command still waits for us
+    expect((await sb.run(["exec", "box", "cat", "/tmp/bg"])).code).not.toBe(0);
+    expect((await sb.run(["exec", "box", "touch", "/tmp/go"])).code).toBe(0);
+    let out = "";
+    for (let i = 0; i < 200 && out !== "done\n"; i++) {
+      await Bun.sleep(25);
+      out = (await sb.run(["exec", "box", "cat", "/tmp/bg"])).stdout;
+    }
+    expect(out).toBe("done\n");
+  });
+
+  test("top lists the container's processes", async () => {
+    const r = await sb.run(["top", "box"]);
+    expect(r.code).toBe(0);
+    expect(r.stdout.split("\n")[0]).toMatch(/PID/);
+    expect(r.stdout).toContain("sleep 600");
+  });
+});
