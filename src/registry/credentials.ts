@@ -2,13 +2,15 @@
 //
 // API:
 //   findCredentials(registry, { authFile?, repository? }) → { username, password } | undefined
-//     Files, first with an entry wins: opts.authFile (--authfile), $REGISTRY_AUTH_FILE,
+//     Files, first with an entry wins: opts.authFile (--authfile), $REGISTRY_AUTH_FILE, podman's
+//     $XDG_RUNTIME_DIR/containers/auth.json and ~/.config/containers/auth.json, then docker's
 //     $DOCKER_CONFIG/config.json if DOCKER_CONFIG is set, else ~/.docker/config.json.
 //     In each file: credHelpers[registry] → `docker-credential-<helper> get`; then auths (a
 //     "host/namespace/repo" key beats a "host/namespace" one, which beats "host"; keys may be URLs
 //     like "https://index.docker.io/v1/"), with `auth` (base64 user:pass) or username/password;
 //     then credsStore → its helper.
-//   credentialsFileForWrite(authFile?) → the file `bunker login` writes (same order as above).
+//   credentialsFileForWrite(authFile?) → the file `bunker login` writes: --authfile,
+//     $REGISTRY_AUTH_FILE, else docker's config.json.
 //   dockerHubServerUrl  → the server name docker's helpers store Docker Hub under.
 import { existsSync, readFileSync } from "node:fs";
 import { homedir } from "node:os";
@@ -36,17 +38,25 @@ interface AuthConfigFile {
 
 export const dockerHubServerUrl = "https://index.docker.io/v1/";
 
-/** The files to search, most specific first. */
+/** docker's own file: $DOCKER_CONFIG/config.json, else ~/.docker/config.json. */
+function dockerConfigFile(): string {
+  return process.env.DOCKER_CONFIG ? join(process.env.DOCKER_CONFIG, "config.json") : join(process.env.HOME || homedir(), ".docker", "config.json");
+}
+
+/** The files to search, most specific first. podman's own auth.json files are read too, as podman reads them. */
 export function credentialFiles(authFile?: string): string[] {
   const files: string[] = [];
   if (authFile) files.push(authFile);
   if (process.env.REGISTRY_AUTH_FILE) files.push(process.env.REGISTRY_AUTH_FILE);
-  files.push(process.env.DOCKER_CONFIG ? join(process.env.DOCKER_CONFIG, "config.json") : join(process.env.HOME || homedir(), ".docker", "config.json"));
+  if (process.env.XDG_RUNTIME_DIR) files.push(join(process.env.XDG_RUNTIME_DIR, "containers", "auth.json"));
+  files.push(join(process.env.XDG_CONFIG_HOME || join(process.env.HOME || homedir(), ".config"), "containers", "auth.json"));
+  files.push(dockerConfigFile());
   return files;
 }
 
+/** Where login writes: --authfile, $REGISTRY_AUTH_FILE, else docker's config.json (as docker login does). */
 export function credentialsFileForWrite(authFile?: string): string {
-  return credentialFiles(authFile)[0];
+  return authFile || process.env.REGISTRY_AUTH_FILE || dockerConfigFile();
 }
 
 export function readAuthConfig(file: string): AuthConfigFile | undefined {

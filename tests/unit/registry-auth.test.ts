@@ -62,6 +62,8 @@ describe("credential lookup", () => {
     saved = { ...process.env };
     delete process.env.REGISTRY_AUTH_FILE;
     delete process.env.DOCKER_CONFIG;
+    delete process.env.XDG_RUNTIME_DIR;
+    delete process.env.XDG_CONFIG_HOME;
     process.env.HOME = join(dir, "home");
   });
   afterEach(() => {
@@ -76,7 +78,8 @@ describe("credential lookup", () => {
 
   test("order: --authfile, $REGISTRY_AUTH_FILE, $DOCKER_CONFIG (instead of ~/.docker)", () => {
     const home = write(join(dir, "home/.docker/config.json"), { auths: { "r.example": { auth: b64("home:1") }, "only-home.example": { auth: b64("h:2") } } });
-    expect(credentialFiles()).toEqual([home]);
+    const podmanConfig = join(dir, "home/.config/containers/auth.json");
+    expect(credentialFiles()).toEqual([podmanConfig, home]);
     expect(findCredentials("r.example")).toEqual({ username: "home", password: "1" });
     const dc = write(join(dir, "dc/config.json"), { auths: { "r.example": { username: "dc", password: "3" } } });
     process.env.DOCKER_CONFIG = join(dir, "dc");
@@ -87,11 +90,20 @@ describe("credential lookup", () => {
     expect(findCredentials("r.example")).toEqual({ username: "raf", password: "4" });
     const explicit = write(join(dir, "explicit.json"), { auths: { "r.example": { auth: b64("cli:5:with:colons") } } });
     expect(findCredentials("r.example", { authFile: explicit })).toEqual({ username: "cli", password: "5:with:colons" });
-    expect(credentialFiles(explicit)).toEqual([explicit, raf, dc]);
+    expect(credentialFiles(explicit)).toEqual([explicit, raf, podmanConfig, dc]);
     // A file without an entry falls through to the next.
     expect(findCredentials("other.example", { authFile: explicit })).toBeUndefined();
     write(dc, { auths: { "other.example": { auth: b64("dc:6") } } });
     expect(findCredentials("other.example", { authFile: explicit })).toEqual({ username: "dc", password: "6" });
+  });
+
+  test("podman's auth.json files come before docker's", () => {
+    write(join(dir, "home/.docker/config.json"), { auths: { "r.example": { auth: b64("docker:1") } } });
+    write(join(dir, "home/.config/containers/auth.json"), { auths: { "r.example": { auth: b64("podman:2") } } });
+    expect(findCredentials("r.example")?.username).toBe("podman");
+    process.env.XDG_RUNTIME_DIR = join(dir, "run");
+    write(join(dir, "run/containers/auth.json"), { auths: { "r.example": { auth: b64("runtime:3") } } });
+    expect(findCredentials("r.example")?.username).toBe("runtime");
   });
 
   test("Docker Hub's key spellings, URL keys and repository-specific keys", () => {
