@@ -67,8 +67,11 @@ class HashTap extends Transform {
   endsLikeTar(): boolean {
     return this.tail.length === END_OF_ARCHIVE && this.tail.every((b) => b === 0);
   }
+  private final: string | undefined;
+  /** The sha256 of everything that passed (call once the stream has ended). */
   digest(): string {
-    return `sha256:${this.hasher.digest("hex")}`;
+    this.final ??= `sha256:${this.hasher.digest("hex")}`;
+    return this.final;
   }
 }
 
@@ -358,6 +361,8 @@ export async function unpackLayer(
     const { head, rest } = await peek(source);
     await pipeline(Readable.from(rest, { objectMode: false }), blobTap, decompressor(detectCompression(head)), diffTap, tarSink);
     if (sink.error) throw sink.error;
+    // Bytes that aren't what the manifest promised explain any other trouble: say so first.
+    checkDigests();
     if (damage && !onlyZeros) throw new BunkerError(`${label}: the layer is not a valid tar stream (${damage})`);
     sink.finish();
     helper.stdin.end();
@@ -372,14 +377,17 @@ export async function unpackLayer(
   const code = await helper.exited;
   if (error) throw new BunkerError(error);
   if (!done || code !== 0) throw new BunkerError(`${label}: unpacking failed (helper exit ${code}${helper.stderr ? `: ${helper.stderr}` : ""})`);
-  const result = { diffId: diffTap.digest(), blobDigest: blobTap.digest(), blobSize: blobTap.bytes, size: diffTap.bytes };
-  if (expect.blobDigest && expect.blobDigest !== result.blobDigest)
-    throw new BunkerError(`${label}: digest mismatch: expected ${expect.blobDigest}, got ${result.blobDigest}`);
-  if (expect.diffId && expect.diffId !== result.diffId) {
-    const why = diffTap.endsLikeTar() ? "" : " (the stream is truncated: it stops before the tar's end)";
-    throw new BunkerError(`${label}: uncompressed digest mismatch${why}: the config says ${expect.diffId}, the layer is ${result.diffId}`);
+  return { diffId: diffTap.digest(), blobDigest: blobTap.digest(), blobSize: blobTap.bytes, size: diffTap.bytes };
+
+  function checkDigests(): void {
+    const blobDigest = blobTap.digest();
+    if (expect.blobDigest && expect.blobDigest !== blobDigest) throw new BunkerError(`${label}: digest mismatch: expected ${expect.blobDigest}, got ${blobDigest}`);
+    const diffId = diffTap.digest();
+    if (expect.diffId && expect.diffId !== diffId) {
+      const why = diffTap.endsLikeTar() ? "" : " (the stream is truncated: it stops before the tar's end)";
+      throw new BunkerError(`${label}: uncompressed digest mismatch${why}: the config says ${expect.diffId}, the layer is ${diffId}`);
+    }
   }
-  return result;
 }
 
 function describe(e: unknown): string {
