@@ -13,6 +13,7 @@ import type { ContainerSpec } from "../runtime/spec";
 import { processSteps } from "../runtime/steps";
 import { attachTerminal, openPty, type Pty } from "../runtime/tty";
 import { buildEnv, resolveUser } from "../runtime/user";
+import { cgroupPathOf } from "../cgroup/manager";
 
 export interface ExecOptions {
   interactive: boolean;
@@ -93,9 +94,13 @@ export async function execInContainer(rec: ContainerRecord, argv: string[], o: E
     { path: pathOf(env), args: argv, env, execFd: -1 },
     { fds, setsid: pty !== undefined || o.detach, controllingTty: pty !== undefined },
   );
+  // The command joins the container's cgroup (the joining process moves into it first).
+  const cgroupPath = cgroupPathOf(rec.Id);
+  const cgroupFd = cgroupPath ? openSync(cgroupPath, fsc.O_RDONLY | fsc.O_DIRECTORY) : -1;
+  if (cgroupFd >= 0) toClose.push(cgroupFd);
   const pipes = syncPipes();
   const program = encodeProgram(
-    { cloneFlags: 0n, cgroupFd: -1, goFd: pipes.goRead, goWriteFd: pipes.goWrite, errFd: pipes.errWrite, errReadFd: pipes.errRead },
+    { cloneFlags: 0n, cgroupFd, goFd: pipes.goRead, goWriteFd: pipes.goWrite, errFd: pipes.errWrite, errReadFd: pipes.errRead },
     steps,
   );
   // Nothing to set up from outside: the go byte can wait in the pipe for the command.
@@ -124,7 +129,7 @@ export async function execInContainer(rec: ContainerRecord, argv: string[], o: E
     const errno = view.getInt32(4, true);
     await waitForExit(pid);
     if (index >= 0) throw startFailure(steps[index], errno, { args: argv } as ContainerSpec);
-    const what = index === -100 ? "clone the command" : `join its ${NAMESPACES[-index - 1]} namespace`;
+    const what = index === -100 ? "clone the command" : index === -101 ? "join its cgroup" : `join its ${NAMESPACES[-index - 1]} namespace`;
     throw new BunkerError(`cannot exec in container ${rec.Name}: ${what}: ${errnoMessage(errno)}`);
   }
   if (o.detach) return 0;
