@@ -1,0 +1,109 @@
+// bunker run on stored images: overlayfs over the layers with a per-container writable layer,
+// the image config (Entrypoint, Cmd, Env, WorkingDir, User), Alpine's owners (group 42), chown
+// to subordinate ids, --rm and --pull=never.
+import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { bunkerSandbox, imagesSrc, type Sandbox } from "../support/bunker";
+import { gzipLayer, writeOciLayout } from "../support/oci";
+
+let sb: Sandbox;
+let layouts: string;
+const BUSYBOX = "busybox:1.38.0-musl";
+
+async function load(dir: string) {
+  const r = await sb.run(["load", "-i", dir]);
+  if (r.code !== 0) throw new Error(`load ${dir}: ${r.stderr}`);
+}
+
+beforeAll(async () => {
+  sb = bunkerSandbox();
+  layouts = mkdtempSync(join(tmpdir(), "bunker-layouts-"));
+  await load(join(imagesSrc, "busybox-1.38.0-musl-amd64-oci"));
+  const alpineTgz = new Uint8Array(readFileSync(join(imagesSrc, "alpine-3.20.3-x86_64/alpine-minirootfs-3.20.3-x86_64.tar.gz")));
+  const alpine = join(layouts, "alpine");
+  writeOciLayout(alpine, { layers: [{ blob: alpineTgz, tar: Bun.gunzipSync(alpineTgz) }], refName: "alpine:3.20.3" });
+  await load(alpine);
+  // An image whose config sets everything run takes from it, on busybox's files.
+  const index = JSON.parse(readFileSync(join(imagesSrc, "busybox-1.38.0-musl-amd64-oci/index.json"), "utf8"));
+  const blobs = join(imagesSrc, "busybox-1.38.0-musl-amd64-oci/blobs/sha256");
+  const manifest = JSON.parse(readFileSync(join(blobs, index.manifests[0].digest.slice(7)), "utf8"));
+  const layer = new Uint8Array(readFileSync(join(blobs, manifest.layers[0].digest.slice(7))));
+  const configured = join(layouts, "configured");
+  writeOciLayout(configured, {
+    layers: [{ ...gzipLayer(Bun.gunzipSync(layer)) }],
+    config: {
+      Env: ["PATH=/bin", "FROM_IMAGE=yes", "OVERRIDE=image"],
+      Entrypoint: ["/bin/sh", "-c", 'echo "$(id -un) $(pwd) $FROM_IMAGE $OVERRIDE args:$0"'],
+      Cmd: ["from-cmd"],
+      WorkingDir: "/home/work",
+      User: "nobody",
+    },
+    refName: "configured:1",
+  });
+  await load(configured);
+});
+
+afterAll(() => {
+  sb.cleanup();
+  rmSync(layouts, { recursive: true, force: true });
+});
+
+const containerIds = () => {
+  const dir = join(sb.root, "containers");
+  return existsSync(dir) ? readdirSync(dir).filter((n) => /^[0-9a-f]{64}$/.test(n)) : [];
+};
+
+describe("images", () => {
+  test("overlayfs over the image's layers; writes go to the container's own layer", async () => {
+    const r = await sb.run(["run", "--name", "writer", BUSYBOX, "sh", "-c", "grep ' / ' /proc/mounts; echo data > /etc/added; rm /bin/vi; echo ok"]);
+    expect(r.stdout).toContain("overlay / overlay");
+    expect(r.stdout).toContain("userxattr");
+    expect(r.stdout).toContain("ok");
+    const id = containerIds().find((c) => JSON.parse(readFileSync(join(sb.root, "containers", c, "config.json"), "utf8")).Name === "writer")!;
+    expect(readFileSync(join(sb.root, "containers", id, "upper/etc/added"), "utf8")).toBe("data\n");
+    // the image itself is untouched: a new container still has vi and no /etc/added
+    const fresh = await sb.run(["run", "--rm", BUSYBOX, "sh", "-c", "ls /etc/added 2>&1; ls /bin/vi"]);
+    expect(fresh.stdout).toContain("No such file");
+    expect(fresh.stdout).toContain("/bin/vi");
+  });
+
+  test("the image's Cmd runs when no COMMAND is given", async () => {
+    const r = await sb.run(["run", "--rm", "-i", BUSYBOX], { stdin: "echo from-default-sh\n" });
+    expect(r.stdout).toBe("from-default-sh\n");
+  });
+
+  test("Entrypoint, Cmd, Env, WorkingDir and User from the config; flags override them", async () => {
+    const r = await sb.run(["run", "--rm", "configured:1"]);
+    expect(r.stdout).toBe("nobody /home/work yes image args:from-cmd\n");
+    const o = await sb.run(["run", "--rm", "-u", "root", "-w", "/tmp", "-e", "OVERRIDE=flag", "configured:1", "given"]);
+    expect(o.stdout).toBe("root /tmp yes flag args:given\n");
+    const ep = await sb.run(["run", "--rm", "--entrypoint", "/bin/echo", "configured:1", "plain"]);
+    expect(ep.stdout).toBe("plain\n");
+  });
+
+  test("Alpine: apk's files keep group 42, chown to other ids works, apk runs", async () => {
+    const r = await sb.run([
+      "run", "--rm", "alpine:3.20.3", "sh", "-c",
+      "stat -c '%g %G' /etc/shadow; touch /x && chown 1000:1000 /x && stat -c '%u %g' /x; apk --version >/dev/null && echo apk-ok; su nobody -s /bin/sh -c 'id -u'",
+    ]);
+    expect(r.stderr).toBe("");
+    expect(r.stdout).toBe("42 shadow\n1000 1000\napk-ok\n65534\n");
+  });
+
+  test("--rm leaves no container and no writable layer behind", async () => {
+    const before = containerIds().length;
+    const r = await sb.run(["run", "--rm", BUSYBOX, "sh", "-c", "mkdir -p /a/b && touch /a/b/c && chown -R 123:456 /a"]);
+    expect(r.code).toBe(0);
+    expect(containerIds().length).toBe(before);
+    expect(readdirSync(join(sb.root, "containers")).filter((n) => n.startsWith(".removing"))).toEqual([]);
+  });
+
+  test("--pull=never with an image that is not stored: one line, 125", async () => {
+    const r = await sb.run(["run", "--rm", "--pull=never", "not-here:1", "true"]);
+    expect(r.code).toBe(125);
+    expect(r.stderr.trim().split("\n")).toHaveLength(1);
+    expect(r.stderr).toContain("not-here:1");
+  });
+});
