@@ -10,6 +10,7 @@
 //   familiarName(r)      → the repository as docker shows it: "alpine", "user/app", "127.0.0.1:5000/x"
 //   familiarReference(r) → familiarName plus ":tag" / "@digest": "alpine:latest"
 //   registryEndpoint(registry) → the host to talk to: docker.io's API lives at registry-1.docker.io
+//   isValidRepository(path) / isValidTag(tag) / validateDigest(digest) → the grammar's checks
 import { BunkerError } from "../errors";
 
 export interface ImageReference {
@@ -99,6 +100,15 @@ export function parseReference(input: string): ImageReference {
     bad(input, "repository names use lowercase letters, digits and single separators ('.', '_', '__', '-') between them");
   if (tag === undefined && digest === undefined) tag = "latest";
   return { registry, repository, ...(tag !== undefined ? { tag } : {}), ...(digest !== undefined ? { digest } : {}) };
+}
+
+/** For callers that build registry URLs from parts: the same rules parseReference applies. */
+export function isValidRepository(repository: string): boolean {
+  return repository.length <= NAME_MAX && PATH_RE.test(repository);
+}
+
+export function isValidTag(tag: string): boolean {
+  return TAG_RE.test(tag);
 }
 
 export function formatReference(r: ImageReference): string {

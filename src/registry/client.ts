@@ -31,7 +31,7 @@
 //   - Every failure is a one-line BunkerError naming the registry and what to do.
 import { BunkerError } from "../errors";
 import { ACCEPTED_MANIFEST_TYPES, MediaTypes } from "../image/manifest";
-import { familiarName, registryEndpoint, validateDigest } from "../image/reference";
+import { familiarName, isValidRepository, isValidTag, registryEndpoint, validateDigest } from "../image/reference";
 import { log } from "../log";
 import { type Challenge, parseChallenges, parseTokenResponse, TokenCache } from "./auth";
 import { type Credentials, findCredentials } from "./credentials";
@@ -158,7 +158,9 @@ export class RegistryClient {
 
   async getManifest(repo: string, reference: string, signal?: AbortSignal): Promise<FetchedManifest> {
     const isDigest = reference.includes(":");
+    checkName(repo);
     if (isDigest) validateDigest(reference);
+    else if (!isValidTag(reference)) throw new BunkerError(`invalid tag "${reference}"`);
     const shown = `${this.shownRepo(repo)}${isDigest ? "@" : ":"}${reference}`;
     const res = await this.send("GET", `/v2/${repo}/manifests/${reference}`, {
       repo,
@@ -181,10 +183,11 @@ export class RegistryClient {
     if (claimed?.startsWith(`${algorithm}:`) && claimed !== digest)
       throw new BunkerError(`digest mismatch: the manifest of ${shown} hashes to ${digest} but ${this.registry} says ${claimed}`);
     const mediaType = (res.headers.get("content-type") ?? "").split(";")[0].trim();
-    return { bytes, mediaType, digest: isDigest ? reference : digestOf(bytes, "sha256") };
+    return { bytes, mediaType, digest };
   }
 
   async getBlob(repo: string, digest: string, opts: { offset?: number; signal?: AbortSignal } = {}): Promise<FetchedBlob> {
+    checkName(repo);
     validateDigest(digest);
     const want = opts.offset ?? 0;
     const fetchFrom = async (offset: number): Promise<FetchedBlob> => {
@@ -218,6 +221,7 @@ export class RegistryClient {
   // ---- push ----
 
   async blobExists(repo: string, digest: string): Promise<boolean> {
+    checkName(repo);
     validateDigest(digest);
     const res = await this.send("HEAD", `/v2/${repo}/blobs/${digest}`, { repo, actions: "pull,push", timeout: true });
     if (res.status === 404) return false;
@@ -226,6 +230,7 @@ export class RegistryClient {
   }
 
   async uploadBlob(repo: string, digest: string, data: Body, size: number): Promise<void> {
+    checkName(repo);
     validateDigest(digest);
     const start = await this.send("POST", `/v2/${repo}/blobs/uploads/`, { repo, actions: "pull,push", timeout: true, body: new Uint8Array(0) });
     await this.expectStatus(start, [202], repo, "starting an upload");
@@ -243,6 +248,9 @@ export class RegistryClient {
   }
 
   async putManifest(repo: string, reference: string, bytes: Uint8Array, mediaType: string): Promise<string> {
+    checkName(repo);
+    if (reference.includes(":")) validateDigest(reference);
+    else if (!isValidTag(reference)) throw new BunkerError(`invalid tag "${reference}"`);
     const res = await this.send("PUT", `/v2/${repo}/manifests/${reference}`, {
       repo,
       actions: "pull,push",
@@ -497,6 +505,11 @@ export class RegistryClient {
     if (res.status === 403) throw new BunkerError(`access to ${name} denied by ${this.registry}${why ? ` (${why})` : ""}; run bunker login ${this.registry}`);
     throw new BunkerError(`${this.registry} answered ${res.status} ${res.statusText} for ${what}${why ? ` (${why})` : ""}`);
   }
+}
+
+/** Repository names go into URL paths: only the reference grammar's names may. */
+function checkName(repo: string): void {
+  if (!isValidRepository(repo)) throw new BunkerError(`invalid repository name "${repo.slice(0, 100)}"`);
 }
 
 /** The registry or its token server refused us (no credentials, or wrong ones). */

@@ -4,7 +4,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { BunkerError } from "../../src/errors";
 import { parseChallenges, parseTokenResponse, TokenCache } from "../../src/registry/auth";
-import { isLoopbackHost } from "../../src/registry/client";
+import { isLoopbackHost, RegistryClient } from "../../src/registry/client";
 import { credentialFiles, findCredentials } from "../../src/registry/credentials";
 
 describe("WWW-Authenticate challenges", () => {
@@ -47,6 +47,15 @@ describe("WWW-Authenticate challenges", () => {
     cache.drop("k");
     expect(cache.get("k")).toBeUndefined();
   });
+  test("names that would escape the URL path are refused before any request", async () => {
+    const c = new RegistryClient("127.0.0.1:9"); // nothing listens on the discard port
+    for (const [repo, ref] of [["../x", "latest"], ["a/../../b", "latest"], ["a?b", "latest"], ["ok", "../../v2"], ["ok", "a/b"]]) {
+      await expect(c.getManifest(repo, ref)).rejects.toThrow(/invalid (repository name|tag)/);
+    }
+    await expect(c.getBlob("../x", `sha256:${"a".repeat(64)}`)).rejects.toThrow(/invalid repository name/);
+    await expect(c.getBlob("x", "sha256:../../etc")).rejects.toThrow(BunkerError);
+  });
+
   test("plain HTTP only for loopback", () => {
     for (const h of ["localhost", "localhost:5000", "127.0.0.1:5000", "127.1.2.3", "[::1]:5000"]) expect(isLoopbackHost(h)).toBe(true);
     for (const h of ["docker.io", "registry-1.docker.io", "10.0.0.1:5000", "localhost.example.com", "127.0.0.1.nip.io", "[::2]:5000"]) expect(isLoopbackHost(h)).toBe(false);
