@@ -8,3 +8,4 @@ export * from "./policy";
 export * from "./lifecycle";
 export * from "./logs";
 export * from "./view";
+export * from "./cp";

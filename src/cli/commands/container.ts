@@ -21,5 +21,6 @@ export default defineCommand({
     port: load(() => import("./port")),
     top: load(() => import("./top")),
     wait: load(() => import("./wait")),
+    cp: load(() => import("./cp")),
   },
 });

@@ -1,0 +1,217 @@
+// `bunker cp`: files in and out of a running container, like docker cp. The container's tree is
+// untrusted: every path in it is opened with openat2(RESOLVE_IN_ROOT) under the container's root
+// (/proc/PID/root), so no symlink or ".." planted by the container can make us read or write
+// anything outside it. Entries are created one component at a time in directories opened that way,
+// with O_NOFOLLOW, and the walk copies symlinks as symlinks (docker cp's default).
+import {
+  chmodSync,
+  closeSync,
+  constants as fsc,
+  fchmodSync,
+  fstatSync,
+  lstatSync,
+  mkdirSync,
+  openSync,
+  readdirSync,
+  readlinkSync,
+  readSync,
+  type Stats,
+  statSync,
+  symlinkSync,
+  writeSync,
+} from "node:fs";
+import { basename, dirname, join, posix } from "node:path";
+import { errnoName, native } from "../../native/ffi";
+import { BunkerError, errnoCode } from "../errors";
+import { log } from "../log";
+import { isRunning } from "./lifecycle";
+import type { ContainerRecord } from "./records";
+import { readState } from "./state";
+
+const O_PATH = 0o10000000;
+const ELOOP = 40;
+const EEXIST = 17;
+
+/** "CONTAINER:PATH" → [container, path]; a host path (no colon before the first slash) → undefined. */
+export function splitCpArg(arg: string): { container: string; path: string } | undefined {
+  const colon = arg.indexOf(":");
+  if (colon <= 0) return undefined;
+  const slash = arg.indexOf("/");
+  if (slash >= 0 && slash < colon) return undefined; // ./a:b is a host path
+  return { container: arg.slice(0, colon), path: arg.slice(colon + 1) || "/" };
+}
+
+function cstr(s: string): Buffer {
+  return Buffer.from(`${s}\0`);
+}
+
+function check(rc: number, what: string): number {
+  if (rc < 0) throw new BunkerError(`cp: ${what}: ${errnoName(rc)}`);
+  return rc;
+}
+
+/** The container's root as a directory fd; the container must be running (its mounts live with it). */
+async function containerRoot(rec: ContainerRecord): Promise<number> {
+  const s = await readState(rec.Id);
+  if (isRunning(s) && s.Pid > 0) return openSync(`/proc/${s.Pid}/root`, O_PATH | fsc.O_DIRECTORY);
+  if (rec.Rootfs) return openSync(rec.Rootfs, O_PATH | fsc.O_DIRECTORY);
+  throw new BunkerError(`cp: container ${rec.Name} is not running; start it (its root filesystem is mounted only while it runs)`);
+}
+
+function openIn(dirFd: number, path: string, flags: number, mode = 0): number {
+  return native().bk_open_in_root(dirFd, cstr(path), flags, mode);
+}
+
+function readAll(src: number, dst: number): void {
+  const buf = Buffer.alloc(256 * 1024);
+  for (;;) {
+    const n = readSync(src, buf, 0, buf.length, null);
+    if (n <= 0) return;
+    let off = 0;
+    while (off < n) off += writeSync(dst, buf, off, n - off);
+  }
+}
+
+function readLinkFd(fd: number): string {
+  const buf = Buffer.alloc(4096);
+  const n = check(native().bk_readlink_fd(fd, buf, buf.length), "readlink");
+  return buf.subarray(0, n).toString();
+}
+
+// ---- out of the container ----
+
+function copyOutEntry(root: number, ctrPath: string, hostPath: string): void {
+  const fd = openIn(root, ctrPath, O_PATH | fsc.O_NOFOLLOW);
+  check(fd, ctrPath);
+  try {
+    const st = fstatSync(fd);
+    if (st.isSymbolicLink()) symlinkSync(readLinkFd(fd), hostPath);
+    else if (st.isDirectory()) {
+      mkdirSync(hostPath, { recursive: false, mode: 0o700 });
+      const dirFd = check(openIn(root, ctrPath, fsc.O_RDONLY | fsc.O_DIRECTORY | fsc.O_NOFOLLOW), ctrPath);
+      let names: string[];
+      try {
+        names = readdirSync(`/proc/self/fd/${dirFd}`);
+      } finally {
+        closeSync(dirFd);
+      }
+      for (const name of names) copyOutEntry(root, posix.join(ctrPath, name), join(hostPath, name));
+      chmodSync(hostPath, st.mode & 0o7777);
+    } else if (st.isFile()) {
+      const src = check(openIn(root, ctrPath, fsc.O_RDONLY | fsc.O_NOFOLLOW), ctrPath);
+      const dst = openSync(hostPath, fsc.O_WRONLY | fsc.O_CREAT | fsc.O_TRUNC, st.mode & 0o777);
+      try {
+        readAll(src, dst);
+        fchmodSync(dst, st.mode & 0o777);
+      } finally {
+        closeSync(src);
+        closeSync(dst);
+      }
+    } else log.warn(`cp: skipping ${ctrPath}: not a file, directory or symlink`);
+  } finally {
+    closeSync(fd);
+  }
+}
+
+function hostStat(path: string): Stats | undefined {
+  try {
+    return statSync(path);
+  } catch (e) {
+    if (errnoCode(e) === "ENOENT") return undefined;
+    throw e;
+  }
+}
+
+/** docker cp CONTAINER:SRC DEST */
+export async function copyOut(rec: ContainerRecord, src: string, dest: string): Promise<void> {
+  const root = await containerRoot(rec);
+  try {
+    const ctrPath = posix.resolve("/", src);
+    const contentsOnly = src.endsWith("/.");
+    const d = hostStat(dest);
+    if (contentsOnly) {
+      if (!d) mkdirSync(dest);
+      const dirFd = check(openIn(root, ctrPath, fsc.O_RDONLY | fsc.O_DIRECTORY), ctrPath);
+      const names = readdirSync(`/proc/self/fd/${dirFd}`);
+      closeSync(dirFd);
+      for (const n of names) copyOutEntry(root, posix.join(ctrPath, n), join(dest, n));
+      return;
+    }
+    if (!d && !hostStat(dirname(dest))?.isDirectory()) throw new BunkerError(`cp: destination directory ${dirname(dest)} does not exist`);
+    copyOutEntry(root, ctrPath, d?.isDirectory() ? join(dest, posix.basename(ctrPath) || "root") : dest);
+  } finally {
+    closeSync(root);
+  }
+}
+
+// ---- into the container ----
+
+/** Creates (or replaces) one entry named name in the container directory dirFd. */
+function copyInEntry(dirFd: number, name: string, hostPath: string): void {
+  const st = lstatSync(hostPath);
+  if (st.isSymbolicLink()) {
+    let rc = native().bk_symlinkat(cstr(readlinkSync(hostPath)), dirFd, cstr(name));
+    if (rc === -EEXIST) {
+      native().bk_unlinkat(dirFd, cstr(name), 0);
+      rc = native().bk_symlinkat(cstr(readlinkSync(hostPath)), dirFd, cstr(name));
+    }
+    check(rc, name);
+  } else if (st.isDirectory()) {
+    const rc = native().bk_mkdirat(dirFd, cstr(name), 0o700);
+    if (rc < 0 && rc !== -EEXIST) check(rc, name);
+    const sub = check(openIn(dirFd, name, fsc.O_RDONLY | fsc.O_DIRECTORY | fsc.O_NOFOLLOW), name);
+    try {
+      for (const n of readdirSync(hostPath)) copyInEntry(sub, n, join(hostPath, n));
+      fchmodSync(sub, st.mode & 0o7777);
+    } finally {
+      closeSync(sub);
+    }
+  } else if (st.isFile()) {
+    const flags = fsc.O_WRONLY | fsc.O_CREAT | fsc.O_TRUNC | fsc.O_NOFOLLOW;
+    let dst = openIn(dirFd, name, flags, st.mode & 0o777);
+    if (dst === -ELOOP) {
+      // a symlink in the container where the file goes: replace the link, never follow it
+      native().bk_unlinkat(dirFd, cstr(name), 0);
+      dst = openIn(dirFd, name, flags, st.mode & 0o777);
+    }
+    check(dst, name);
+    const src = openSync(hostPath, "r");
+    try {
+      readAll(src, dst);
+      fchmodSync(dst, st.mode & 0o777);
+    } finally {
+      closeSync(src);
+      closeSync(dst);
+    }
+  } else log.warn(`cp: skipping ${hostPath}: not a file, directory or symlink`);
+}
+
+/** docker cp SRC CONTAINER:DEST */
+export async function copyIn(rec: ContainerRecord, src: string, dest: string): Promise<void> {
+  if (!hostStat(src) && !lstatSync(src, { throwIfNoEntry: false })) throw new BunkerError(`cp: ${src}: no such file or directory`);
+  const root = await containerRoot(rec);
+  try {
+    const ctrPath = posix.resolve("/", dest);
+    const contentsOnly = src.endsWith("/.");
+    // Where the copy lands: into DEST when it is a directory (as docker), else as DEST.
+    const existing = openIn(root, ctrPath, fsc.O_RDONLY | fsc.O_DIRECTORY);
+    if (existing >= 0) {
+      try {
+        if (contentsOnly) for (const n of readdirSync(src)) copyInEntry(existing, n, join(src, n));
+        else copyInEntry(existing, basename(src), src);
+      } finally {
+        closeSync(existing);
+      }
+      return;
+    }
+    const parent = openIn(root, posix.dirname(ctrPath), fsc.O_RDONLY | fsc.O_DIRECTORY);
+    if (parent < 0) throw new BunkerError(`cp: destination directory ${posix.dirname(ctrPath)} does not exist in container ${rec.Name}`);
+    try {
+      copyInEntry(parent, posix.basename(ctrPath), src);
+    } finally {
+      closeSync(parent);
+    }
+  } finally {
+    closeSync(root);
+  }
+}

@@ -1,0 +1,89 @@
+// bunker cp both ways as a real unprivileged user, and confinement: symlinks planted by the
+// container can't make cp read or write anything outside the container's root.
+import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { existsSync, lstatSync, mkdirSync, mkdtempSync, readFileSync, readlinkSync, rmSync, statSync, symlinkSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { dirname, join } from "node:path";
+import { bunkerSandbox, type Sandbox } from "../support/bunker";
+import { busyboxRootfs } from "../support/rootfs";
+
+let sb: Sandbox;
+let rootfs: string;
+let host: string;
+
+beforeAll(async () => {
+  sb = bunkerSandbox();
+  rootfs = busyboxRootfs();
+  host = mkdtempSync(join(tmpdir(), "bunker-cp-"));
+  const r = await sb.run(["run", "-d", "--network", "none", "--name", "box", "--rootfs", rootfs, "sleep", "600"]);
+  expect(r.code).toBe(0);
+});
+afterAll(async () => {
+  await sb.run(["rm", "-f", "box"]);
+  sb.cleanup();
+  rmSync(dirname(rootfs), { recursive: true, force: true });
+  rmSync(host, { recursive: true, force: true });
+});
+
+const inBox = (script: string) => sb.run(["exec", "box", "sh", "-c", script]);
+
+describe("cp", () => {
+  test("a file and a directory into the container", async () => {
+    writeFileSync(join(host, "hello.txt"), "hello\n", { mode: 0o640 });
+    mkdirSync(join(host, "tree/sub"), { recursive: true });
+    writeFileSync(join(host, "tree/sub/leaf"), "leaf\n");
+    symlinkSync("sub/leaf", join(host, "tree/link"));
+    expect((await sb.run(["cp", join(host, "hello.txt"), "box:/tmp/"])).code).toBe(0);
+    expect((await sb.run(["cp", join(host, "hello.txt"), "box:/tmp/renamed.txt"])).code).toBe(0);
+    expect((await sb.run(["cp", join(host, "tree"), "box:/tmp/tree"])).code).toBe(0);
+    const r = await inBox("cat /tmp/hello.txt /tmp/renamed.txt /tmp/tree/sub/leaf; stat -c '%a %u' /tmp/hello.txt; readlink /tmp/tree/link; cat /tmp/tree/link");
+    expect(r.stdout).toBe("hello\nhello\nleaf\n640 0\nsub/leaf\nleaf\n");
+  });
+
+  test("a file and a directory out of the container", async () => {
+    await inBox("mkdir -p /data/d && echo one > /data/d/one && echo top > /data/top && chmod 751 /data/d && ln -s one /data/d/l");
+    expect((await sb.run(["cp", "box:/data/top", join(host, "top.txt")])).code).toBe(0);
+    expect(readFileSync(join(host, "top.txt"), "utf8")).toBe("top\n");
+    mkdirSync(join(host, "out"));
+    expect((await sb.run(["cp", "box:/data/d", join(host, "out")])).code).toBe(0);
+    expect(readFileSync(join(host, "out/d/one"), "utf8")).toBe("one\n");
+    expect(readlinkSync(join(host, "out/d/l"))).toBe("one");
+    expect(statSync(join(host, "out/d")).mode & 0o777).toBe(0o751);
+    expect((await sb.run(["cp", "box:/data/.", join(host, "contents")])).code).toBe(0);
+    expect(readFileSync(join(host, "contents/top"), "utf8")).toBe("top\n");
+  });
+
+  test("errors: one line, exit 125", async () => {
+    for (const args of [["box:/nosuch", join(host, "x")], [join(host, "nosuch"), "box:/tmp"], ["nobox:/etc", host], [host, join(host, "y")]]) {
+      const r = await sb.run(["cp", ...args]);
+      expect(r.code).toBe(125);
+      expect(r.stderr.trim().split("\n")).toHaveLength(1);
+    }
+  });
+
+  test("the container's symlinks can't lead cp outside its root", async () => {
+    const secret = join(host, "secret");
+    mkdirSync(secret);
+    writeFileSync(join(secret, "key"), "host secret\n");
+    // absolute and relative escapes, pointing at the host's directory
+    await inBox(`ln -s ${secret} /tmp/abs; ln -s ../../../../../../..${secret} /tmp/rel; mkdir -p ${secret} && echo container > ${secret}/key`);
+    // reading through them finds the container's own files (the link resolves inside its root)
+    expect((await sb.run(["cp", "box:/tmp/abs/key", join(host, "got1")])).code).toBe(0);
+    expect(readFileSync(join(host, "got1"), "utf8")).toBe("container\n");
+    expect((await sb.run(["cp", "box:/tmp/rel/key", join(host, "got2")])).code).toBe(0);
+    expect(readFileSync(join(host, "got2"), "utf8")).toBe("container\n");
+    // writing through them writes inside the container, never to the host
+    writeFileSync(join(host, "payload"), "owned\n");
+    expect((await sb.run(["cp", join(host, "payload"), "box:/tmp/abs/"])).code).toBe(0);
+    expect((await sb.run(["cp", join(host, "payload"), "box:/tmp/rel/key"])).code).toBe(0);
+    expect(existsSync(join(secret, "payload"))).toBe(false);
+    expect(readFileSync(join(secret, "key"), "utf8")).toBe("host secret\n");
+    expect((await inBox(`cat ${secret}/payload ${secret}/key`)).stdout).toBe("owned\nowned\n");
+    // a symlink where a copied file lands is replaced, not followed
+    await inBox(`ln -s ${secret}/key /tmp/trap`);
+    expect((await sb.run(["cp", join(host, "payload"), "box:/tmp/trap"])).code).toBe(0);
+    expect(lstatSync(join(secret, "key")).isFile()).toBe(true);
+    expect(readFileSync(join(secret, "key"), "utf8")).toBe("host secret\n");
+    expect((await inBox("test -L /tmp/trap || cat /tmp/trap")).stdout).toBe("owned\n");
+  });
+});
