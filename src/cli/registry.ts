@@ -54,6 +54,7 @@ export const commands: Record<string, CommandEntry> = {
   container: { description: "Manage containers (ls, rm, stop, start, logs, prune, ...)", load: () => import("./commands/container").then((m) => m.default) },
   generate: { description: "Generate a systemd user unit for a container", load: () => import("./commands/generate").then((m) => m.default) },
   exec: { description: "Execute a command in a running container", load: () => import("./commands/exec").then((m) => m.default) },
+  cp: { description: "Copy files between a container and the host", load: () => import("./commands/cp").then((m) => m.default) },
   "container-setup": { description: "internal", hidden: true, load: () => import("./commands/container-setup").then((m) => m.default) },
 };
 
