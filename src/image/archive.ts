@@ -8,8 +8,8 @@ import { Readable, Writable } from "node:stream";
 import { pipeline } from "node:stream/promises";
 import { Header, Parser, type ReadEntry } from "tar";
 import { BunkerError } from "../errors";
-import { ensureLayer, putBlob, readBlob, readLayer } from "../store/layers";
-import { ensureStoreDirs, removeStaleTmp, store, tmpPath } from "../store/layout";
+import { ensureLayer, putBlob, readBlob, readLayer, removeStaleWork } from "../store/layers";
+import { ensureStoreDirs, store, tmpPath } from "../store/layout";
 import { commitImage, familiarTag, type ImageRecord, readImageRecord, resolveImageId, tagsOf } from "../store/images";
 import { decompressor, detectFileCompression } from "../unpack/compression";
 import { cleanEntryName } from "../unpack/layer";
@@ -220,7 +220,7 @@ async function loadItem(files: ArchiveFiles, item: LoadItem): Promise<string> {
 
 /** bunker load: returns docker's lines ("Loaded image: busybox:latest" / "Loaded image ID: sha256:…"). */
 export async function loadArchive(input: string): Promise<string[]> {
-  removeStaleTmp(["load", "stdin.tar"]);
+  await removeStaleWork();
   if (input === "-") {
     if (process.stdin.isTTY) throw new BunkerError("load needs an archive: use -i FILE or pipe one on stdin");
     const spooled = await spoolStdin();

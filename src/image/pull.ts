@@ -5,7 +5,7 @@ import { BunkerError } from "../errors";
 import { log } from "../log";
 import { RegistryClient } from "../registry/client";
 import { commitImage, findImage, type ImageRecord, type StoredImage, storedImage } from "../store/images";
-import { ensureLayer, putBlob, readBlob, readLayer } from "../store/layers";
+import { ensureLayer, putBlob, readBlob, readLayer, removeStaleWork } from "../store/layers";
 import { hostPlatform, type ImageManifest, parseImageConfig, parseManifestDocument, parsePlatform, selectManifest } from "./manifest";
 import { PullProgress } from "./pull-progress";
 import { formatReference, parseReference } from "./reference";
@@ -43,6 +43,7 @@ export async function pullImage(input: string, opts: PullOptions = {}): Promise<
   const reference = formatReference(ref);
   const repo = ref.repository;
   const client = new RegistryClient(ref.registry, { tlsVerify: opts.tlsVerify });
+  await removeStaleWork();
   if (!opts.quiet) log.info(`Pulling ${reference}`);
   const top = await client.getManifest(repo, ref.digest ?? ref.tag ?? "latest");
   let doc = parseManifestDocument(top.bytes, top.mediaType);

@@ -11,7 +11,7 @@ import { BunkerError, errnoCode } from "../errors";
 import { log } from "../log";
 import { unpackLayer } from "../unpack/layer";
 import { removeTree } from "../userns/helper-process";
-import { ensureStoreDirs, hexOf, readJson, store, tmpPath, writeJsonAtomic } from "./layout";
+import { ensureStoreDirs, hexOf, readJson, staleTmpEntries, store, tmpPath, writeJsonAtomic } from "./layout";
 
 export interface LayerRecord {
   diffId: string;
@@ -167,6 +167,16 @@ async function copyInto(from: string, to: string): Promise<void> {
   const tmp = `${to}.tmp-${process.pid}`;
   await Bun.write(tmp, Bun.file(from));
   renameSync(tmp, to);
+}
+
+/** Removes the work dirs of bunker processes that died (killed pulls and loads). */
+export async function removeStaleWork(): Promise<void> {
+  for (const name of staleTmpEntries()) {
+    const path = join(store.tmp(), name);
+    // Unpacked files may belong to subordinate ids; archive members and spooled input are ours.
+    if (name.startsWith("unpack-")) await removeTree(path).catch((e) => log.debug(`cannot remove ${path}: ${e}`));
+    else rmSync(path, { recursive: true, force: true });
+  }
 }
 
 /** Unpacks a killed pull left behind (we hold the layer's lock, so nobody is using them). */

@@ -7,7 +7,7 @@
 //   repositories.json        "docker.io/library/alpine:latest" → image id
 //   tmp/                     partial downloads and unpacks in progress
 //   locks/                   flock files
-import { mkdirSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from "node:fs";
+import { mkdirSync, readdirSync, readFileSync, renameSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { BunkerError, errnoCode } from "../errors";
 import { storeRoot } from "../paths";
@@ -54,21 +54,21 @@ function alive(pid: number): boolean {
 }
 
 /**
- * Removes what a killed bunker left in tmp/ (spooled archives, extracted archive members: plain
- * files of the user's). Unpacks are not touched here: they are cleaned under their layer's lock,
- * and partial blob downloads are kept so the next pull resumes them.
+ * What killed bunker processes left in tmp/: every work entry is named <what>-<pid>-<random>, so
+ * one whose process is gone belongs to nobody. (Partial downloads, blob-<hex>.partial, are not
+ * work entries: they stay so the next pull resumes them.)
  */
-export function removeStaleTmp(prefixes: string[]): void {
+export function staleTmpEntries(): string[] {
   let names: string[];
   try {
     names = readdirSync(store.tmp());
   } catch {
-    return;
+    return [];
   }
-  for (const name of names) {
-    const m = /^([a-z.]+)-(\d+)-[0-9a-f]{8}$/.exec(name);
-    if (m && prefixes.includes(m[1]) && !alive(Number(m[2]))) rmSync(join(store.tmp(), name), { recursive: true, force: true });
-  }
+  return names.filter((name) => {
+    const m = /^.+-(\d+)-[0-9a-f]{8}$/.exec(name);
+    return m !== null && !alive(Number(m[1]));
+  });
 }
 
 /** Writes JSON to a temp name in the same directory and renames it over path. */

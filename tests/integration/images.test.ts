@@ -5,7 +5,8 @@ import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync } 
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { bunkerBin, bunkerSandbox, imagesSrc } from "../support/bunker";
-import { writeOciLayout } from "../support/oci";
+import { gzipLayer, writeOciLayout } from "../support/oci";
+import { makeTar } from "../support/tar";
 
 const work = mkdtempSync(join(tmpdir(), "bunker-images-"));
 afterAll(() => rmSync(work, { recursive: true, force: true }));
@@ -44,9 +45,13 @@ describe("concurrency and interruption", () => {
       for (let i = 0; i < 2000 && !entries(tmp).some((n) => n.startsWith("unpack-")); i++) await Bun.sleep(2);
       p.kill("SIGKILL");
       await p.exited;
+      expect(entries(tmp).some((n) => n.startsWith("unpack-"))).toBe(true); // it died mid-unpack
       // Nothing half-done is visible: no image, and no layer without its layer.json.
       expect((await sb.run(["images", "-q"])).stdout).toBe("");
       for (const l of entries(join(sb.root, "layers"))) expect(existsSync(join(sb.root, "layers", l, "layer.json"))).toBe(true);
+      // Any later load or pull clears the dead process's work dir, whatever image it is for.
+      expect((await sb.run(["load", "-i", join(imagesSrc, "busybox-1.38.0-uclibc-amd64-oci")])).code).toBe(0);
+      expect(entries(tmp)).toEqual([]);
       const again = await sb.run(["load", "-i", alpine]);
       expect(again.code).toBe(0);
       expect(again.stdout.trim()).toBe("Loaded image: localhost/alpine:3.20.3");
@@ -54,6 +59,27 @@ describe("concurrency and interruption", () => {
       const [img] = JSON.parse((await sb.run(["image", "inspect", "localhost/alpine:3.20.3"])).stdout);
       const diff = join(sb.root, "layers", img.RootFS.Layers[0].slice(7), "diff");
       expect(statSync(join(diff, "bin/busybox")).size).toBeGreaterThan(100_000);
+    } finally {
+      sb.cleanup();
+    }
+  });
+});
+
+describe("layers", () => {
+  test("an image that repeats a layer (empty layers often do) stores it once", async () => {
+    const sb = bunkerSandbox();
+    try {
+      const empty = new Uint8Array(1024);
+      const file = makeTar([{ path: "etc/motd", data: "hi" }]);
+      const dir = join(work, "repeats");
+      writeOciLayout(dir, { layers: [gzipLayer(empty), gzipLayer(file), gzipLayer(empty)], refName: "localhost/repeats:1" });
+      const r = await sb.run(["load", "-i", dir]);
+      expect(r.stderr).toBe("");
+      expect(r.code).toBe(0);
+      expect(entries(join(sb.root, "layers"))).toHaveLength(2);
+      const [img] = JSON.parse((await sb.run(["image", "inspect", "localhost/repeats:1"])).stdout);
+      expect(img.RootFS.Layers).toHaveLength(3);
+      expect(img.RootFS.Layers[0]).toBe(img.RootFS.Layers[2]);
     } finally {
       sb.cleanup();
     }
