@@ -5,7 +5,7 @@ import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { existsSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { bunkerBin, bunkerSandbox, imagesSrc } from "../support/bunker";
-import { standardRegistry, type TestRegistry } from "../support/registry";
+import { standardRegistry, startRegistry, TEST_PASSWORD, TEST_USER, type TestRegistry } from "../support/registry";
 
 let reg: TestRegistry;
 const sb = bunkerSandbox();
@@ -179,6 +179,29 @@ describe("pull", () => {
       other.cleanup();
     }
   });
+});
+
+describe("pull from registries that need credentials", () => {
+  for (const auth of ["htpasswd", "token"] as const)
+    test(`${auth}: fails in one line without credentials, pulls with them from REGISTRY_AUTH_FILE`, async () => {
+      const secured = await startRegistry({ auth });
+      const other = bunkerSandbox();
+      try {
+        await secured.push(`oci:${join(imagesSrc, "busybox-1.38.0-musl-amd64-oci")}`, "private/bb:1");
+        const denied = await other.run(["pull", `${secured.host}/private/bb:1`]);
+        expectErrorLast(denied, /auth|login|401|denied/i);
+        expect(layers(other.root)).toEqual([]);
+        const authFile = join(other.root, "..", "auth.json");
+        writeFileSync(authFile, JSON.stringify({ auths: { [secured.host]: { auth: Buffer.from(`${TEST_USER}:${TEST_PASSWORD}`).toString("base64") } } }));
+        const r = await other.run(["pull", "-q", `${secured.host}/private/bb:1`], { env: { REGISTRY_AUTH_FILE: authFile } });
+        expect(r.stderr).toBe("");
+        expect(r.stdout.trim()).toBe(MUSL_CONFIG);
+        expect(layers(other.root)).toEqual([MUSL_DIFF]);
+      } finally {
+        other.cleanup();
+        await secured.stop();
+      }
+    }, 120_000);
 });
 
 describe("pull failures: one line, exit 125, nothing stored", () => {
