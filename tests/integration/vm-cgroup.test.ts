@@ -20,10 +20,12 @@ const CHECKS = [
   "detached-limits",
   "exec-joins-cgroup",
   "detached-oom",
+  "doctor-delegated",
   "cgroups-gone",
   "undelegated-limit-refused",
   "undelegated-no-limit-runs",
   "undelegated-cgroups-disabled",
+  "doctor-undelegated",
 ];
 
 const unavailable = vmLaneUnavailable();

@@ -82,5 +82,10 @@ run bunker inspect $hid
 if [ "$code" = 137 ] && echo "$OUT" | grep -q '"OOMKilled": *true'; then pass detached-oom "wait: 137, OOMKilled true"; else fail detached-oom "wait: $code; $(echo "$OUT" | grep -i -e oom -e error)"; fi
 bunker rm -f $hid >/dev/null 2>&1
 
+# doctor names the case and the usable controllers
+run bunker doctor
+line=$(echo "$OUT" | grep -A1 cgroups | oneline)
+echo "$line" | grep -q "^ok *cgroups.*delegated cgroup $VM_SERVICE; controllers: cpu cpuset io memory pids" && pass doctor-delegated "$line" || fail doctor-delegated "$OUT"
+
 left=$(bunker_cgroups)
 [ -z "$left" ] && pass cgroups-gone "no bunker-* under $VM_SERVICE" || fail cgroups-gone "left: $left"
