@@ -3,7 +3,7 @@
 // An archive tar is untrusted like a layer: its members are written under numbered names in a
 // private tmp dir and looked up by their cleaned names, so no name in it can point anywhere else.
 import { createReadStream, createWriteStream, existsSync, mkdirSync, readFileSync, renameSync, rmSync, statSync } from "node:fs";
-import { join } from "node:path";
+import { join, posix } from "node:path";
 import { Readable, Writable } from "node:stream";
 import { pipeline } from "node:stream/promises";
 import { Header, Parser, type ReadEntry } from "tar";
@@ -98,7 +98,10 @@ async function tarFiles(file: string): Promise<ArchiveFiles> {
         if (f) return f;
         const l = links.get(clean);
         if (l === undefined) return undefined;
-        clean = cleanEntryName(l, "archive", "link");
+        // Links between members ("../<id>/layer.tar" in old docker archives) resolve inside the archive only.
+        const target = posix.normalize(l);
+        if (target.startsWith("../") || target === ".." || target.startsWith("/")) return undefined;
+        clean = cleanEntryName(target, "archive", "link");
       }
       return undefined;
     },

@@ -2,11 +2,11 @@
 // through dist/bunker as the unprivileged user.
 import { afterAll, describe, expect, test } from "bun:test";
 import { dlopen, FFIType } from "bun:ffi";
-import { existsSync, rmSync, lstatSync, mkdtempSync, readdirSync, readFileSync, readlinkSync, statSync, writeFileSync } from "node:fs";
+import { existsSync, lstatSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, readlinkSync, rmSync, statSync, symlinkSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { bunkerSandbox, imagesSrc } from "../support/bunker";
-import { writeOciLayout, gzipLayer } from "../support/oci";
+import { gzipLayer, sha256, writeOciLayout } from "../support/oci";
 import { makeTar } from "../support/tar";
 
 const MUSL = join(imagesSrc, "busybox-1.38.0-musl-amd64-oci");
@@ -95,6 +95,24 @@ describe("load", () => {
     expect(inspect[0].Architecture).toBe("arm64");
     const ls = await ok(["images"]);
     expect(ls.stdout).toMatch(/\n<none>\s+<none>\s+ee301c921b8a\s+/);
+  });
+
+  test("an old docker archive whose layer.tar is a symlink to another member", async () => {
+    const dir = join(work, "old-archive");
+    const layer = makeTar([{ path: "etc/motd", data: "same layer twice" }]);
+    const diff = sha256(layer);
+    const config = JSON.stringify({ architecture: "amd64", os: "linux", rootfs: { type: "layers", diff_ids: [`sha256:${diff}`, `sha256:${diff}`] } });
+    mkdirSync(join(dir, "aaa"), { recursive: true });
+    mkdirSync(join(dir, "bbb"), { recursive: true });
+    writeFileSync(join(dir, "aaa/layer.tar"), layer);
+    symlinkSync("../aaa/layer.tar", join(dir, "bbb/layer.tar"));
+    writeFileSync(join(dir, "cfg.json"), config);
+    writeFileSync(join(dir, "manifest.json"), JSON.stringify([{ Config: "cfg.json", RepoTags: ["old:1"], Layers: ["aaa/layer.tar", "bbb/layer.tar"] }]));
+    const tarPath = join(work, "old-archive.tar");
+    expect(Bun.spawnSync(["tar", "-C", dir, "-cf", tarPath, "."]).exitCode).toBe(0);
+    const r = await sb.run(["load", "-i", tarPath]);
+    expect(r.stderr).toBe("");
+    expect(r.stdout.trim()).toBe("Loaded image: old:1");
   });
 
   test("an OCI layout as a tar from stdin", async () => {
