@@ -3,7 +3,7 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { existsSync, readFileSync, statSync } from "node:fs";
 import { join } from "node:path";
-import { bunkerSandbox, type Sandbox } from "../support/bunker";
+import { bunkerBin, bunkerSandbox, type Sandbox } from "../support/bunker";
 import { BUSYBOX_LAYOUTS, startRegistry, type TestRegistry, TEST_PASSWORD, TEST_USER } from "../support/registry";
 
 const hasRegistry = Bun.which("docker-registry") !== null && Bun.which("skopeo") !== null;
@@ -63,6 +63,37 @@ for (const auth of ["htpasswd", "token"] as const) {
       expect(JSON.parse(readFileSync(file, "utf8")).auths[reg.host]).toBeUndefined();
       const again = await sb.run(["logout", reg.host]);
       expect(again.stdout).toBe(`Not logged in to ${reg.host}\n`);
+    });
+
+    test.skipIf(!Bun.which("script"))("on a terminal it asks for the username, then the password without echo", async () => {
+      // `script` gives bunker a real pty; each answer is typed once its question has appeared.
+      const p = Bun.spawn(["script", "-qec", `${bunkerBin} login ${reg.host}`, "/dev/null"], {
+        env: sb.env,
+        stdin: "pipe",
+        stdout: "pipe",
+        stderr: "pipe",
+      });
+      const reader = p.stdout.getReader();
+      let seen = "";
+      const waitFor = async (text: string) => {
+        while (!seen.includes(text)) {
+          const { value, done } = await reader.read();
+          if (done) throw new Error(`bunker ended before asking "${text}": ${seen}`);
+          seen += new TextDecoder().decode(value);
+        }
+      };
+      await waitFor("Username: ");
+      p.stdin.write(`${TEST_USER}\r`);
+      await p.stdin.flush();
+      await waitFor("Password: ");
+      p.stdin.write(`${TEST_PASSWORD}\r`);
+      await p.stdin.flush();
+      await waitFor("Login Succeeded");
+      p.stdin.end();
+      expect(await p.exited).toBe(0);
+      expect(seen).not.toContain(TEST_PASSWORD);
+      expect(JSON.parse(readFileSync(join(configDir, "config.json"), "utf8")).auths[reg.host]).toBeDefined();
+      await sb.run(["logout", reg.host]);
     });
   });
 }

@@ -367,7 +367,7 @@ describe.if(hasRegistry)("registry client, faults", () => {
 
   test("dropped connections are retried", async () => {
     // A TCP proxy that hangs up on the first two connections, then relays to the registry.
-    let drops = 2;
+    let drops = 3; // the HTTPS probe takes the first, so two real requests are dropped
     const port = Number(reg.host.split(":")[1]);
     const listener: TCPSocketListener<{ upstream?: Promise<import("bun").Socket<undefined>>; pending: Uint8Array[] }> = Bun.listen({
       hostname: "127.0.0.1",

@@ -5,25 +5,36 @@ import { login, loginServer } from "../../registry/login";
 /** Reads a line from the terminal; with echo off for passwords. */
 async function prompt(question: string, secret: boolean): Promise<string> {
   if (!process.stdin.isTTY) throw new BunkerError(`cannot ask for ${secret ? "a password" : "a username"}: stdin is not a terminal (use -u, -p or --password-stdin)`);
-  process.stderr.write(question);
+  // Echo goes off before the question shows, so that nothing typed after it is echoed.
   if (secret) process.stdin.setRawMode(true);
+  process.stderr.write(question);
   try {
-    let line = "";
-    for await (const chunk of process.stdin) {
-      for (const ch of String(chunk)) {
-        if (ch === "\r" || ch === "\n") return line;
-        if (ch === "\u0003") throw new BunkerError("login cancelled");
-        if (ch === "\u007f") line = line.slice(0, -1);
-        else line += ch;
-      }
-    }
-    return line;
+    // Listeners rather than for-await: leaving a for-await destroys stdin for the next question.
+    return await new Promise<string>((resolve, reject) => {
+      let line = "";
+      const finish = (settle: () => void) => {
+        process.stdin.off("data", onData);
+        process.stdin.off("end", onEnd);
+        process.stdin.pause();
+        settle();
+      };
+      const onData = (chunk: Buffer) => {
+        for (const ch of chunk.toString("utf8")) {
+          if (ch === "\r" || ch === "\n") return finish(() => resolve(line));
+          if (ch === "\u0003") return finish(() => reject(new BunkerError("login cancelled")));
+          line = ch === "\u007f" ? line.slice(0, -1) : line + ch;
+        }
+      };
+      const onEnd = () => finish(() => resolve(line));
+      process.stdin.on("data", onData);
+      process.stdin.on("end", onEnd);
+      process.stdin.resume();
+    });
   } finally {
     if (secret) {
       process.stdin.setRawMode(false);
       process.stderr.write("\n");
     }
-    process.stdin.pause();
   }
 }
 
