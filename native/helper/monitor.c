@@ -25,6 +25,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/prctl.h>
 #include <sys/signalfd.h>
 #include <sys/stat.h>
 #include <sys/uio.h>
@@ -477,6 +478,8 @@ int bk_monitor_main(int argc, char **argv) {
   dup2(devnull, 1);
   dup2(devnull, 2);
   (void)setsid(); // a session of our own: the terminal's SIGHUP never reaches us
+  // Run from a memfd, our name would be its fd number: say what we are in ps and top.
+  (void)prctl(PR_SET_NAME, "bunker-monitor", 0, 0, 0);
   if (chdir("/") < 0) die("chdir /", errno);
   signal(SIGPIPE, SIG_IGN);
   signal(SIGHUP, SIG_IGN);
