@@ -1,4 +1,5 @@
 import { defineCommand } from "citty";
+import { authfileArg, tlsVerifyArg, tlsVerifyOf } from "../registry-flags";
 import { BunkerError } from "../../errors";
 import { login, loginServer } from "../../registry/login";
 
@@ -45,8 +46,8 @@ export default defineCommand({
     username: { type: "string", alias: "u", description: "Username" },
     password: { type: "string", alias: "p", description: "Password (visible in the process list: prefer --password-stdin)" },
     "password-stdin": { type: "boolean", description: "Read the password from stdin" },
-    authfile: { type: "string", description: "Credentials file (default $REGISTRY_AUTH_FILE, then docker's config.json)" },
-    "tls-verify": { type: "string", description: "Verify the registry's TLS certificate (default true)" },
+    authfile: authfileArg,
+    "tls-verify": tlsVerifyArg,
   },
   async run({ args }) {
     const server = loginServer(args.server);
@@ -55,8 +56,7 @@ export default defineCommand({
     let password = args.password;
     if (args["password-stdin"]) password = (await new Response(Bun.stdin.stream()).text()).replace(/\r?\n$/, "");
     password ??= await prompt("Password: ", true);
-    const tlsVerify = args["tls-verify"] === undefined ? undefined : !/^(false|0|no)$/i.test(args["tls-verify"]);
-    await login(server, { username: username.trim(), password, authFile: args.authfile, tlsVerify });
+    await login(server, { username: username.trim(), password, authFile: args.authfile, tlsVerify: tlsVerifyOf(args["tls-verify"]) });
     process.stdout.write("Login Succeeded\n");
   },
 });

@@ -1,11 +1,12 @@
 import { defineCommand } from "citty";
+import { authfileArg } from "../registry-flags";
 import { loginServer, logout } from "../../registry/login";
 
 export default defineCommand({
   meta: { name: "logout", description: "Log out from a registry" },
   args: {
     server: { type: "positional", description: "Registry host (default docker.io)", required: false },
-    authfile: { type: "string", description: "Credentials file (default $REGISTRY_AUTH_FILE, then docker's config.json)" },
+    authfile: authfileArg,
   },
   run({ args }) {
     const server = loginServer(args.server);
