@@ -6,6 +6,7 @@ import { errnoName, helperMemfd, native } from "../../native/ffi";
 import { BunkerError, EXIT_BUNKER, EXIT_CANNOT_EXEC, EXIT_NOT_FOUND } from "../errors";
 import { applyIdMapping, type IdMapping } from "../userns/idmap";
 import { prepareRootfs } from "./rootfs";
+import { mark } from "./trace";
 import { encodeProgram, Op, type ProgramHeader, type Step } from "./program";
 import type { ContainerSpec } from "./spec";
 import { buildSteps, type Stdio } from "./steps";
@@ -108,7 +109,9 @@ export function syncPipes(): SyncPipes {
  * it reached its execve: the pid, or the index of the step that failed and its errno.
  */
 export async function spawnAndRelease(req: SpawnRequest, p: SyncPipes): Promise<{ pid: number; failed?: { index: number; errno: number } }> {
+  mark("program");
   const pid = native().bk_spawn(req.program, req.program.length);
+  mark("clone");
   closeSync(p.goRead);
   closeSync(p.errWrite);
   for (const fd of req.closeAfterClone) closeSync(fd);
@@ -120,7 +123,9 @@ export async function spawnAndRelease(req: SpawnRequest, p: SyncPipes): Promise<
   try {
     req.onCloned?.(pid);
     applyIdMapping(pid, req.idMapping);
+    mark("idmap");
     await req.setup?.(pid);
+    mark("setup");
     writeSync(p.goWrite, new Uint8Array([1]));
   } catch (e) {
     // Closing the go pipe unwritten makes the child exit without running anything.
@@ -140,6 +145,7 @@ export async function spawnAndRelease(req: SpawnRequest, p: SyncPipes): Promise<
     got += n;
   }
   closeSync(p.errRead);
+  mark("steps+exec");
   if (got < 8) return { pid };
   const view = new DataView(report.buffer);
   reapNow(pid);

@@ -2,9 +2,11 @@
 // run of it. The detached path (-d) hands the same plan to the lifecycle's monitor.
 import { existsSync, rmdirSync, statSync, writeFileSync } from "node:fs";
 import { join, posix, resolve } from "node:path";
-import { type ContainerRecord, containerDir, createContainer, removeContainer, updateState, nowTimestamp } from "../container";
+// The record and state modules only (not ../container): a run must not load the monitor, logs, cp...
+import { type ContainerRecord, containerDir, createContainer, nowTimestamp, removeContainer } from "../container/records";
+import { updateState } from "../container/state";
 import type { ContainerCgroup } from "../cgroup";
-import { hasLimits, parseCgroupMode, parseResourceFlags, RESOURCE_FLAGS } from "../cgroup/limits";
+import { dockerResources, hasLimits, parseCgroupMode, parseResourceFlags, RESOURCE_FLAGS } from "../cgroup/limits";
 import { BunkerError, EXIT_BUNKER } from "../errors";
 import type { StoredImage } from "../store";
 import { hostIdMapping, type IdMapping } from "../userns/idmap";
@@ -14,8 +16,8 @@ import { forwardSignals, startContainer, waitForExit } from "./process";
 import { attachNetwork, hostsFile, type NetworkAttachment, type NetworkPlan, parsePublish, planNetwork, portBindings, resolvConf } from "../net";
 import { parseMountFlags, prepareVolumes, removeAnonymousVolumes } from "../volume";
 import type { ContainerSpec, RootfsSpec } from "./spec";
-import { attachTerminal, openPty } from "./tty";
 import { imageRootfs, stopRootfsHelpers } from "./rootfs";
+import { mark } from "./trace";
 import { buildEnv, resolveUser } from "./user";
 
 export const RUN_USAGE = `Usage: bunker run [OPTIONS] IMAGE [COMMAND] [ARG...]
@@ -169,6 +171,7 @@ export async function planContainer(parsed: ParsedRun): Promise<ContainerPlan> {
   if (!workdir.startsWith("/")) throw new BunkerError(`the working directory '${workdir}' is invalid: it needs to be an absolute path`);
   const mounts = parseMountFlags({ volumes: list(f, "volume"), mounts: list(f, "mount"), tmpfs: list(f, "tmpfs") });
 
+  mark("image+flags");
   const record = await createContainer({
     Name: str(f, "name"),
     Image: image?.id ?? "",
@@ -202,6 +205,8 @@ export async function planContainer(parsed: ParsedRun): Promise<ContainerPlan> {
       CapDrop: list(f, "capDrop"),
       SecurityOpt: list(f, "securityOpt"),
       Binds: list(f, "volume"),
+      // docker's Memory, NanoCpus, PidsLimit... for inspect
+      ...dockerResources(resources),
     },
     Mounts: mounts.map((m) => ({
       Type: m.volumeName ? "volume" : m.kind,
@@ -276,7 +281,8 @@ export interface AttachedHooks {
  */
 export async function runAttached(spec: ContainerSpec, hooks: AttachedHooks = {}): Promise<number> {
   prepareVolumes(spec.mounts);
-  const pty = spec.tty ? openPty() : undefined;
+  const tty = spec.tty ? await import("./tty") : undefined;
+  const pty = tty?.openPty();
   let cgroup: ContainerCgroup | undefined;
   let net: NetworkAttachment | undefined;
   try {
@@ -287,6 +293,7 @@ export async function runAttached(spec: ContainerSpec, hooks: AttachedHooks = {}
     // must not kill bunker and orphan the container.
     let stopForwarding = () => {};
     cgroup = await containerCgroup(spec);
+    mark("cgroup");
     const started = await startContainer(spec, {
       stdio,
       cgroupFd: cgroup?.dirFd,
@@ -299,12 +306,14 @@ export async function runAttached(spec: ContainerSpec, hooks: AttachedHooks = {}
       stopForwarding();
       throw e;
     });
-    const session = pty ? attachTerminal(pty, spec.stdin) : undefined;
+    const session = pty ? tty!.attachTerminal(pty, spec.stdin) : undefined;
     if (pty) (await import("node:fs")).closeSync(pty.slave);
+    mark("started");
     await hooks.started?.(started.pid);
     let code = EXIT_BUNKER;
     try {
       code = await waitForExit(started.pid);
+      mark("exited");
       await session?.drained;
     } finally {
       session?.restore();
@@ -341,6 +350,7 @@ export async function runForeground(plan: ContainerPlan): Promise<number> {
         }
       }
       await removeContainer(record.Id);
+      mark("removed");
       await removeAnonymousVolumes(spec.mounts);
     }
   }
@@ -348,12 +358,14 @@ export async function runForeground(plan: ContainerPlan): Promise<number> {
 
 /** `bunker run ARGV`: returns the exit code for bunker to exit with. */
 export async function runMain(argv: string[]): Promise<number> {
+  mark("start");
   if (argv[0] === "--help") {
     process.stdout.write(RUN_USAGE);
     return 0;
   }
   const parsed = parseRunFlags(argv, RUN_FLAGS, (f) => str(f, "rootfs") === undefined);
   const plan = await planContainer(parsed);
+  mark("planned");
   if (bool(parsed.flags, "detach")) {
     const { runDetached } = await import("./detached");
     process.stdout.write(`${await runDetached(plan)}\n`);
