@@ -43,8 +43,10 @@ describe.if(hasRegistry)("push", () => {
     const original = muslIndex.manifests[0];
     expect(r.stdout).toBe(`v1: digest: ${original.digest} size: ${original.size}\n`);
     // Pushing again uploads nothing new and gives the same digest.
-    const again = await ok(sb, ["push", `${std.host}/busybox:musl`, `${priv.host}/team/bb:v1`]);
+    const digestFile = join(sb.root, "..", "digest");
+    const again = await ok(sb, ["push", "--digestfile", digestFile, `${std.host}/busybox:musl`, `${priv.host}/team/bb:v1`]);
     expect(again.stdout).toBe(r.stdout);
+    expect(readFileSync(digestFile, "utf8")).toBe(original.digest);
     expect(again.stderr).toContain("already exists");
 
     // skopeo reads it back with the same digest.
