@@ -153,6 +153,13 @@ describe("tag, inspect, rmi", () => {
     expect((await ok(["images", "busybox:nope"])).stdout.trim().split("\n")).toHaveLength(1); // just the header
   });
 
+  test("images and image inspect take docker's Go templates", async () => {
+    const lines = (await ok(["images", "--format", "{{.Repository}}:{{.Tag}} {{.ID}}"])).stdout.trim().split("\n");
+    expect(lines).toContain("busybox:1.38.0-musl 654fc8fd836e");
+    const id = (await ok(["image", "inspect", "-f", "{{.Id}} {{.Os}}", "busybox:1.38.0-musl"])).stdout;
+    expect(id).toBe("sha256:654fc8fd836e35f4a64586bddf8f59b9029b48cf80f520834c6c98ca8ab5def9 linux\n");
+  });
+
   test("images --format json is data", async () => {
     const rows = JSON.parse((await ok(["images", "--format", "json"])).stdout);
     expect(rows.some((r: { Repository: string; Tag: string }) => r.Repository === "busybox" && r.Tag === "1.38.0-musl")).toBe(true);

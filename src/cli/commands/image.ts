@@ -1,4 +1,5 @@
 import { defineCommand } from "citty";
+import { renderTemplate } from "../../container/view";
 import { inspectImage } from "../../image/inspect";
 import { printJson } from "../output";
 
@@ -6,10 +7,12 @@ const inspect = defineCommand({
   meta: { name: "inspect", description: "Show details of one or more images as JSON" },
   args: {
     image: { type: "positional", description: "IMAGE [IMAGE...]", required: true },
-    format: { type: "string", alias: "f", description: "Output format: json (the default)" },
+    format: { type: "string", alias: "f", description: "Output format: json (the default) or a Go template like '{{.Id}}'" },
   },
   run({ args }) {
-    printJson((args._ as string[]).map(inspectImage));
+    const images = (args._ as string[]).map(inspectImage);
+    if (!args.format || args.format === "json") return printJson(images);
+    process.stdout.write(`${images.map((i) => renderTemplate(args.format!, i)).join("\n")}\n`);
   },
 });
 

@@ -1,4 +1,5 @@
 import { defineCommand } from "citty";
+import { renderTemplate } from "../../container/view";
 import { imageSummaries } from "../../image/inspect";
 import { humanAgo, humanSize, printJson, printTable } from "../output";
 
@@ -7,7 +8,7 @@ export default defineCommand({
   args: {
     repository: { type: "positional", description: "Only images of this REPOSITORY[:TAG]", required: false },
     quiet: { type: "boolean", alias: "q", description: "Only show image IDs" },
-    format: { type: "string", description: "Output format: json" },
+    format: { type: "string", description: "Output format: json, or a Go template like '{{.Repository}}:{{.Tag}}'" },
     "no-trunc": { type: "boolean", description: "Don't truncate image IDs" },
     all: { type: "boolean", alias: "a", description: "Show all images (accepted for docker compatibility)" },
   },
@@ -15,6 +16,21 @@ export default defineCommand({
     const rows = imageSummaries(args.repository);
     const short = (id: string) => (args["no-trunc"] ? id : id.slice(7, 19));
     if (args.format === "json") return printJson(rows);
+    if (args.format) {
+      // docker's Go-template rows: {{.Repository}}:{{.Tag}}, {{.ID}}, {{.Size}}...
+      const lines = rows.map((r) =>
+        renderTemplate(args.format!, {
+          ...r,
+          ID: short(r.Id),
+          Digest: r.RepoDigests[0]?.split("@")[1] ?? "<none>",
+          CreatedAt: r.Created,
+          CreatedSince: r.Created ? humanAgo(new Date(r.Created)) : "N/A",
+          Size: humanSize(r.Size),
+        }),
+      );
+      if (lines.length) process.stdout.write(`${lines.join("\n")}\n`);
+      return;
+    }
     if (args.quiet) {
       const ids = [...new Set(rows.map((r) => short(r.Id)))];
       if (ids.length) process.stdout.write(`${ids.join("\n")}\n`);
