@@ -15,7 +15,7 @@ if [ "$RC" = 0 ] && echo "$OUT" | grep -qx '0::/'; then pass cgroup-namespace "/
 brun --name hog --rootfs $R --memory 32m --memory-swap 32m tail /dev/zero
 if [ "$RC" = 137 ] && echo "$OUT" | grep -qi "memory"; then pass oom-exit-137 "exit 137: $OUT"; else fail oom-exit-137 "exit $RC: $OUT"; fi
 run bunker inspect hog
-if echo "$OUT" | grep -q '"OOMKilled": *true'; then pass oom-inspect "State.OOMKilled true"; else fail oom-inspect "exit $RC: $(echo "$OUT" | grep -i -e oom -e error)"; fi
+if echo "$OUT" | grep -q '"OOMKilled": *true' && echo "$OUT" | grep -q '"Memory": *33554432'; then pass oom-inspect "State.OOMKilled true, HostConfig.Memory 32MiB"; else fail oom-inspect "exit $RC: $(echo "$OUT" | grep -i -e oom -e error)"; fi
 bunker rm -f hog >/dev/null 2>&1
 
 # Forks stop at --pids-limit: the shell is one of the 10, so at most 9 sleeps start.
