@@ -4,7 +4,11 @@
 // bunker must read. No mock registry: the only thing faked is the token issuer, which is the
 // registry operator's own component in real deployments too.
 //
-//   startRegistry({ auth })  a fresh registry (stopped at process exit if not before)
+//   startRegistry({ auth, tls }) a fresh registry; auth "none" | "htpasswd" | "token" (user
+//                            TEST_USER / TEST_PASSWORD), tls: HTTPS with a self-signed certificate.
+//                            It dies with the test process (parent-death signal) if stop() isn't called.
+//   selfSignedCert(dir)      [cert, key] for 127.0.0.1 and localhost
+//   BUSYBOX_LAYOUTS, alpineLayout(dir), helloWorldLayout(dir), multiArchLayout(dir): OCI layouts
 //   standardRegistry()       one shared no-auth registry per test process with the standard images:
 //     busybox:musl busybox:glibc busybox:uclibc busybox:latest(=musl)  (OCI, gzip)
 //     alpine:3.20.3 alpine:latest     (from the minirootfs, Cmd ["/bin/sh"])
