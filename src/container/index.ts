@@ -9,3 +9,4 @@ export * from "./lifecycle";
 export * from "./logs";
 export * from "./view";
 export * from "./cp";
+export * from "./prune";

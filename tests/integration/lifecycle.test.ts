@@ -3,7 +3,7 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { rmSync } from "node:fs";
 import { dirname } from "node:path";
-import { bunkerBin, bunkerSandbox, type Sandbox } from "../support/bunker";
+import { bunkerBin, bunkerSandbox, imagesSrc, type Sandbox } from "../support/bunker";
 import { busyboxRootfs } from "../support/rootfs";
 
 let sb: Sandbox;
@@ -178,5 +178,28 @@ describe("generate systemd", () => {
     expect(r.stdout).toContain(`ExecStop=${bunkerBin} stop -t 10 unit`);
     expect(r.stdout).toContain(`Environment=BUNKER_ROOT=${sb.root}`);
     expect(r.stdout).toContain("WantedBy=default.target");
+  });
+});
+
+describe("system prune", () => {
+  test("removes stopped containers and images no container uses; keeps what a container uses", async () => {
+    expect((await sb.run(["load", "-q", "-i", `${imagesSrc}/busybox-1.38.0-musl-amd64-oci`])).code).toBe(0);
+    const short = (await sb.run(["images", "-q"])).stdout.trim();
+    const image = (await sb.run(["inspect", "-f", "{{.Id}}", short])).stdout.trim();
+    expect(image).toMatch(/^sha256:[0-9a-f]{64}$/);
+    const run = await sb.run(["run", "-d", "--network", "none", "--name", "user", image, "sleep", "600"]);
+    expect(run.code).toBe(0);
+    await detached("leftover", "true");
+    await sb.run(["wait", "leftover"]);
+    const first = await sb.run(["system", "prune", "-a", "-f"]);
+    expect(first.code).toBe(0);
+    expect(first.stdout).toContain("Deleted Containers:");
+    expect(first.stdout).not.toContain("Deleted Images:");
+    expect((await sb.run(["images", "-q"])).stdout.trim()).toBe(short);
+    await sb.run(["rm", "-f", "user"]);
+    const second = await sb.run(["system", "prune", "-a", "-f"]);
+    expect(second.stdout).toContain(`deleted: ${image}`);
+    expect((await sb.run(["images", "-q"])).stdout).toBe("");
+    expect((await sb.run(["ps", "-aq"])).stdout).toBe("");
   });
 });
