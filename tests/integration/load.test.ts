@@ -238,6 +238,9 @@ describe("layer details", () => {
       { path: "data.txt", data: "hi", xattrs: { "user.note": "kept" } },
       { path: "fifo", type: "FIFO", mode: 0o600 },
       { path: "dev/null", type: "CharacterDevice", mode: 0o666 },
+      { path: "opq/", type: "Directory", uid: 1, gid: 1 },
+      { path: "opq/.wh..wh..opq", data: "" },
+      { path: ".wh.gone", data: "" },
     ]);
     const dir = join(work, "details");
     writeOciLayout(dir, { layers: [gzipLayer(tar)], refName: "localhost/details:1" });
@@ -253,5 +256,38 @@ describe("layer details", () => {
     expect(lstatSync(join(diff, "fifo")).isFIFO()).toBe(true);
     expect(existsSync(join(diff, "dev/null"))).toBe(false);
     expect(getXattr(join(diff, "data.txt"), "user.note")).toBe("kept");
+    // Opaque directories and whiteouts as overlayfs mounted with "userxattr" reads them.
+    expect(getXattr(join(diff, "opq"), "user.overlay.opaque")).toBe("y");
+    expect(existsSync(join(diff, "opq/.wh..wh..opq"))).toBe(false);
+    expect(lstatSync(join(diff, "gone")).isCharacterDevice()).toBe(true);
+    expect(lstatSync(join(diff, "gone")).rdev).toBe(0);
+  });
+});
+
+describe("layers are overlayfs lowerdirs", () => {
+  test.skipIf(!Bun.which("unshare"))("whiteouts hide and opaque directories reset what lower layers hold", async () => {
+    const lower = makeTar([
+      { path: "gone", data: "lower" },
+      { path: "opq/", type: "Directory" },
+      { path: "opq/old", data: "lower" },
+      { path: "kept", data: "lower" },
+    ]);
+    const upper = makeTar([
+      { path: ".wh.gone", data: "" },
+      { path: "opq/", type: "Directory" },
+      { path: "opq/.wh..wh..opq", data: "" },
+      { path: "opq/new", data: "upper" },
+    ]);
+    const dir = join(work, "overlay");
+    writeOciLayout(dir, { layers: [gzipLayer(lower), gzipLayer(upper)], refName: "localhost/overlay:1" });
+    await ok(["load", "-i", dir]);
+    const [img] = JSON.parse((await ok(["image", "inspect", "localhost/overlay:1"])).stdout);
+    const [l1, l2] = img.RootFS.Layers.map((l: string) => join(sb.root, "layers", l.slice(7), "diff"));
+    const mnt = join(work, "merged");
+    mkdirSync(mnt);
+    const script = `mount -t overlay overlay -o lowerdir=${l2}:${l1},userxattr ${mnt} && ls -A ${mnt} && ls -A ${mnt}/opq`;
+    const r = Bun.spawnSync(["unshare", "-Urm", "sh", "-c", script], { stderr: "pipe" });
+    expect(r.stderr.toString()).toBe("");
+    expect(r.stdout.toString().split("\n")).toEqual(["kept", "opq", "new", ""]);
   });
 });
