@@ -127,6 +127,8 @@ function basenameOf(path: string): string {
   return path.slice(path.lastIndexOf("/") + 1);
 }
 
+let binaryXattrWarned = false;
+
 /** SCHILY.xattr.* keys of a PAX header body (node-tar parses the header but drops these). */
 export function paxXattrs(body: string): [string, Buffer][] {
   // Record lengths count bytes ("LEN key=value\n"), so walk the UTF-8 bytes.
@@ -140,9 +142,15 @@ export function paxXattrs(body: string): [string, Buffer][] {
     const rec = buf.subarray(space + 1, i + len - 1).toString();
     const eq = rec.indexOf("=");
     const key = rec.slice(0, eq);
-    // Binary values (security.capability) arrive mangled by node-tar's text decoding: skip them.
-    if (eq > 0 && key.startsWith("SCHILY.xattr.") && !rec.includes("\uFFFD"))
-      out.push([key.slice("SCHILY.xattr.".length), Buffer.from(rec.slice(eq + 1))]);
+    if (eq > 0 && key.startsWith("SCHILY.xattr.")) {
+      const name = key.slice("SCHILY.xattr.".length);
+      // Binary values (security.capability) arrive mangled by node-tar's text decoding: skip them, and say so.
+      if (!rec.includes("\uFFFD")) out.push([name, Buffer.from(rec.slice(eq + 1))]);
+      else if (!binaryXattrWarned) {
+        binaryXattrWarned = true;
+        log.warn(`skipping binary extended attributes such as ${name}: bunker can't read them from a layer yet`);
+      }
+    }
     i += len;
   }
   return out;
