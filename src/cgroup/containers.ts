@@ -2,7 +2,7 @@
 import { type ContainerRecord, findContainer, listContainers, readState } from "../container";
 import { BunkerError } from "../errors";
 import { cgroupPathOf, cleanupStaleCgroups } from "./manager";
-import { binarySize, cpuPercent, netIo, sample, type UsageSample } from "./usage";
+import { cpuPercent, netIo, sample, type UsageSample } from "./usage";
 
 /** One row, with docker's `stats --format json` field names and strings. */
 export interface StatsRow {
@@ -20,7 +20,15 @@ export interface StatsRow {
 /** How long CPU use is measured for one reading (docker's stats also look one second back). */
 const INTERVAL_MS = 1000;
 
-export async function collectStats(o: { names: string[]; all: boolean; humanSize: (n: number) => string }): Promise<StatsRow[]> {
+/** How sizes are written (the CLI's docker-style formatters). */
+export interface SizeFormat {
+  /** decimal, for I/O ("4.1kB") */
+  humanSize: (n: number) => string;
+  /** binary, for memory ("48MiB") */
+  binarySize: (n: number) => string;
+}
+
+export async function collectStats(o: { names: string[]; all: boolean } & SizeFormat): Promise<StatsRow[]> {
   await cleanupStaleCgroups();
   let records: ContainerRecord[];
   if (o.names.length > 0) {
@@ -56,7 +64,7 @@ export async function collectStats(o: { names: string[]; all: boolean; humanSize
       BlockIO: `${o.humanSize(s.ioRead)} / ${o.humanSize(s.ioWrite)}`,
       CPUPerc: `${cpuPercent(first, second).toFixed(2)}%`,
       MemPerc: `${(s.memoryLimit > 0 ? (s.memoryUsage / s.memoryLimit) * 100 : 0).toFixed(2)}%`,
-      MemUsage: `${binarySize(s.memoryUsage)} / ${binarySize(s.memoryLimit)}`,
+      MemUsage: `${o.binarySize(s.memoryUsage)} / ${o.binarySize(s.memoryLimit)}`,
       NetIO: `${o.humanSize(net.rx)} / ${o.humanSize(net.tx)}`,
       PIDs: String(s.pids),
     };

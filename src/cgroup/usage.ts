@@ -35,15 +35,3 @@ export function netIo(pid: number): { rx: number; tx: number } {
   }
   return { rx, tx };
 }
-
-/** docker's units.BytesSize: binary units, four significant digits ("1.5MiB", "48MiB"). */
-export function binarySize(bytes: number): string {
-  const units = ["B", "KiB", "MiB", "GiB", "TiB", "PiB"];
-  let value = bytes;
-  let i = 0;
-  while (value >= 1024 && i < units.length - 1) {
-    value /= 1024;
-    i++;
-  }
-  return `${Number(value.toPrecision(4))}${units[i]}`;
-}

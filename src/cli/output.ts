@@ -17,14 +17,22 @@ export function printTable(headers: string[], rows: string[][]): void {
 
 /** docker's human sizes: 1000-based, three significant digits ("5.6MB", "1.23GB"). */
 export function humanSize(bytes: number): string {
-  const units = ["B", "kB", "MB", "GB", "TB", "PB"];
+  return scaledSize(bytes, 1000, ["B", "kB", "MB", "GB", "TB", "PB"], 3);
+}
+
+/** docker's binary sizes (units.BytesSize, as in `stats`): four significant digits ("1.5MiB", "48MiB"). */
+export function binarySize(bytes: number): string {
+  return scaledSize(bytes, 1024, ["B", "KiB", "MiB", "GiB", "TiB", "PiB"], 4);
+}
+
+function scaledSize(bytes: number, base: number, units: string[], digits: number): string {
   let value = bytes;
   let i = 0;
-  while (value >= 1000 && i < units.length - 1) {
-    value /= 1000;
+  while (value >= base && i < units.length - 1) {
+    value /= base;
     i++;
   }
-  return `${Number(value.toPrecision(3))}${units[i]}`;
+  return `${Number(value.toPrecision(digits))}${units[i]}`;
 }
 
 /** docker's "About an hour ago" style durations. */

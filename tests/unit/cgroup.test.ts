@@ -21,6 +21,7 @@ import {
   parseResourceFlags,
   readStats,
 } from "../../src/cgroup";
+import { binarySize, humanSize } from "../../src/cli/output";
 import { BunkerError } from "../../src/errors";
 
 const uid = process.getuid!();
@@ -366,6 +367,17 @@ describe("reading stats", () => {
     writeFileSync(join(d, "pids.current"), "4\n");
     writeFileSync(join(d, "io.stat"), "8:0 rbytes=4096 wbytes=8192 rios=1 wios=2\n8:16 rbytes=1 wbytes=2 rios=1 wios=1\n");
     expect(readStats(d)).toEqual({ cpuUsageUsec: 123456, memoryUsage: 9437184, memoryLimit: 67108864, pids: 4, ioRead: 4097, ioWrite: 8194, oomKills: 1 });
+  });
+});
+
+describe("stats' sizes (docker's units)", () => {
+  test("memory in binary units with four digits, I/O in decimal with three", () => {
+    expect(binarySize(48 * 1024 ** 2)).toBe("48MiB");
+    expect(binarySize(1.5 * 1024 ** 2)).toBe("1.5MiB");
+    expect(binarySize(124 * 1024)).toBe("124KiB");
+    expect(binarySize(0)).toBe("0B");
+    expect(humanSize(4096)).toBe("4.1kB");
+    expect(humanSize(0)).toBe("0B");
   });
 });
 

@@ -1,6 +1,6 @@
 import { defineCommand } from "citty";
 import { BunkerError } from "../../errors";
-import { humanSize, printTable } from "../output";
+import { binarySize, humanSize, printTable } from "../output";
 
 export default defineCommand({
   meta: { name: "stats", description: "Show containers' CPU, memory, pids and block I/O usage" },
@@ -26,7 +26,7 @@ export default defineCommand({
         rows.map((r) => [r.ID, r.Name, r.CPUPerc, r.MemUsage, r.MemPerc, r.NetIO, r.BlockIO, r.PIDs]),
       );
     };
-    const opts = { names, all: args.all === true, humanSize };
+    const opts = { names, all: args.all === true, humanSize, binarySize };
     if (args.stream === false) return print(await collectStats(opts));
     // Streaming: a fresh reading every second until interrupted, redrawn in place on a terminal.
     for (;;) {
