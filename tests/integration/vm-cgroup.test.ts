@@ -9,6 +9,8 @@ const CHECKS = [
   "no-limit-run",
   "limits-read-back",
   "cgroup-namespace",
+  "cpuset-io-swap",
+  "cpuset-unavailable",
   "oom-exit-137",
   "oom-inspect",
   "pids-limit",

@@ -11,6 +11,12 @@ got=$(echo "$OUT" | grep = | oneline)
 if [ "$RC" = 0 ] && [ "${got% }" = "$want" ]; then pass limits-read-back "$got"; else fail limits-read-back "exit $RC, want [$want] got: $OUT"; fi
 if [ "$RC" = 0 ] && echo "$OUT" | grep -qx '0::/'; then pass cgroup-namespace "/proc/self/cgroup is 0::/"; else fail cgroup-namespace "exit $RC: $OUT"; fi
 
+brun --rm --rootfs $R --cpuset-cpus 1 --cpuset-mems 0 --blkio-weight 500 --memory-swap -1 -m 64m \
+  sh -c 'cd /sys/fs/cgroup && echo "$(cat cpuset.cpus) $(cat cpuset.mems) $(cat io.weight | head -1) $(cat memory.swap.max)"; grep Cpus_allowed_list /proc/self/status'
+echo "$OUT" | grep -qx "1 0 default 4950 max" && echo "$OUT" | grep -q "Cpus_allowed_list:.*1$" && pass cpuset-io-swap "$OUT" || fail cpuset-io-swap "exit $RC: $OUT"
+brun --rm --rootfs $R --cpuset-cpus 0-5 true
+[ "$RC" = 125 ] && echo "$OUT" | grep -q "requested 0-5, available: 0-1" && pass cpuset-unavailable "$OUT" || fail cpuset-unavailable "exit $RC: $OUT"
+
 # A memory hog: tail keeps a line with no newline in memory, forever.
 brun --name hog --rootfs $R --memory 32m --memory-swap 32m tail /dev/zero
 if [ "$RC" = 137 ] && echo "$OUT" | grep -qi "memory"; then pass oom-exit-137 "exit 137: $OUT"; else fail oom-exit-137 "exit $RC: $OUT"; fi
