@@ -9,6 +9,8 @@
 //     "host/namespace/repo" key beats a "host/namespace" one, which beats "host"; keys may be URLs
 //     like "https://index.docker.io/v1/"), with `auth` (base64 user:pass) or username/password;
 //     then credsStore → its helper.
+//   helperFor(cfg, registry), storeWithHelper(helper, registry, creds), eraseWithHelper(helper, registry):
+//     login/logout through the helper a config names (credHelpers, then credsStore), as docker does.
 //   credentialsFileForWrite(authFile?) → the file `bunker login` writes: --authfile,
 //     $REGISTRY_AUTH_FILE, else docker's config.json.
 //   dockerHubServerUrl  → the server name docker's helpers store Docker Hub under.
@@ -23,17 +25,19 @@ export interface Credentials {
   password: string;
 }
 
-interface AuthEntry {
+export interface AuthEntry {
   auth?: string;
   username?: string;
   password?: string;
   identitytoken?: string;
 }
 
-interface AuthConfigFile {
+export interface AuthConfigFile {
   auths?: Record<string, AuthEntry>;
   credsStore?: string;
   credHelpers?: Record<string, string>;
+  /** everything else docker keeps there (kept as is when login rewrites the file) */
+  [other: string]: unknown;
 }
 
 export const dockerHubServerUrl = "https://index.docker.io/v1/";
@@ -82,18 +86,47 @@ function decodeEntry(entry: AuthEntry, key: string, file: string): Credentials |
   return undefined; // an empty entry marks credentials kept in credsStore
 }
 
-/** Runs `docker-credential-NAME get` with the server on stdin, as docker does. */
-function fromHelper(helper: string, server: string): Credentials | undefined {
+/** Runs `docker-credential-NAME ACTION` with input on stdin (the helper protocol); undefined for "not found". */
+function runHelper(helper: string, action: "get" | "store" | "erase", input: string, server: string): string | undefined {
   const program = `docker-credential-${helper}`;
   const path = Bun.which(program, { PATH: process.env.PATH ?? "" });
   if (!path) throw new BunkerError(`credential helper ${program} is configured but not found in PATH`);
-  const p = Bun.spawnSync([path, "get"], { stdin: Buffer.from(server), stdout: "pipe", stderr: "pipe" });
+  const p = Bun.spawnSync([path, action], { stdin: Buffer.from(input), stdout: "pipe", stderr: "pipe" });
   const out = p.stdout.toString().trim();
   if (p.exitCode !== 0) {
     // The protocol's answer for "no entry" is this message on stdout with a failing status.
     if (/credentials not found/i.test(out)) return undefined;
-    throw new BunkerError(`credential helper ${program} failed for ${server}: ${(out || p.stderr.toString()).trim().split("\n")[0]}`);
+    throw new BunkerError(`credential helper ${program} failed to ${action} credentials for ${server}: ${(out || p.stderr.toString()).trim().split("\n")[0]}`);
   }
+  return out;
+}
+
+/** The server name helpers know a registry by (docker's legacy URL for Docker Hub). */
+function helperServer(registry: string): string {
+  return registry === DOCKER_HUB ? dockerHubServerUrl : registry;
+}
+
+/** The helper a config file names for a registry: credHelpers[registry], else credsStore. */
+export function helperFor(cfg: AuthConfigFile, registry: string): string | undefined {
+  return (cfg.credHelpers && Object.entries(cfg.credHelpers).find(([k]) => normalizeKey(k) === registry)?.[1]) || cfg.credsStore || undefined;
+}
+
+/** `bunker login` with a helper configured: the secret goes to the helper, not into the file. */
+export function storeWithHelper(helper: string, registry: string, creds: Credentials): void {
+  const server = helperServer(registry);
+  runHelper(helper, "store", JSON.stringify({ ServerURL: server, Username: creds.username, Secret: creds.password }), server);
+}
+
+/** `bunker logout` with a helper configured; false when the helper had nothing. */
+export function eraseWithHelper(helper: string, registry: string): boolean {
+  const server = helperServer(registry);
+  return runHelper(helper, "erase", server, server) !== undefined;
+}
+
+function fromHelper(helper: string, server: string): Credentials | undefined {
+  const program = `docker-credential-${helper}`;
+  const out = runHelper(helper, "get", server, server);
+  if (out === undefined) return undefined;
   let doc: { Username?: unknown; Secret?: unknown };
   try {
     doc = JSON.parse(out);
@@ -115,7 +148,7 @@ function normalizeKey(key: string): string {
 }
 
 function lookupInFile(cfg: AuthConfigFile, file: string, registry: string, repository?: string): Credentials | undefined {
-  const server = registry === DOCKER_HUB ? dockerHubServerUrl : registry;
+  const server = helperServer(registry);
   const helper = cfg.credHelpers && Object.entries(cfg.credHelpers).find(([k]) => normalizeKey(k) === registry)?.[1];
   if (helper) return fromHelper(helper, server);
   const auths = Object.entries(cfg.auths ?? {}).map(([k, v]) => [normalizeKey(k), v, k] as const);

@@ -1,7 +1,7 @@
 // bunker login / logout / pull with stored credentials, through dist/bunker, against the real
 // docker-registry in htpasswd and token auth modes.
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { existsSync, readFileSync, statSync } from "node:fs";
+import { chmodSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { bunkerBin, bunkerSandbox, type Sandbox } from "../support/bunker";
 import { BUSYBOX_LAYOUTS, startRegistry, type TestRegistry, TEST_PASSWORD, TEST_USER } from "../support/registry";
@@ -63,6 +63,43 @@ for (const auth of ["htpasswd", "token"] as const) {
       expect(JSON.parse(readFileSync(file, "utf8")).auths[reg.host]).toBeUndefined();
       const again = await sb.run(["logout", reg.host]);
       expect(again.stdout).toBe(`Not logged in to ${reg.host}\n`);
+    });
+
+    test("with credsStore set, the secret goes to the helper, never into the file", async () => {
+      // A file-backed docker-credential helper speaking the real protocol (store/get/erase).
+      const bin = join(configDir, "..", "helper-bin");
+      const vault = join(configDir, "..", "vault");
+      mkdirSync(bin, { recursive: true });
+      mkdirSync(vault, { recursive: true });
+      writeFileSync(
+        join(bin, "docker-credential-vault"),
+        `#!/bin/sh
+input=$(cat)
+case "$1" in
+  store) server=$(printf '%s' "$input" | sed 's/.*"ServerURL":"\\([^"]*\\)".*/\\1/'); printf '%s' "$input" > "${vault}/$(printf '%s' "$server" | tr -c 'a-zA-Z0-9' _)" ;;
+  get) f="${vault}/$(printf '%s' "$input" | tr -c 'a-zA-Z0-9' _)"; if [ -f "$f" ]; then cat "$f"; else echo "credentials not found in native keychain"; exit 1; fi ;;
+  erase) f="${vault}/$(printf '%s' "$input" | tr -c 'a-zA-Z0-9' _)"; if [ -f "$f" ]; then rm "$f"; else echo "credentials not found in native keychain"; exit 1; fi ;;
+esac
+`,
+      );
+      chmodSync(join(bin, "docker-credential-vault"), 0o755);
+      const file = join(configDir, "config.json");
+      mkdirSync(configDir, { recursive: true });
+      writeFileSync(file, JSON.stringify({ credsStore: "vault", auths: {} }));
+      const env = { PATH: `${bin}:${sb.env.PATH}` };
+      const r = await sb.run(["login", "-u", TEST_USER, "--password-stdin", reg.host], { stdin: TEST_PASSWORD, env });
+      expect(r.stderr).toBe("");
+      expect(r.stdout).toBe("Login Succeeded\n");
+      expect(readFileSync(file, "utf8")).not.toContain(Buffer.from(`${TEST_USER}:${TEST_PASSWORD}`).toString("base64"));
+      expect(readdirSync(vault)).toHaveLength(1);
+      // pull asks the helper
+      const pull = await sb.run(["pull", "-q", `${reg.host}/private/busybox:1`], { env });
+      expect(pull.stderr).toBe("");
+      expect(pull.code).toBe(0);
+      const out = await sb.run(["logout", reg.host], { env });
+      expect(out.stdout).toBe(`Removed login credentials for ${reg.host}\n`);
+      expect(readdirSync(vault)).toHaveLength(0);
+      rmSync(file);
     });
 
     test.skipIf(!Bun.which("script"))("on a terminal it asks for the username, then the password without echo", async () => {

@@ -163,7 +163,7 @@ esac
     expect(require("node:fs").readFileSync(log, "utf8")).toBe("get ghcr.io\nget https://index.docker.io/v1/\nget nowhere.example\n");
     write(cfg, { credHelpers: { "ghcr.io": "broken" } });
     expect(() => findCredentials("ghcr.io")).toThrow(BunkerError);
-    expect(() => findCredentials("ghcr.io")).toThrow(/docker-credential-broken failed for ghcr.io: boom: keychain locked/);
+    expect(() => findCredentials("ghcr.io")).toThrow(/docker-credential-broken failed to get credentials for ghcr.io: boom: keychain locked/);
     write(cfg, { credHelpers: { "ghcr.io": "missing" } });
     expect(() => findCredentials("ghcr.io")).toThrow(/docker-credential-missing is configured but not found in PATH/);
   });
