@@ -64,16 +64,17 @@ export interface ContainerPlan {
 
 const DEFAULT_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
 
-function noNewPrivs(opts: string[]): boolean {
-  let value = true;
+/** --security-opt: no-new-privileges[=true|false] and seccomp=unconfined, docker's spellings. */
+function securityOpts(opts: string[]): { noNewPrivs: boolean; seccomp: boolean } {
+  const out = { noNewPrivs: true, seccomp: true };
   for (const o of opts) {
-    const [k, v] = o.includes("=") ? [o.slice(0, o.indexOf("=")), o.slice(o.indexOf("=") + 1)] : o.split(":");
-    if (k !== "no-new-privileges") throw new BunkerError(`unsupported --security-opt "${o}": bunker knows no-new-privileges[=true|false]`);
-    if (v === undefined || v === "true") value = true;
-    else if (v === "false") value = false;
-    else throw new BunkerError(`invalid --security-opt "${o}": use no-new-privileges=true or =false`);
+    const sep = o.search(/[=:]/);
+    const [k, v] = sep < 0 ? [o, undefined] : [o.slice(0, sep), o.slice(sep + 1)];
+    if (k === "no-new-privileges" && (v === undefined || v === "true" || v === "false")) out.noNewPrivs = v !== "false";
+    else if (k === "seccomp" && v === "unconfined") out.seccomp = false;
+    else throw new BunkerError(`unsupported --security-opt "${o}": bunker knows no-new-privileges[=true|false] and seccomp=unconfined`);
   }
-  return value;
+  return out;
 }
 
 /**
@@ -160,7 +161,7 @@ export async function planContainer(parsed: ParsedRun): Promise<ContainerPlan> {
 
   const network = planNetwork(str(f, "network"), parsePublish(list(f, "publish")));
   if (network.note) (await import("../log")).log.warn(network.note);
-  const nnp = noNewPrivs(list(f, "securityOpt"));
+  const security = securityOpts(list(f, "securityOpt"));
   const resources = parseResourceFlags(Object.fromEntries(RESOURCE_FLAGS.map((k) => [k, str(f, k)])));
   const cgroupMode = parseCgroupMode(str(f, "cgroups"));
   // A limit that can't be enforced is refused (125) before the container's record exists.
@@ -243,7 +244,8 @@ export async function planContainer(parsed: ParsedRun): Promise<ContainerPlan> {
     groups: user.groups,
     idMapping,
     caps,
-    noNewPrivs: nnp,
+    noNewPrivs: security.noNewPrivs,
+    seccomp: security.seccomp && !privileged,
     privileged,
     mounts,
     etcFiles: writeEtcFiles(dir, hostname, network),

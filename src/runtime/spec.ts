@@ -33,6 +33,8 @@ export interface ContainerSpec {
   idMapping: IdMapping;
   caps: string[];
   noNewPrivs: boolean;
+  /** the default seccomp filter (src/runtime/seccomp.ts) unless false: --privileged, seccomp=unconfined */
+  seccomp?: boolean;
   /** --privileged: no masked or read-only /proc paths */
   privileged: boolean;
   /** -v/--mount/--tmpfs, parsed by src/volume */

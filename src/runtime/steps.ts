@@ -4,6 +4,7 @@
 // container's root, so an image's symlinks can never aim a mount or a mkdir at the host.
 import { statSync } from "node:fs";
 import { capMask } from "./caps";
+import { defaultSeccompFilter } from "./seccomp";
 import { Op, type Step } from "./program";
 import { kernelMountOptions, type MountSpec } from "../volume";
 import type { ContainerSpec } from "./spec";
@@ -177,7 +178,7 @@ export function buildSteps(spec: ContainerSpec, exec: ExecTarget, stdio: Stdio):
 }
 
 /** What a process of the container needs: identity and capabilities, stdio, exec. */
-export type ProcessSpec = Pick<ContainerSpec, "cwd" | "caps" | "uid" | "gid" | "groups" | "noNewPrivs"> & { idMapping: Pick<ContainerSpec["idMapping"], "kind"> };
+export type ProcessSpec = Pick<ContainerSpec, "cwd" | "caps" | "uid" | "gid" | "groups" | "noNewPrivs" | "seccomp"> & { idMapping: Pick<ContainerSpec["idMapping"], "kind"> };
 
 /**
  * The steps that turn a process already inside the container into its command: also what
@@ -188,13 +189,17 @@ export function processSteps(spec: ProcessSpec, exec: ExecTarget, stdio: Stdio):
   const caps = capMask(spec.caps);
   // setgroups is denied in a namespace with a single-id mapping (the kernel requires it).
   const groups = spec.idMapping.kind === "single" ? [-1] : [spec.groups.length, ...spec.groups];
+  if (spec.noNewPrivs) s.push({ op: Op.NoNewPrivs, ints: [], strs: [], what: "set no_new_privs" });
+  // Before the capabilities are dropped: without no_new_privs, installing a filter takes
+  // CAP_SYS_ADMIN, which root of the user namespace has only until then. Nothing the steps after
+  // it call is on the deny list.
+  if (spec.seccomp !== false) s.push({ op: Op.Seccomp, ints: [], strs: [defaultSeccompFilter(spec.caps)], what: "install the seccomp filter" });
   s.push(
     { op: Op.CapBset, ints: [caps], strs: [], what: "drop capabilities from the bounding set" },
     { op: Op.SetId, ints: [spec.uid, spec.gid, ...groups], strs: [], what: `switch to user ${spec.uid}:${spec.gid}` },
     // A non-root user keeps no capabilities (setresuid cleared them), as in docker.
     { op: Op.CapSet, ints: spec.uid === 0 ? [caps, caps, 0, 0] : [0, 0, 0, 0], strs: [], what: "set capabilities" },
   );
-  if (spec.noNewPrivs) s.push({ op: Op.NoNewPrivs, ints: [], strs: [], what: "set no_new_privs" });
   s.push(
     { op: Op.ResetSignals, ints: [], strs: [], what: "reset signal handling" },
     {

@@ -120,6 +120,18 @@ describe("identity and isolation", () => {
     expect(bad.stderr.trim().split("\n")).toHaveLength(1);
   });
 
+  test("the default seccomp filter: kernel-wide syscalls and new namespaces are refused", async () => {
+    const r = await sh("grep '^Seccomp:' /proc/self/status; unshare -U true 2>/dev/null; echo unshare=$?; swapoff /nothing 2>&1; sleep 0 & wait; echo fork-ok");
+    expect(r.stdout).toContain("Seccomp:\t2");
+    expect(r.stdout).toContain("unshare=1");
+    expect(r.stdout).toContain("Operation not permitted");
+    expect(r.stdout).toContain("fork-ok");
+    const off = await sh("grep '^Seccomp:' /proc/self/status; unshare -U true; echo unshare=$?", "--security-opt", "seccomp=unconfined");
+    expect(off.stdout).toBe("Seccomp:\t0\nunshare=0\n");
+    const admin = await sh("unshare -U true; echo unshare=$?", "--cap-add", "SYS_ADMIN");
+    expect(admin.stdout).toBe("unshare=0\n");
+  });
+
   test("-u resolves names in the container's passwd; a non-root user has no capabilities", async () => {
     const r = await sh("id; grep CapEff /proc/self/status", "-u", "nobody");
     expect(r.stdout).toContain("uid=65534(nobody) gid=65534(nobody)");

@@ -8,6 +8,7 @@ import { capMask, DEFAULT_CAPS, effectiveCaps } from "../../src/runtime/caps";
 import { parseRunFlags, RUN_FLAGS, str } from "../../src/runtime/flags";
 import { encodeProgram, Op } from "../../src/runtime/program";
 import type { ContainerSpec } from "../../src/runtime/spec";
+import { defaultSeccompFilter } from "../../src/runtime/seccomp";
 import { buildSteps } from "../../src/runtime/steps";
 import { buildEnv, readRootFile, resolveUser } from "../../src/runtime/user";
 
@@ -163,6 +164,21 @@ function spec(over: Partial<ContainerSpec> = {}): ContainerSpec {
     ...over,
   };
 }
+
+describe("seccomp", () => {
+  test("x86_64 only, a deny list, clone checked for namespace flags unless SYS_ADMIN", () => {
+    const insns = (b: Uint8Array) => Array.from({ length: b.length / 8 }, (_, i) => new DataView(b.buffer).getUint32(i * 8 + 4, true));
+    const plain = insns(defaultSeccompFilter(DEFAULT_CAPS));
+    expect(plain[1]).toBe(0xc000003e); // AUDIT_ARCH_X86_64
+    expect(plain).toContain(250); // keyctl
+    expect(plain).toContain(272); // unshare
+    expect(plain).toContain(0x7e020080); // clone's namespace flags
+    expect(plain.at(-1)).toBe(0x7fff0000); // default: allow
+    const admin = insns(defaultSeccompFilter([...DEFAULT_CAPS, "SYS_ADMIN"]));
+    expect(admin).not.toContain(272);
+    expect(admin).toContain(250);
+  });
+});
 
 describe("steps", () => {
   const exec = { path: "/bin", args: ["sh"], env: [], execFd: -1 };
