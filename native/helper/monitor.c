@@ -45,9 +45,11 @@ struct opts {
   int max_file, max_retries;
   char **setup;   // argv; the child's pid is appended
   char **on_exit; // argv run (exec'd) after the final exit, e.g. `bunker rm -f ID` for --rm
+  int tty_master;  // -t: the pty master bunker passed (its slave is in the program's stdio), or -1
+  int stdin_open;  // -i without -t: the container's stdin is a pipe we keep open (docker run -di)
 };
 
-static struct opts o = {.max_file = 1, .restart = "no"};
+static struct opts o = {.max_file = 1, .restart = "no", .tty_master = -1};
 static int devnull = -1;
 
 static void die(const char *what, int err) {
@@ -200,7 +202,8 @@ static void log_record(const char *stream, char tag, const char *text, size_t le
 
 struct stream {
   const char *name;
-  int fd; // read end, -1 at EOF
+  int fd;   // read end, -1 at EOF
+  int keep; // the pty master: never closed (it serves every restart)
   size_t len;
   char buf[8192];
 };
@@ -212,15 +215,19 @@ static void stream_flush(struct stream *s) {
   s->len = 0;
 }
 
-// Reads what is there; complete lines become F records, a full buffer without a newline a P record.
+// Reads what is there; complete lines become F records, the rest (no newline yet) a P record.
 static void stream_read(struct stream *s) {
   for (;;) {
     ssize_t n = read(s->fd, s->buf + s->len, sizeof s->buf - s->len);
     if (n < 0 && errno == EINTR) continue;
-    if (n < 0 && errno == EAGAIN) return;
+    if (n < 0 && errno == EAGAIN) {
+      // What came without a newline (a prompt) is logged now as a partial record, not held back.
+      stream_flush(s);
+      return;
+    }
     if (n <= 0) {
       stream_flush(s);
-      close(s->fd);
+      if (!s->keep) close(s->fd);
       s->fd = -1;
       return;
     }
@@ -299,27 +306,44 @@ static int run_setup(int pid) {
 // Clones the container and lets it go after the parent's setup. Returns its pid, or -1 with
 // st.error set.
 static int start_container(int first) {
-  int go[2], ep[2], op[2], errp[2];
-  if (pipe2(go, O_CLOEXEC) < 0 || pipe2(ep, O_CLOEXEC) < 0 || pipe2(op, O_CLOEXEC) < 0 || pipe2(errp, O_CLOEXEC) < 0)
-    die("pipe", errno);
+  int go[2], ep[2], op[2] = {-1, -1}, errp[2] = {-1, -1}, in[2] = {-1, -1};
+  if (pipe2(go, O_CLOEXEC) < 0 || pipe2(ep, O_CLOEXEC) < 0) die("pipe", errno);
   put32(H_GO, go[0]);
   put32(H_GO_W, go[1]);
   put32(H_ERR, ep[1]);
   put32(H_ERR_R, ep[0]);
-  // The container's stdout and stderr are our 1 and 2 while it is cloned (a STDIO step keeps them).
-  if (dup2(op[1], 1) < 0 || dup2(errp[1], 2) < 0) die("dup2", errno);
-  close(op[1]);
-  close(errp[1]);
+  if (o.tty_master < 0) {
+    // The container's stdout and stderr are our 1 and 2 while it is cloned (a STDIO step keeps them).
+    if (pipe2(op, O_CLOEXEC) < 0 || pipe2(errp, O_CLOEXEC) < 0) die("pipe", errno);
+    if (dup2(op[1], 1) < 0 || dup2(errp[1], 2) < 0) die("dup2", errno);
+    close(op[1]);
+    close(errp[1]);
+  }
+  if (o.stdin_open) {
+    // Its stdin: a pipe nobody writes to but that stays open, so a shell waits instead of ending.
+    static int keep_w = -1;
+    if (pipe2(in, O_CLOEXEC) < 0 || dup2(in[0], 0) < 0) die("stdin pipe", errno);
+    close(in[0]);
+    if (keep_w >= 0) close(keep_w);
+    keep_w = in[1];
+  }
   int pid = bk_spawn(prog, prog_len);
+  dup2(devnull, 0);
   dup2(devnull, 1);
   dup2(devnull, 2);
   close(go[0]);
   close(ep[1]);
-  out.fd = op[0];
-  err.fd = errp[0];
+  if (o.tty_master >= 0) {
+    out.fd = o.tty_master;
+    out.keep = 1;
+    err.fd = -1;
+  } else {
+    out.fd = op[0];
+    err.fd = errp[0];
+    fcntl(err.fd, F_SETFL, O_NONBLOCK);
+  }
   out.len = err.len = 0;
   fcntl(out.fd, F_SETFL, O_NONBLOCK);
-  fcntl(err.fd, F_SETFL, O_NONBLOCK);
   if (pid < 0) {
     status("F %d\n", -pid, 0);
     snprintf(st.error, sizeof st.error, "cannot create the container's process: %s", strerror(-pid));
@@ -384,6 +408,12 @@ static int supervise(int pid, int sigfd) {
     // After the exit, the pipes close as the pid namespace dies; don't wait for them forever.
     int timeout = exited ? 2000 : -1;
     if (exited && out.fd < 0 && err.fd < 0) return ws;
+    if (exited && o.tty_master >= 0) {
+      // We hold the pty's slave (for restarts), so the master never reads EOF: take what is there.
+      stream_read(&out);
+      stream_flush(&out);
+      return ws;
+    }
     int n = poll(pf, 3, timeout);
     if (n < 0 && errno == EINTR) continue;
     if (n < 0) die("poll", errno);
@@ -406,7 +436,7 @@ static int supervise(int pid, int sigfd) {
   for (struct stream *s = &out; s; s = s == &out ? &err : NULL)
     if (s->fd >= 0) {
       stream_flush(s);
-      close(s->fd);
+      if (!s->keep) close(s->fd);
       s->fd = -1;
     }
   return ws;
@@ -463,6 +493,8 @@ int bk_monitor_main(int argc, char **argv) {
       else if (strcmp(a, "--max-retries") == 0) o.max_retries = atoi(v);
       else if (strcmp(a, "--log-max-size") == 0) o.max_size = atoll(v);
       else if (strcmp(a, "--log-max-file") == 0) o.max_file = atoi(v);
+      else if (strcmp(a, "--tty") == 0) o.tty_master = atoi(v);
+      else if (strcmp(a, "--stdin-open") == 0) o.stdin_open = atoi(v);
       else die("unknown option", EINVAL);
     }
   }

@@ -26,6 +26,10 @@ export interface MonitorLaunch {
   setup: (pid: number) => Promise<void> | void;
   /** a command (argv) that redoes setup for a restart; the monitor appends the new pid */
   restartSetup?: string[];
+  /** -t: the pty master the monitor logs from (its slave is the program's stdio; both in passFds) */
+  ttyMaster?: number;
+  /** -i without -t: the monitor keeps the container's stdin open (a pipe nobody writes to) */
+  stdinOpen?: boolean;
 }
 
 /** How the first start went: the container's pid, or the program step that failed and its errno. */
@@ -60,6 +64,8 @@ function monitorArgs(l: MonitorLaunch, programPath: string): string[] {
   ];
   if (logOpts["max-size"]) args.push("--log-max-size", String(parseLogSize(logOpts["max-size"])));
   if (logOpts["max-file"]) args.push("--log-max-file", logOpts["max-file"]);
+  if (l.ttyMaster !== undefined) args.push("--tty", String(l.ttyMaster));
+  if (l.stdinOpen) args.push("--stdin-open", "1");
   if (l.restartSetup && rec.HostConfig.RestartPolicy.Name !== "no") args.push("--setup", String(l.restartSetup.length), ...l.restartSetup);
   // --rm: the monitor becomes `bunker rm -f ID` after the final exit (it can't remove subuid-owned files itself).
   if (rec.HostConfig.AutoRemove) args.push("--on-exit", "4", process.execPath, "rm", "-f", id);

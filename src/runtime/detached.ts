@@ -16,6 +16,7 @@ import {
   saveContainer,
   withLock,
 } from "../container";
+import { closeSync } from "node:fs";
 import { BunkerError } from "../errors";
 import { attachNetwork } from "../net";
 import { applyIdMapping } from "../userns/idmap";
@@ -25,6 +26,7 @@ import { spawnProgram, startFailure } from "./process";
 import { prepareRootfs } from "./rootfs";
 import { type ContainerPlan, containerCgroup } from "./run";
 import type { ContainerSpec } from "./spec";
+import { openPty } from "./tty";
 
 /** Starts a planned container detached; returns its id once its command runs. */
 export async function runDetached(plan: ContainerPlan): Promise<string> {
@@ -34,7 +36,6 @@ export async function runDetached(plan: ContainerPlan): Promise<string> {
     record.HostConfig.LogConfig = parseLogOpts(list(flags, "logOpt"));
     if (record.HostConfig.RestartPolicy.Name !== "no" && bool(flags, "rm"))
       throw new BunkerError("conflicting options: --restart and --rm; a container that restarts can't remove itself");
-    if (spec.tty || spec.stdin) throw new BunkerError("-i and -t are not supported with -d: use 'bunker exec -it' to work in a detached container");
   } catch (e) {
     await removeContainer(record.Id);
     throw e;
@@ -55,18 +56,22 @@ async function parentSetup(spec: ContainerSpec, pid: number): Promise<void> {
 export async function startUnderMonitor(record: ContainerRecord, spec: ContainerSpec): Promise<void> {
   prepareVolumes(spec.mounts);
   const cgroup = await containerCgroup(spec);
-  // The monitor's own 0/1/2 are /dev/null and the log pipes when it clones: the container keeps them.
-  const { program, steps, execFd } = spawnProgram(
-    spec,
-    { fds: [0, 1, 2], setsid: true, controllingTty: false },
-    { cgroupFd: cgroup?.dirFd ?? -1, goFd: -1, goWriteFd: -1, errFd: -1, errReadFd: -1 },
-  );
+  // -t: a pty whose master the monitor logs from (`run -dit IMAGE sh`, then `exec -it`). Otherwise
+  // the monitor's own 0/1/2 are its stdin (/dev/null or a pipe held open for -i) and the log pipes
+  // when it clones: the container keeps them.
+  const pty = spec.tty ? openPty() : undefined;
+  const stdio = pty
+    ? { fds: [pty.slave, pty.slave, pty.slave] as [number, number, number], setsid: true, controllingTty: true }
+    : { fds: [0, 1, 2] as [number, number, number], setsid: true, controllingTty: false };
+  const { program, steps, execFd } = spawnProgram(spec, stdio, { cgroupFd: cgroup?.dirFd ?? -1, goFd: -1, goWriteFd: -1, errFd: -1, errReadFd: -1 });
   let result: Awaited<ReturnType<typeof launchMonitored>>;
   try {
     result = await launchMonitored({
       rec: record,
       program,
-      passFds: [execFd, cgroup?.dirFd ?? -1].filter((fd) => fd >= 0),
+      passFds: [execFd, cgroup?.dirFd ?? -1, pty?.master ?? -1, pty?.slave ?? -1].filter((fd) => fd >= 0),
+      ttyMaster: pty?.master,
+      stdinOpen: spec.stdin && !pty,
       cgroupPath: cgroup?.path || undefined,
       setup: async (pid) => {
         await parentSetup(spec, pid);
@@ -77,6 +82,9 @@ export async function startUnderMonitor(record: ContainerRecord, spec: Container
   } catch (e) {
     await cgroup?.remove();
     throw e;
+  } finally {
+    // the monitor has its own copies
+    if (pty) for (const fd of [pty.master, pty.slave]) closeSync(fd);
   }
   if ("failedStep" in result) {
     // the monitor has removed the cgroup and recorded the failure

@@ -127,6 +127,20 @@ describe("run -d", () => {
     await sb.run(["rm", "phoenix"]);
   });
 
+  test("-dit keeps a shell on a terminal (logged from the pty); -di keeps stdin open", async () => {
+    await detached(["--name", "tty", "-it"], "sh");
+    await detached(["--name", "stdin", "-i"], "cat");
+    // both wait for input that never comes, instead of ending at once
+    expect(await inspect("tty", "{{.State.Status}} {{.Config.Tty}}")).toBe("running true");
+    expect(await inspect("stdin", "{{.State.Status}}")).toBe("running");
+    const ps = await sb.run(["exec", "tty", "ps", "-o", "pid,tty,args"]);
+    expect(ps.stdout).toMatch(/^\s*1\s+\d+,\d+\s+sh$/m); // PID 1 has a controlling terminal
+    await until("the prompt in the log", async () => (await sb.run(["logs", "tty"])).stdout.includes("# "));
+    expect((await sb.run(["stop", "-t", "1", "tty", "stdin"])).code).toBe(0);
+    expect(await inspect("stdin", "{{.State.Status}}")).toBe("exited");
+    await sb.run(["rm", "tty", "stdin"]);
+  });
+
   test("bad --restart and --log-opt values: one line, exit 125, no container left", async () => {
     for (const flags of [["--restart", "sometimes"], ["--restart", "on-failure:x"], ["--log-opt", "max-size=huge"], ["--log-opt", "colour=red"], ["--restart", "always", "--rm"]]) {
       const r = await sb.run(["run", "-d", "--network", "none", ...flags, "--rootfs", rootfs, "true"]);
