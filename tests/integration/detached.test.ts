@@ -141,6 +141,15 @@ describe("run -d", () => {
     await sb.run(["rm", "tty", "stdin"]);
   });
 
+  test("run -d --rm: the container is removed when it exits", async () => {
+    const id = await detached(["--rm", "--name", "ephemeral"], "sh", "-c", "while [ ! -e /tmp/go ]; do sleep 0.05; done");
+    expect(await inspect("ephemeral", "{{.HostConfig.AutoRemove}}")).toBe("true");
+    expect((await sb.run(["exec", "ephemeral", "touch", "/tmp/go"])).code).toBe(0);
+    await until("the container to remove itself", () => !existsSync(join(sb.root, "containers", id)));
+    expect((await sb.run(["ps", "-aq"])).stdout).not.toContain(id.slice(0, 12));
+    expect(existsSync(join(sb.runroot, "containers", id))).toBe(false);
+  });
+
   test("bad --restart and --log-opt values: one line, exit 125, no container left", async () => {
     for (const flags of [["--restart", "sometimes"], ["--restart", "on-failure:x"], ["--log-opt", "max-size=huge"], ["--log-opt", "colour=red"], ["--restart", "always", "--rm"]]) {
       const r = await sb.run(["run", "-d", "--network", "none", ...flags, "--rootfs", rootfs, "true"]);
