@@ -3,24 +3,21 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { chmodSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { bunkerBin, bunkerSandbox, type Sandbox } from "../support/bunker";
-import { BUSYBOX_LAYOUTS, startRegistry, type TestRegistry, TEST_PASSWORD, TEST_USER } from "../support/registry";
+import { bunkerBin, bunkerSandbox } from "../support/bunker";
+import { BUSYBOX_LAYOUTS, credentialSandbox, startRegistry, type TestRegistry, TEST_PASSWORD, TEST_USER } from "../support/registry";
 
 const hasRegistry = Bun.which("docker-registry") !== null && Bun.which("skopeo") !== null;
 
 for (const auth of ["htpasswd", "token"] as const) {
   describe.if(hasRegistry)(`login/logout with ${auth} auth`, () => {
     let reg: TestRegistry;
-    let sb: Sandbox;
+    let sb: ReturnType<typeof credentialSandbox>;
     let configDir: string;
     beforeAll(async () => {
       reg = await startRegistry({ auth });
       await reg.push(`oci:${BUSYBOX_LAYOUTS.musl}`, "private/busybox:1");
-      sb = bunkerSandbox();
-      // Credentials go to $DOCKER_CONFIG/config.json, inside the sandbox's temp dir.
-      configDir = join(sb.root, "..", "docker-config");
-      sb.env.DOCKER_CONFIG = configDir;
-      delete sb.env.REGISTRY_AUTH_FILE;
+      sb = credentialSandbox();
+      configDir = sb.configDir;
     }, 120_000);
     afterAll(async () => {
       sb?.cleanup();

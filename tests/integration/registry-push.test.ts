@@ -5,7 +5,7 @@ import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { bunkerSandbox, imagesSrc, type Sandbox } from "../support/bunker";
-import { BUSYBOX_LAYOUTS, standardRegistry, startRegistry, type TestRegistry, TEST_PASSWORD, TEST_USER } from "../support/registry";
+import { BUSYBOX_LAYOUTS, credentialSandbox, standardRegistry, startRegistry, type TestRegistry, TEST_PASSWORD, TEST_USER } from "../support/registry";
 
 const hasRegistry = Bun.which("docker-registry") !== null && Bun.which("skopeo") !== null;
 const muslIndex = JSON.parse(readFileSync(join(BUSYBOX_LAYOUTS.musl, "index.json"), "utf8"));
@@ -23,9 +23,7 @@ describe.if(hasRegistry)("push", () => {
   beforeAll(async () => {
     std = await standardRegistry();
     priv = await startRegistry({ auth: "htpasswd" });
-    sb = bunkerSandbox();
-    sb.env.DOCKER_CONFIG = join(sb.root, "..", "docker-config");
-    delete sb.env.REGISTRY_AUTH_FILE;
+    sb = credentialSandbox();
   }, 180_000);
   afterAll(async () => {
     sb?.cleanup();

@@ -8,6 +8,7 @@
 //                            TEST_USER / TEST_PASSWORD), tls: HTTPS with a self-signed certificate.
 //                            It dies with the test process (parent-death signal) if stop() isn't called.
 //   selfSignedCert(dir)      [cert, key] for 127.0.0.1 and localhost
+//   credentialSandbox()      a bunker sandbox that reads and writes credentials only in its own dir
 //   BUSYBOX_LAYOUTS, alpineLayout(dir), helloWorldLayout(dir), multiArchLayout(dir): OCI layouts
 //   standardRegistry()       one shared no-auth registry per test process with the standard images:
 //     busybox:musl busybox:glibc busybox:uclibc busybox:latest(=musl)  (OCI, gzip)
@@ -21,7 +22,7 @@ import { closeSync, copyFileSync, mkdirSync, openSync, mkdtempSync, readdirSync,
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { Subprocess } from "bun";
-import { imagesSrc } from "./bunker";
+import { bunkerSandbox, imagesSrc, type Sandbox } from "./bunker";
 import { sha256, writeOciLayout } from "./oci";
 
 export type RegistryAuth = "none" | "htpasswd" | "token";
@@ -377,6 +378,20 @@ export function multiArchLayout(dir: string): void {
       ],
     }),
   );
+}
+
+/**
+ * A bunker sandbox whose credentials live only in its own temp dir: docker's config.json in
+ * `configDir` ($DOCKER_CONFIG), and no auth.json of podman's or the user's is read.
+ */
+export function credentialSandbox(): Sandbox & { configDir: string } {
+  const sb = bunkerSandbox();
+  const configDir = join(sb.root, "..", "docker-config");
+  sb.env.DOCKER_CONFIG = configDir;
+  sb.env.XDG_CONFIG_HOME = join(sb.root, "..", "xdg-config");
+  delete sb.env.REGISTRY_AUTH_FILE;
+  delete sb.env.XDG_RUNTIME_DIR;
+  return Object.assign(sb, { configDir });
 }
 
 let standard: Promise<TestRegistry> | undefined;
