@@ -1,7 +1,7 @@
 // The container commands as a real unprivileged user: stop/kill/wait/start/restart/rm, names and
 // id prefixes, ps filters and formats, inspect, rename, logs, prune, generate systemd.
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { rmSync } from "node:fs";
+import { existsSync, rmSync } from "node:fs";
 import { dirname } from "node:path";
 import { bunkerBin, bunkerSandbox, imagesSrc, type Sandbox } from "../support/bunker";
 import { busyboxRootfs } from "../support/rootfs";
@@ -178,6 +178,23 @@ describe("generate systemd", () => {
     expect(r.stdout).toContain(`ExecStop=${bunkerBin} stop -t 10 unit`);
     expect(r.stdout).toContain(`Environment=BUNKER_ROOT=${sb.root}`);
     expect(r.stdout).toContain("WantedBy=default.target");
+  });
+});
+
+describe("image containers", () => {
+  test("start keeps the writable layer of an image container; rm removes it", async () => {
+    expect((await sb.run(["load", "-q", "-i", `${imagesSrc}/busybox-1.38.0-musl-amd64-oci`])).code).toBe(0);
+    const image = (await sb.run(["images", "-q"])).stdout.trim();
+    const r = await sb.run(["run", "-d", "--network", "none", "--name", "layered", image, "sh", "-c", "echo x >> /kept; wc -l < /kept; sleep 600"]);
+    expect(r.code).toBe(0);
+    const id = r.stdout.trim();
+    await sb.run(["stop", "-t", "0", "layered"]);
+    expect((await sb.run(["start", "layered"])).code).toBe(0);
+    expect((await sb.run(["exec", "layered", "cat", "/kept"])).stdout).toBe("x\nx\n");
+    expect(await field("layered", "{{.Image}}")).toMatch(/^sha256:/);
+    expect((await sb.run(["rm", "-f", "layered"])).code).toBe(0);
+    expect(existsSync(`${sb.root}/containers/${id}`)).toBe(false);
+    await sb.run(["rmi", image]);
   });
 });
 
