@@ -12,6 +12,7 @@ import { hostIdMapping, maxMappedId } from "../userns/idmap";
 import { errnoText, type HelperProcess, REPLY_DONE, REPLY_ERROR, REPLY_WARN_XATTR, startHelper } from "../userns/helper-process";
 import { decompressor, detectCompression, MAGIC_LENGTH } from "./compression";
 import { encodeRecord, Op, STEP_NAMES } from "./records";
+import { type Xattrs, XattrScanner } from "./xattrs";
 
 export interface UnpackExpectation {
   /** sha256:… of the uncompressed tar (the config's diff_id); checked when given */
@@ -127,42 +128,12 @@ function basenameOf(path: string): string {
   return path.slice(path.lastIndexOf("/") + 1);
 }
 
-let binaryXattrWarned = false;
-
-/** SCHILY.xattr.* keys of a PAX header body (node-tar parses the header but drops these). */
-export function paxXattrs(body: string): [string, Buffer][] {
-  // Record lengths count bytes ("LEN key=value\n"), so walk the UTF-8 bytes.
-  const buf = Buffer.from(body);
-  const out: [string, Buffer][] = [];
-  let i = 0;
-  while (i < buf.length) {
-    const space = buf.indexOf(0x20, i);
-    const len = space < 0 ? Number.NaN : Number(buf.subarray(i, space).toString());
-    if (!Number.isInteger(len) || len <= space - i + 1 || i + len > buf.length) break;
-    const rec = buf.subarray(space + 1, i + len - 1).toString();
-    const eq = rec.indexOf("=");
-    const key = rec.slice(0, eq);
-    if (eq > 0 && key.startsWith("SCHILY.xattr.")) {
-      const name = key.slice("SCHILY.xattr.".length);
-      // Binary values (security.capability) arrive mangled by node-tar's text decoding: skip them, and say so.
-      if (!rec.includes("\uFFFD")) out.push([name, Buffer.from(rec.slice(eq + 1))]);
-      else if (!binaryXattrWarned) {
-        binaryXattrWarned = true;
-        log.warn(`skipping binary extended attributes such as ${name}: bunker can't read them from a layer yet`);
-      }
-    }
-    i += len;
-  }
-  return out;
-}
-
 let deviceWarned = false;
 
 const WRITE_BATCH_BYTES = 64 * 1024;
 
 /** Turns tar entries into helper records, with backpressure from the helper's stdin. */
 class RecordSink {
-  private pendingXattrs: [string, Buffer][] = [];
   private dirTimes: Buffer[] = [];
   private readonly mapping = hostIdMapping();
   private readonly maxUid = maxMappedId(this.mapping.uids);
@@ -172,6 +143,7 @@ class RecordSink {
   constructor(
     private helper: HelperProcess,
     private label: string,
+    private xattrs: XattrScanner,
   ) {
     if (this.mapping.kind === "single")
       noticeOnce("single-idmap", "no subordinate id range for your user (/etc/subuid, /etc/subgid, newuidmap): every unpacked file belongs to you");
@@ -212,9 +184,6 @@ class RecordSink {
     });
   }
 
-  onMeta(body: string): void {
-    this.pendingXattrs = paxXattrs(body);
-  }
 
   private ids(entry: ReadEntry, path: string): { uid: number; gid: number } {
     if (this.mapping.kind === "single") return { uid: 0, gid: 0 };
@@ -228,8 +197,7 @@ class RecordSink {
   }
 
   onEntry(entry: ReadEntry): void {
-    const xattrs = this.pendingXattrs;
-    this.pendingXattrs = [];
+    const xattrs = this.xattrs.take(entry.path);
     try {
       this.entry(entry, xattrs);
     } catch (e) {
@@ -238,7 +206,7 @@ class RecordSink {
     }
   }
 
-  private entry(entry: ReadEntry, xattrs: [string, Buffer][]): void {
+  private entry(entry: ReadEntry, xattrs: Xattrs): void {
     const path = cleanEntryName(entry.path, this.label);
     const base = basenameOf(path);
     const times = { mtime: entry.mtime, atime: entry.atime };
@@ -336,7 +304,8 @@ export async function unpackLayer(
   const label = expect.label ?? "layer";
   const helper = await startHelper("apply", diffDir);
   const replies = collectReplies(helper, label);
-  const sink = new RecordSink(helper, label);
+  const xattrs = new XattrScanner();
+  const sink = new RecordSink(helper, label, xattrs);
   const blobTap = new HashTap(onProgress);
   const diffTap = new HashTap(undefined, true);
   // Not strict: an all-zero tar (an empty layer, as some builders write) is "unrecognized" to
@@ -347,7 +316,6 @@ export async function unpackLayer(
   parser.on("warn", (code: string, message: string | Error) => {
     if (/^TAR_(BAD_ARCHIVE|ENTRY_INVALID|ABORT)$/.test(code)) damage ??= `${code}: ${message instanceof Error ? message.message : message}`;
   });
-  parser.on("meta", (body: string) => sink.onMeta(body));
   parser.on("entry", (entry: ReadEntry) => sink.onEntry(entry));
   const parserDone = new Promise<void>((resolve, reject) => {
     parser.on("end", resolve);
@@ -357,6 +325,7 @@ export async function unpackLayer(
     write(chunk: Buffer, _enc, done) {
       if (sink.error) return done(sink.error as Error);
       if (onlyZeros && chunk.some((b) => b !== 0)) onlyZeros = false;
+      xattrs.write(chunk); // before the parser: its entries look their xattrs up here
       if (parser.write(chunk)) done();
       else parser.once("drain", () => done());
     },

@@ -1,6 +1,6 @@
 // Crafted hostile layers: each must either fail with one clear line (exit 125, nothing stored)
 // or be confined to the layer's own directory, and nothing outside may change (a canary dir).
-import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { afterAll, beforeAll, describe, expect, setDefaultTimeout, test } from "bun:test";
 import { existsSync, rmSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -8,6 +8,9 @@ import { bunkerSandbox } from "../support/bunker";
 import { expectOneLineError } from "../support/errors";
 import { gzipLayer, writeOciLayout } from "../support/oci";
 import { makeTar, type TarEntry } from "../support/tar";
+
+// Unpacking real images as the test user takes seconds on a busy 2-core machine.
+setDefaultTimeout(60_000);
 
 const sb = bunkerSandbox();
 const work = mkdtempSync(join(tmpdir(), "bunker-hostile-"));

@@ -1,12 +1,15 @@
 // The store under stress: two loads of one image at once, a load killed with SIGKILL midway,
 // the single-id mapping, and system reset.
-import { afterAll, describe, expect, test } from "bun:test";
+import { afterAll, describe, expect, setDefaultTimeout, test } from "bun:test";
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { bunkerBin, bunkerSandbox, imagesSrc } from "../support/bunker";
 import { gzipLayer, writeOciLayout } from "../support/oci";
 import { makeTar } from "../support/tar";
+
+// Unpacking real images as the test user takes seconds on a busy 2-core machine.
+setDefaultTimeout(60_000);
 
 const work = mkdtempSync(join(tmpdir(), "bunker-images-"));
 afterAll(() => rmSync(work, { recursive: true, force: true }));

@@ -1,6 +1,6 @@
 // load / images / image inspect / tag / rmi / save with the real images in ../shared/images-src,
 // through dist/bunker as the unprivileged user.
-import { afterAll, describe, expect, test } from "bun:test";
+import { afterAll, describe, expect, setDefaultTimeout, test } from "bun:test";
 import { dlopen, FFIType } from "bun:ffi";
 import { existsSync, lstatSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, readlinkSync, rmSync, statSync, symlinkSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -9,17 +9,21 @@ import { bunkerSandbox, imagesSrc } from "../support/bunker";
 import { gzipLayer, sha256, writeOciLayout } from "../support/oci";
 import { makeTar } from "../support/tar";
 
+// Unpacking real images as the test user takes seconds on a busy 2-core machine.
+setDefaultTimeout(60_000);
+
 const MUSL = join(imagesSrc, "busybox-1.38.0-musl-amd64-oci");
 const GLIBC = join(imagesSrc, "busybox-1.38.0-glibc-amd64-oci");
 const WHITEOUT = join(imagesSrc, "ggcr-testdata/whiteout_image.tar");
 const V25 = join(imagesSrc, "ggcr-testdata/hello-world-v25.tar");
 
-function getXattr(path: string, name: string): string | undefined {
+function getXattr(path: string, name: string, raw = false): string | Buffer | undefined {
   const libc = dlopen("libc.so.6", { lgetxattr: { args: [FFIType.ptr, FFIType.ptr, FFIType.ptr, FFIType.u64], returns: FFIType.i64 } });
   const value = Buffer.alloc(256);
   const n = Number(libc.symbols.lgetxattr(Buffer.from(`${path}\0`), Buffer.from(`${name}\0`), value, 256));
   libc.close();
-  return n < 0 ? undefined : value.subarray(0, n).toString();
+  if (n < 0) return undefined;
+  return raw ? value.subarray(0, n) : value.subarray(0, n).toString();
 }
 
 const sb = bunkerSandbox();
@@ -238,6 +242,7 @@ describe("layer details", () => {
       { path: "data.txt", data: "hi", xattrs: { "user.note": "kept" } },
       { path: "fifo", type: "FIFO", mode: 0o600 },
       { path: "dev/null", type: "CharacterDevice", mode: 0o666 },
+      { path: "bin/ping", data: "p", mode: 0o755, xattrs: { "security.capability": new Uint8Array([1, 0, 0, 2, 0, 0x20, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0]) } },
       { path: "opq/", type: "Directory", uid: 1, gid: 1 },
       { path: "opq/.wh..wh..opq", data: "" },
       { path: ".wh.gone", data: "" },
@@ -256,6 +261,10 @@ describe("layer details", () => {
     expect(lstatSync(join(diff, "fifo")).isFIFO()).toBe(true);
     expect(existsSync(join(diff, "dev/null"))).toBe(false);
     expect(getXattr(join(diff, "data.txt"), "user.note")).toBe("kept");
+    // File capabilities (binary): the kernel stores them for bunker's namespace (v3, 24 bytes).
+    const cap = getXattr(join(diff, "bin/ping"), "security.capability", true) as Buffer;
+    expect(cap.length === 20 || cap.length === 24).toBe(true);
+    expect(cap.readUInt32LE(4)).toBe(1 << 13); // cap_net_raw, permitted
     // Opaque directories and whiteouts as overlayfs mounted with "userxattr" reads them.
     expect(getXattr(join(diff, "opq"), "user.overlay.opaque")).toBe("y");
     expect(existsSync(join(diff, "opq/.wh..wh..opq"))).toBe(false);

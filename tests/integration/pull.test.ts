@@ -1,11 +1,14 @@
 // bunker pull against Debian's docker-registry on 127.0.0.1, with the images pushed by skopeo in
 // every shape (OCI, Docker schema 2, zstd, a multi-arch index). Faults (500s, garbage, a dropped
 // connection) come from a small proxy in front of the real registry.
-import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { afterAll, beforeAll, describe, expect, setDefaultTimeout, test } from "bun:test";
 import { existsSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { bunkerBin, bunkerSandbox, imagesSrc } from "../support/bunker";
 import { standardRegistry, startRegistry, TEST_PASSWORD, TEST_USER, type TestRegistry } from "../support/registry";
+
+// Unpacking real images as the test user takes seconds on a busy 2-core machine.
+setDefaultTimeout(60_000);
 
 let reg: TestRegistry;
 const sb = bunkerSandbox();

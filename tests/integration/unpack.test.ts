@@ -1,7 +1,7 @@
 // bunker's unpacked trees against umoci's (`umoci unpack --rootless`, which records each file's
 // image owner in the user.rootlesscontainers xattr), and the bad layer streams: truncated gzip and
 // zstd, digests that don't match, configs that aren't JSON.
-import { afterAll, describe, expect, test } from "bun:test";
+import { afterAll, describe, expect, setDefaultTimeout, test } from "bun:test";
 import { dlopen, FFIType } from "bun:ffi";
 import { existsSync, lstatSync, mkdtempSync, readdirSync, readFileSync, readlinkSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -12,6 +12,9 @@ import { bunkerSandbox, imagesSrc } from "../support/bunker";
 import { expectOneLineError } from "../support/errors";
 import { gzipLayer, sha256, writeOciLayout } from "../support/oci";
 import { makeTar } from "../support/tar";
+
+// Unpacking real images as the test user takes seconds on a busy 2-core machine.
+setDefaultTimeout(60_000);
 
 const sb = bunkerSandbox();
 const work = mkdtempSync(join(tmpdir(), "bunker-unpack-"));

@@ -11,8 +11,8 @@ export interface TarEntry {
   uid?: number;
   gid?: number;
   mtime?: Date;
-  /** SCHILY.xattr.* PAX records */
-  xattrs?: Record<string, string>;
+  /** SCHILY.xattr.* PAX records (binary values allowed, like security.capability's) */
+  xattrs?: Record<string, string | Uint8Array>;
 }
 
 function block(h: Record<string, unknown>): Buffer {
@@ -25,15 +25,15 @@ function pad(n: number): Buffer {
   return Buffer.alloc((512 - (n % 512)) % 512);
 }
 
-function paxBody(records: Record<string, string>): Buffer {
-  let out = "";
+function paxBody(records: Record<string, string | Uint8Array>): Buffer {
+  const out: Buffer[] = [];
   for (const [k, v] of Object.entries(records)) {
-    const rest = ` ${k}=${v}\n`;
-    let len = Buffer.byteLength(rest) + 1;
-    while (String(len).length + Buffer.byteLength(rest) !== len) len = String(len).length + Buffer.byteLength(rest);
-    out += `${len}${rest}`;
+    const rest = Buffer.concat([Buffer.from(` ${k}=`), Buffer.from(v), Buffer.from("\n")]);
+    let len = rest.length + 1;
+    while (String(len).length + rest.length !== len) len = String(len).length + rest.length;
+    out.push(Buffer.from(String(len)), rest);
   }
-  return Buffer.from(out);
+  return Buffer.concat(out);
 }
 
 export function makeTar(entries: TarEntry[]): Uint8Array<ArrayBuffer> {
@@ -41,7 +41,7 @@ export function makeTar(entries: TarEntry[]): Uint8Array<ArrayBuffer> {
   for (const e of entries) {
     const data = e.data === undefined ? Buffer.alloc(0) : Buffer.from(e.data);
     const type = e.type ?? "File";
-    const pax: Record<string, string> = {};
+    const pax: Record<string, string | Uint8Array> = {};
     for (const [k, v] of Object.entries(e.xattrs ?? {})) pax[`SCHILY.xattr.${k}`] = v;
     if (Buffer.byteLength(e.path) > 99) pax.path = e.path;
     if (Object.keys(pax).length) {

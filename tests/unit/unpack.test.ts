@@ -2,7 +2,8 @@ import { describe, expect, test } from "bun:test";
 import { zstdCompressSync } from "node:zlib";
 import { Parser } from "tar";
 import { detectCompression } from "../../src/unpack/compression";
-import { cleanEntryName, paxXattrs } from "../../src/unpack/layer";
+import { cleanEntryName } from "../../src/unpack/layer";
+import { paxRecords, XattrScanner } from "../../src/unpack/xattrs";
 import { encodeRecord, Op } from "../../src/unpack/records";
 import { makeTar } from "../support/tar";
 
@@ -32,25 +33,53 @@ describe("entry names", () => {
   });
 });
 
-describe("PAX xattrs", () => {
-  test("SCHILY.xattr records reach us through node-tar's meta event", async () => {
-    const tar = makeTar([{ path: "f", data: "x", xattrs: { "user.a": "1", "user.long": "é".repeat(50) } }]);
-    const seen: [string, string][] = [];
+describe("PAX xattrs from the raw tar bytes", () => {
+  const cap = Buffer.from([1, 0, 0, 2, 0, 0x20, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0]); // not UTF-8
+  const tar = makeTar([
+    { path: "plain", data: "x" },
+    { path: "f", data: "x", xattrs: { "user.a": "1", "user.long": "é".repeat(50) } },
+    { path: "bin/ping", data: "y", xattrs: { "security.capability": cap } },
+    { path: `${"d".repeat(120)}/long-name`, data: "z", xattrs: { "user.z": "long" } },
+  ]);
+
+  function scan(chunkSize: number) {
+    const s = new XattrScanner();
+    for (let i = 0; i < tar.length; i += chunkSize) s.write(Buffer.from(tar.subarray(i, i + chunkSize)));
+    return s;
+  }
+
+  test("each entry gets its own, binary values intact, whatever the chunking", () => {
+    for (const size of [1, 7, 512, 100_000]) {
+      const s = scan(size);
+      expect(s.take("plain")).toEqual([]);
+      expect(s.take("f").map(([k, v]) => [k, v.toString()])).toEqual([
+        ["user.a", "1"],
+        ["user.long", "é".repeat(50)],
+      ]);
+      expect(s.take("bin/ping")).toEqual([["security.capability", cap]]);
+      expect(s.take(`${"d".repeat(120)}/long-name`).map(([k, v]) => [k, v.toString()])).toEqual([["user.z", "long"]]);
+      expect(s.take("f")).toEqual([]); // taken once
+    }
+  });
+
+  test("names match what node-tar's Parser calls the entries", async () => {
+    const s = scan(4096);
+    const names: string[] = [];
     await new Promise<void>((resolve, reject) => {
       const p = new Parser();
-      p.on("meta", (body: string) => seen.push(...paxXattrs(body).map(([k, v]) => [k, v.toString()] as [string, string])));
-      p.on("entry", (e) => e.resume());
+      p.on("entry", (e) => {
+        if (s.take(e.path).length) names.push(e.path);
+        e.resume();
+      });
       p.on("end", resolve);
       p.on("error", reject);
       p.end(Buffer.from(tar));
     });
-    expect(seen).toEqual([
-      ["user.a", "1"],
-      ["user.long", "é".repeat(50)],
-    ]);
+    expect(names).toEqual(["f", "bin/ping", `${"d".repeat(120)}/long-name`]);
   });
-  test("other PAX keys are not xattrs", () => {
-    expect(paxXattrs("13 path=abcd\n")).toEqual([]);
+
+  test("PAX records are read as bytes", () => {
+    expect(paxRecords(Buffer.from("13 path=abcd\n")).get("path")?.toString()).toBe("abcd");
   });
 });
 
