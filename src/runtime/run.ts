@@ -140,6 +140,7 @@ export async function planContainer(parsed: ParsedRun): Promise<ContainerPlan> {
   if (rootfsDir === undefined) {
     if (!parsed.image) throw new BunkerError(`"bunker run" requires at least 1 argument: bunker run [OPTIONS] IMAGE [COMMAND] [ARG...]`);
     image = await loadImage(parsed.image, f);
+    mark("image");
   } else if (!existsSync(rootfsDir) || !statSync(rootfsDir).isDirectory())
     throw new BunkerError(`--rootfs ${rootfsDir}: not a directory`);
   const cfg = image?.config.config ?? {};
@@ -172,7 +173,7 @@ export async function planContainer(parsed: ParsedRun): Promise<ContainerPlan> {
   if (!workdir.startsWith("/")) throw new BunkerError(`the working directory '${workdir}' is invalid: it needs to be an absolute path`);
   const mounts = parseMountFlags({ volumes: list(f, "volume"), mounts: list(f, "mount"), tmpfs: list(f, "tmpfs") });
 
-  mark("image+flags");
+  mark("flags");
   const record = await createContainer({
     Name: str(f, "name"),
     Image: image?.id ?? "",
@@ -218,6 +219,7 @@ export async function planContainer(parsed: ParsedRun): Promise<ContainerPlan> {
       RW: !m.readonly,
     })),
   });
+  mark("record");
   const dir = containerDir(record.Id);
   const hostname = str(f, "hostname") ?? record.Id.slice(0, 12);
   record.Config.Hostname = hostname;

@@ -9,7 +9,6 @@ import { join } from "node:path";
 import { withLock } from "../container/lock";
 import { BunkerError, errnoCode } from "../errors";
 import { log } from "../log";
-import { unpackLayer } from "../unpack/layer";
 import { removeTree } from "../userns/helper-process";
 import { ensureStoreDirs, hexOf, readJson, staleTmpEntries, store, tmpPath, writeJsonAtomic } from "./layout";
 
@@ -138,6 +137,9 @@ async function unpackIntoStore(want: LayerWant, source: LayerSource, onProgress?
       try {
         const stream =
           fromBlob ? createReadStream(blobPath) : source.kind === "file" ? createReadStream(source.path) : resumableStream(source.fetch, partial);
+        // Loaded here, not at the top: `run` reads the store through this module and must not
+        // pay for tar, zlib and node:stream on every start.
+        const { unpackLayer } = await import("../unpack/layer");
         const result = await unpackLayer(stream, join(work, "diff"), { diffId: want.diffId, blobDigest: want.blobDigest, label: want.label }, onProgress);
         if (!fromBlob) {
           if (source.kind === "fetch") renameSync(partial, blobPath);

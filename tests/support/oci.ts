@@ -69,5 +69,5 @@ export function writeOciLayout(dir: string, opts: LayoutOptions): string {
 
 /** A gzip-compressed layer from a tar. */
 export function gzipLayer(tar: Uint8Array): LayoutLayer {
-  return { blob: Bun.gzipSync(tar), tar };
+  return { blob: Bun.gzipSync(tar as Uint8Array<ArrayBuffer>), tar };
 }

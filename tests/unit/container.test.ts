@@ -8,8 +8,9 @@ process.env.BUNKER_ROOT = join(base, "store");
 process.env.BUNKER_RUNTIME_DIR = join(base, "run");
 
 const ctr = await import("../../src/container");
+type NewContainer = import("../../src/container").NewContainer;
 
-function blank(name?: string): ctr.NewContainer {
+function blank(name?: string): NewContainer {
   return {
     Name: name,
     Image: "",
