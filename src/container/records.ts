@@ -6,7 +6,7 @@
 //   $runroot/containers/<id>/           live state: state.json written by the monitor, stopped flag
 // A record without config.json is not a container (being created or removed) and is ignored.
 import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from "node:fs";
-import { randomBytes } from "node:crypto";
+import { randomHex } from "../random";
 import { join } from "node:path";
 import { BunkerError, errnoCode } from "../errors";
 import { runtimeRoot, storeRoot } from "../paths";
@@ -213,7 +213,7 @@ export async function createContainer(rec: NewContainer): Promise<ContainerRecor
     }
     for (let retry = 0; name === undefined || taken.has(name); retry++) name = randomName(retry);
     let id: string;
-    do id = randomBytes(32).toString("hex");
+    do id = randomHex(32);
     while (existsSync(containerDir(id)));
     const record: ContainerRecord = { ...rec, Id: id, Name: name, Created: nowTimestamp() };
     const dir = containerDir(id);

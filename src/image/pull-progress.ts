@@ -22,7 +22,7 @@ export class PullProgress {
 
   add(label: string, total?: number): number {
     this.rows.push({ label, total, done: 0, state: "waiting" });
-    if (!this.quiet && interactive && !this.timer) this.timer = setInterval(() => this.draw(), REDRAW_MS);
+    if (!this.quiet && interactive() && !this.timer) this.timer = setInterval(() => this.draw(), REDRAW_MS);
     return this.rows.length - 1;
   }
 
@@ -30,7 +30,7 @@ export class PullProgress {
     const row = this.rows[i];
     if (row.state === "waiting") {
       row.state = "downloading";
-      if (!this.quiet && !interactive) log.info(`${row.label}: downloading${row.total ? ` (${humanSize(row.total)})` : ""}`);
+      if (!this.quiet && !interactive()) log.info(`${row.label}: downloading${row.total ? ` (${humanSize(row.total)})` : ""}`);
     }
     row.done += bytes;
   }
@@ -38,7 +38,7 @@ export class PullProgress {
   finish(i: number, existed: boolean): void {
     const row = this.rows[i];
     row.state = existed && row.state === "waiting" ? "exists" : "complete";
-    if (!this.quiet && !interactive) log.info(`${row.label}: ${row.state === "exists" ? "already exists" : "pull complete"}`);
+    if (!this.quiet && !interactive()) log.info(`${row.label}: ${row.state === "exists" ? "already exists" : "pull complete"}`);
   }
 
   private line(r: Row): string {

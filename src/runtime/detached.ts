@@ -47,7 +47,7 @@ export async function runDetached(plan: ContainerPlan): Promise<string> {
 
 /** The parent's part of a start for the waiting child pid, none of it tied to this process. */
 async function parentSetup(spec: ContainerSpec, pid: number): Promise<void> {
-  applyIdMapping(pid, spec.idMapping);
+  await applyIdMapping(pid, spec.idMapping);
   await prepareRootfs(spec, pid);
   await attachNetwork(spec.network, pid, { outliveBunker: true });
 }

@@ -122,7 +122,7 @@ export async function spawnAndRelease(req: SpawnRequest, p: SyncPipes): Promise<
   }
   try {
     req.onCloned?.(pid);
-    applyIdMapping(pid, req.idMapping);
+    await applyIdMapping(pid, req.idMapping);
     mark("idmap");
     await req.setup?.(pid);
     mark("setup");

@@ -340,7 +340,11 @@ export async function runForeground(plan: ContainerPlan): Promise<number> {
   try {
     return await runAttached(spec, {
       started: (pid) => updateState(record.Id, { Status: "running", Running: true, Pid: pid, StartedAt: nowTimestamp(), MonitorPid: process.pid }),
-      exited: (code, oom) => updateState(record.Id, { Status: "exited", Running: false, Pid: 0, ExitCode: code, FinishedAt: nowTimestamp(), OOMKilled: oom }),
+      // A --rm container's record goes at once: its exit state would be written only to be deleted.
+      exited: (code, oom) =>
+        record.HostConfig.AutoRemove
+          ? undefined
+          : updateState(record.Id, { Status: "exited", Running: false, Pid: 0, ExitCode: code, FinishedAt: nowTimestamp(), OOMKilled: oom }),
     });
   } finally {
     if (record.HostConfig.AutoRemove) {

@@ -95,8 +95,7 @@ function tryParse(nameOrId: string): ImageReference | undefined {
 }
 
 /** Resolves a reference, an id or a unique id prefix to an image id. */
-export function resolveImageId(nameOrId: string): string | undefined {
-  const repos = readRepositories();
+export function resolveImageId(nameOrId: string, repos: Repositories = readRepositories()): string | undefined {
   const ref = tryParse(nameOrId);
   if (ref) {
     if (ref.digest) {
@@ -122,15 +121,17 @@ function normalizeDigestRef(d: string): string {
 
 /** An image by reference, id or id prefix, with what the run helper needs. */
 export async function findImage(nameOrId: string): Promise<StoredImage | undefined> {
-  const id = resolveImageId(nameOrId);
+  // repositories.json is read once for the lookup and the tags: this is on every `run`'s path
+  const repos = readRepositories();
+  const id = resolveImageId(nameOrId, repos);
   if (!id) return undefined;
-  return storedImage(id, nameOrId);
+  return storedImage(id, nameOrId, repos);
 }
 
-export function storedImage(id: string, asked?: string): StoredImage {
+export function storedImage(id: string, asked?: string, repos: Repositories = readRepositories()): StoredImage {
   const rec = readImageRecord(id);
   if (!rec) throw new BunkerError(`image ${id.slice(7, 19)} disappeared from the store`);
-  const repoTags = tagsOf(id);
+  const repoTags = tagsOf(id, repos);
   const layerDirs = rec.layers.map((l) => {
     if (!readLayer(l.diffId)) throw new BunkerError(`image ${id.slice(7, 19)} is damaged: layer ${l.diffId.slice(7, 19)} is missing; pull it again`);
     return layerDiffDir(l.diffId);

@@ -81,7 +81,7 @@ export class HelperProcess {
       await this.exited;
       throw new BunkerError(`could not create a user namespace for unpacking${this.stderr ? `: ${this.stderr}` : ""}; check that unprivileged user namespaces are enabled`);
     }
-    applyIdMapping(this.child.pid!, hostIdMapping());
+    await applyIdMapping(this.child.pid!, hostIdMapping());
     this.stdin.write("G");
   }
 

@@ -4,7 +4,7 @@
 // A volume is created whole in volumes/.tmp-* and renamed into place, so a reader sees a complete
 // volume or none, and two runs that create the same name at once both end up using one volume.
 import { mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from "node:fs";
-import { randomBytes } from "node:crypto";
+import { randomHex } from "../random";
 import { join } from "node:path";
 import { listContainers } from "../container/records";
 import { BunkerError, errnoCode } from "../errors";
@@ -48,7 +48,7 @@ export function volumeDataDir(name: string): string {
 
 /** Anonymous volumes get docker's kind of name: 64 random hex digits. */
 export function anonymousVolumeName(): string {
-  return randomBytes(32).toString("hex");
+  return randomHex(32);
 }
 
 export function checkVolumeName(name: string): void {
@@ -88,7 +88,7 @@ export function createVolume(name?: string, labels: Record<string, string> = {},
   const existing = readVolume(volName);
   if (existing) return existing;
   mkdirSync(volumesRoot(), { recursive: true, mode: 0o700 });
-  const tmp = join(volumesRoot(), `.tmp-${process.pid}-${randomBytes(4).toString("hex")}`);
+  const tmp = join(volumesRoot(), `.tmp-${process.pid}-${randomHex(4)}`);
   const record: VolumeRecord = { Name: volName, CreatedAt: createdAt(), Labels: labels, Anonymous: anonymous };
   // _data is 0755 like docker's, so a non-root user inside the container can read it.
   mkdirSync(join(tmp, "_data"), { recursive: true, mode: 0o755 });
@@ -199,7 +199,7 @@ export async function removeVolume(name: string, force: boolean): Promise<void> 
  * removeTree runs in the user namespace, since a container may have left subordinate-owned files.
  */
 async function deleteVolumeDir(name: string): Promise<void> {
-  const doomed = join(volumesRoot(), `.tmp-rm-${process.pid}-${randomBytes(4).toString("hex")}`);
+  const doomed = join(volumesRoot(), `.tmp-rm-${process.pid}-${randomHex(4)}`);
   try {
     renameSync(volumeDir(name), doomed);
   } catch (e) {
