@@ -10,3 +10,4 @@ export * from "./logs";
 export * from "./view";
 export * from "./cp";
 export * from "./prune";
+export * from "./ports";

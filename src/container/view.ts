@@ -2,6 +2,7 @@
 import { humanAgo } from "../cli/output";
 import { BunkerError } from "../errors";
 import { isRunning, statusText } from "./lifecycle";
+import { publishedPorts } from "./ports";
 import { type ContainerRecord, containerLogPath } from "./records";
 import { type ContainerState, readState } from "./state";
 
@@ -14,10 +15,10 @@ export async function viewOf(rec: ContainerRecord): Promise<ContainerView> {
   return { rec, state: await readState(rec.Id) };
 }
 
-/** "0.0.0.0:8080->80/tcp, 127.0.0.1:53->53/udp" */
-export function portsText(rec: ContainerRecord): string {
+/** docker's PORTS column: "0.0.0.0:8080->80/tcp, 127.0.0.1:53->53/udp", empty when not running */
+export function portsText(v: ContainerView): string {
   const out: string[] = [];
-  for (const [ctr, bindings] of Object.entries(rec.HostConfig.PortBindings ?? {}))
+  for (const [ctr, bindings] of Object.entries(publishedPorts(v.rec, isRunning(v.state))))
     for (const b of bindings) out.push(`${b.HostIp || "0.0.0.0"}:${b.HostPort}->${ctr}`);
   return out.join(", ");
 }
@@ -46,7 +47,7 @@ export function psJson(v: ContainerView, now = new Date()) {
     Mounts: rec.Mounts.map((m) => m.Name ?? m.Source).join(","),
     Names: rec.Name,
     Networks: rec.HostConfig.NetworkMode,
-    Ports: portsText(rec),
+    Ports: portsText(v),
     RunningFor: humanAgo(new Date(rec.Created), now),
     State: state.Status,
     Status: statusText(state, now),
@@ -61,7 +62,7 @@ export function psRow(v: ContainerView, noTrunc: boolean, now = new Date()): str
     commandText(rec, !noTrunc),
     humanAgo(new Date(rec.Created), now),
     statusText(state, now),
-    portsText(rec),
+    portsText(v),
     rec.Name,
   ];
 }
@@ -96,8 +97,6 @@ export function filterViews(views: ContainerView[], filters: string[]): Containe
 /** docker's container inspect object. */
 export function inspectJson(v: ContainerView) {
   const { rec, state } = v;
-  const ports: Record<string, { HostIp: string; HostPort: string }[] | null> = {};
-  for (const [k, b] of Object.entries(rec.HostConfig.PortBindings ?? {})) ports[k] = b;
   return {
     Id: rec.Id,
     Created: rec.Created,
@@ -126,7 +125,7 @@ export function inspectJson(v: ContainerView) {
     HostConfig: rec.HostConfig,
     Mounts: rec.Mounts,
     Config: rec.Config,
-    NetworkSettings: { Ports: ports },
+    NetworkSettings: { Ports: publishedPorts(rec, isRunning(state)) },
   };
 }
 

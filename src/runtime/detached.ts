@@ -18,7 +18,8 @@ import {
 } from "../container";
 import { closeSync } from "node:fs";
 import { BunkerError } from "../errors";
-import { attachNetwork } from "../net";
+import { writePublishedPorts } from "../container/ports";
+import { attachNetwork, portBindings } from "../net";
 import { applyIdMapping } from "../userns/idmap";
 import { prepareVolumes } from "../volume";
 import { bool, list, str } from "./flags";
@@ -46,10 +47,12 @@ export async function runDetached(plan: ContainerPlan): Promise<string> {
 }
 
 /** The parent's part of a start for the waiting child pid, none of it tied to this process. */
-async function parentSetup(spec: ContainerSpec, pid: number): Promise<void> {
+async function parentSetup(record: ContainerRecord, spec: ContainerSpec, pid: number): Promise<void> {
   await applyIdMapping(pid, spec.idMapping);
   await prepareRootfs(spec, pid);
-  await attachNetwork(spec.network, pid, { outliveBunker: true });
+  const net = await attachNetwork(spec.network, pid, { outliveBunker: true });
+  // -p 80 / -p IP::80 got a free port just now: `port`, `ps` and inspect show that one
+  if (net.ports.length) writePublishedPorts(record.Id, portBindings(net.ports));
 }
 
 /** Starts (or starts again) a container whose spec is known, under a new monitor. */
@@ -74,7 +77,7 @@ export async function startUnderMonitor(record: ContainerRecord, spec: Container
       stdinOpen: spec.stdin && !pty,
       cgroupPath: cgroup?.path || undefined,
       setup: async (pid) => {
-        await parentSetup(spec, pid);
+        await parentSetup(record, spec, pid);
         await cgroup?.attach(pid);
       },
       restartSetup: [process.execPath, "container-setup", record.Id],
@@ -99,7 +102,7 @@ export async function startUnderMonitor(record: ContainerRecord, spec: Container
 export async function restartSetup(record: ContainerRecord, pid: number): Promise<void> {
   const spec = record.RunSpec as ContainerSpec | undefined;
   if (!spec) throw new BunkerError(`container ${record.Name} has no saved run spec`);
-  await parentSetup(spec, pid);
+  await parentSetup(record, spec, pid);
 }
 
 /**

@@ -1,5 +1,5 @@
 import { defineCommand } from "citty";
-import { getContainer } from "../../container";
+import { getContainer, isRunning, publishedPorts, readState } from "../../container";
 import { BunkerError } from "../../errors";
 
 export default defineCommand({
@@ -10,7 +10,7 @@ export default defineCommand({
   },
   async run({ args }) {
     const rec = await getContainer(args.container);
-    const bindings = Object.entries(rec.HostConfig.PortBindings ?? {});
+    const bindings = Object.entries(publishedPorts(rec, isRunning(await readState(rec.Id))));
     if (args.port) {
       const key = args.port.includes("/") ? args.port : `${args.port}/tcp`;
       const found = bindings.find(([k]) => k === key);
