@@ -3,19 +3,14 @@
 // own. The parent's part of a start is the foreground one (ids, rootfs, cgroup, network), except
 // that nothing is tied to this bunker process: the network helpers end with the container, and the
 // cgroup belongs to the monitor, which removes it after the last exit.
-import {
-  type ContainerRecord,
-  clearStopped,
-  containerLockPath,
-  isRunning,
-  launchMonitored,
-  parseLogOpts,
-  parseRestartPolicy,
-  readState,
-  removeContainer,
-  saveContainer,
-  withLock,
-} from "../container";
+
+// The container modules this needs, not ../container's index: a `run -d` must not load logs, cp, view...
+import { clearStopped, isRunning } from "../container/lifecycle";
+import { withLock } from "../container/lock";
+import { launchMonitored } from "../container/monitor";
+import { parseLogOpts, parseRestartPolicy } from "../container/policy";
+import { type ContainerRecord, containerLockPath, removeContainer, saveContainer } from "../container/records";
+import { readState } from "../container/state";
 import { closeSync } from "node:fs";
 import { BunkerError } from "../errors";
 import { writePublishedPorts } from "../container/ports";
@@ -26,6 +21,7 @@ import { bool, list, str } from "./flags";
 import { spawnProgram, startFailure } from "./process";
 import { prepareRootfs } from "./rootfs";
 import { type ContainerPlan, containerCgroup } from "./run";
+import { mark } from "./trace";
 import type { ContainerSpec } from "./spec";
 import { openPty } from "./tty";
 
@@ -42,23 +38,29 @@ export async function runDetached(plan: ContainerPlan): Promise<string> {
     throw e;
   }
   saveContainer(record);
+  mark("saved");
   await startUnderMonitor(record, spec);
+  mark("started");
   return record.Id;
 }
 
 /** The parent's part of a start for the waiting child pid, none of it tied to this process. */
 async function parentSetup(record: ContainerRecord, spec: ContainerSpec, pid: number): Promise<void> {
+  mark("monitor");
   await applyIdMapping(pid, spec.idMapping);
+  mark("idmap");
   await prepareRootfs(spec, pid);
   const net = await attachNetwork(spec.network, pid, { outliveBunker: true });
   // -p 80 / -p IP::80 got a free port just now: `port`, `ps` and inspect show that one
   if (net.ports.length) writePublishedPorts(record.Id, portBindings(net.ports));
+  mark("setup");
 }
 
 /** Starts (or starts again) a container whose spec is known, under a new monitor. */
 export async function startUnderMonitor(record: ContainerRecord, spec: ContainerSpec): Promise<void> {
   prepareVolumes(spec.mounts);
   const cgroup = await containerCgroup(spec);
+  mark("cgroup");
   // -t: a pty whose master the monitor logs from (`run -dit IMAGE sh`, then `exec -it`). Otherwise
   // the monitor's own 0/1/2 are its stdin (/dev/null or a pipe held open for -i) and the log pipes
   // when it clones: the container keeps them.

@@ -376,6 +376,7 @@ export async function runMain(argv: string[]): Promise<number> {
   mark("planned");
   if (bool(parsed.flags, "detach")) {
     const { runDetached } = await import("./detached");
+    mark("detached-module");
     process.stdout.write(`${await runDetached(plan)}\n`);
     return 0;
   }

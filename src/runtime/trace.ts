@@ -1,21 +1,22 @@
-// BUNKER_TRACE=1: where a run's time goes, one line on stderr at exit (milliseconds since the
-// previous mark; the first since the process started). For scripts/bench-run.ts and
-// docs/benchmarks.md; costs nothing when unset.
+// BUNKER_TRACE=1: where a run's time and memory go, two lines on stderr at exit: the milliseconds
+// between marks (the first since the process started), then the resident set size at each mark.
+// For scripts/bench-run.ts and docs/benchmarks.md; costs nothing when unset.
 const enabled = process.env.BUNKER_TRACE === "1";
-const marks: [string, number][] = [];
+const marks: [name: string, ms: number, rssMb: number][] = [];
 
 export function mark(name: string): void {
   if (!enabled) return;
   if (marks.length === 0) process.on("exit", report);
-  marks.push([name, performance.now()]);
+  marks.push([name, performance.now(), process.memoryUsage.rss() / 1048576]);
 }
 
 function report(): void {
   let prev = 0;
-  const parts = marks.map(([name, t]) => {
+  const times = marks.map(([name, t]) => {
     const line = `${name} ${(t - prev).toFixed(1)}`;
     prev = t;
     return line;
   });
-  process.stderr.write(`bunker trace (ms): ${parts.join(" | ")}\n`);
+  process.stderr.write(`bunker trace (ms): ${times.join(" | ")}\n`);
+  process.stderr.write(`bunker trace (RSS MB): ${marks.map(([name, , rss]) => `${name} ${rss.toFixed(1)}`).join(" | ")}\n`);
 }

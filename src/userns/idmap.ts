@@ -104,10 +104,10 @@ function lines(ranges: IdRange[]): string {
 
 /**
  * Writes the mapping of a process that has just created a user namespace and is waiting for it.
- * Subordinate ranges go through the setuid newuidmap/newgidmap, run side by side (the two write
- * different files, and each takes ~2 ms of exec and dynamic linking: the container waits for the
- * slower one only); a single mapping or real root writes /proc/PID/{setgroups,uid_map,gid_map}
- * directly.
+ * Subordinate ranges go through the setuid newuidmap/newgidmap, run side by side: the two write
+ * different files, and each takes over a millisecond of setuid exec and dynamic linking (measured:
+ * 2.0-2.3 ms for both instead of 2.8-3.0 one after the other, for 0.5 MB more RSS). A single
+ * mapping or real root writes /proc/PID/{setgroups,uid_map,gid_map} directly.
  */
 export async function applyIdMapping(pid: number, m: IdMapping): Promise<void> {
   if (m.kind === "subid") {
