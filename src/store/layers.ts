@@ -57,36 +57,76 @@ export function hasBlob(digest: string): boolean {
 /** Marks errors of the download itself, which keep the partial file for a resume. */
 class DownloadError extends Error {}
 
-/** The download as one stream from byte 0: the partial file's bytes, then the network's (appended to it). */
-async function* resumableStream(fetch: Extract<LayerSource, { kind: "fetch" }>["fetch"], partial: string): AsyncGenerator<Uint8Array> {
-  let have = existsSync(partial) ? statSync(partial).size : 0;
-  let response: Awaited<ReturnType<typeof fetch>>;
-  try {
-    response = await fetch(have);
-  } catch (e) {
-    throw new DownloadError((e as Error).message, { cause: e });
+// A connection that drops mid-blob is picked up again where it stopped, within the same pull, as
+// docker does; the count starts over whenever bytes arrived, so only a download that makes no
+// progress gives up (and keeps its partial file for the next pull).
+const MAX_RESUMES = 5;
+const RESUME_DELAY_MS = 250;
+
+type Fetched = Awaited<ReturnType<Extract<LayerSource, { kind: "fetch" }>["fetch"]>>;
+
+/** Drops the first n bytes of a body (a registry that ignored our Range sent them again). */
+async function* skipBytes(body: AsyncIterable<Uint8Array>, n: number): AsyncGenerator<Uint8Array> {
+  let left = n;
+  for await (const chunk of body) {
+    if (left >= chunk.length) {
+      left -= chunk.length;
+      continue;
+    }
+    yield left > 0 ? chunk.subarray(left) : chunk;
+    left = 0;
   }
+}
+
+/**
+ * The download as one stream from byte 0: the partial file's bytes, then the network's (appended
+ * to it). A body that breaks off is resumed with Range (or re-read and skipped where the registry
+ * ignores Range), so the consumer sees one unbroken stream.
+ */
+async function* resumableStream(fetch: Extract<LayerSource, { kind: "fetch" }>["fetch"], partial: string): AsyncGenerator<Uint8Array> {
+  const request = async (offset: number): Promise<Fetched> => {
+    try {
+      return await fetch(offset);
+    } catch (e) {
+      throw new DownloadError((e as Error).message, { cause: e });
+    }
+  };
+  let have = existsSync(partial) ? statSync(partial).size : 0;
+  let response = await request(have);
   if (response.offset !== have) have = 0; // the registry ignored Range: start over
   if (have > 0) log.debug(`resuming ${partial} at ${have} bytes`);
   const fh = await open(partial, have > 0 ? "a" : "w", 0o600);
   try {
     if (have > 0) yield* createReadStream(partial, { start: 0, end: have - 1 });
-    const it = response.body[Symbol.asyncIterator]();
     let got = have;
+    let resumes = 0;
     for (;;) {
-      let r: IteratorResult<Uint8Array>;
-      try {
-        r = await it.next();
-      } catch (e) {
-        throw new DownloadError((e as Error).message, { cause: e });
+      const it = response.body[Symbol.asyncIterator]();
+      const before = got;
+      let lost: string | undefined;
+      for (;;) {
+        let r: IteratorResult<Uint8Array>;
+        try {
+          r = await it.next();
+        } catch (e) {
+          lost = (e as Error).message;
+          break;
+        }
+        if (r.done) break;
+        await fh.write(r.value);
+        got += r.value.length;
+        yield r.value;
       }
-      if (r.done) break;
-      await fh.write(r.value);
-      got += r.value.length;
-      yield r.value;
+      // A connection that closes early may look like a normal end of the body.
+      if (lost === undefined && (response.size === undefined || got >= response.size)) return;
+      lost ??= `the connection closed after ${got} of ${response.size} bytes`;
+      if (got > before) resumes = 0;
+      if (++resumes > MAX_RESUMES) throw new DownloadError(lost);
+      log.debug(`${partial}: ${lost}; resuming at ${got} bytes`);
+      await Bun.sleep(RESUME_DELAY_MS * 2 ** (resumes - 1));
+      response = await request(got);
+      if (response.offset < got) response = { ...response, body: skipBytes(response.body, got - response.offset) };
     }
-    // A connection that closes early may look like a normal end of the body.
-    if (response.size !== undefined && got < response.size) throw new DownloadError(`the connection closed after ${got} of ${response.size} bytes`);
   } finally {
     await fh.close();
   }

@@ -286,6 +286,53 @@ describe("pull failures: one line, exit 125, nothing stored", () => {
     expect(images).toBe("");
   });
 
+  test("a connection dropped mid-blob is resumed with Range in the same pull", async () => {
+    const other = bunkerSandbox();
+    const blob = readFileSync(join(imagesSrc, "busybox-1.38.0-musl-amd64-oci/blobs/sha256", MUSL_BLOB));
+    const half = blob.length >> 1;
+    const blobRanges: (string | null)[] = [];
+    // Relays the real registry, except that the first answer for the layer breaks off halfway.
+    const flaky = Bun.serve({
+      hostname: "127.0.0.1",
+      port: 0,
+      async fetch(req) {
+        const url = new URL(req.url);
+        const res = await fetch(`${reg.url}${url.pathname}${url.search}`, { headers: req.headers, method: req.method, redirect: "manual" });
+        if (!url.pathname.includes(`/blobs/sha256:${MUSL_BLOB}`)) return res;
+        blobRanges.push(req.headers.get("range"));
+        if (blobRanges.length > 1) return res;
+        const bytes = new Uint8Array(await res.arrayBuffer());
+        return new Response(
+          new ReadableStream({
+            start(c) {
+              c.enqueue(bytes.subarray(0, half));
+              c.close(); // short of its Content-Length: the server has to drop the connection
+            },
+          }),
+          { headers: { "content-type": "application/octet-stream", "content-length": String(bytes.length) } },
+        );
+      },
+    });
+    try {
+      const r = await other.run(["pull", "-q", `127.0.0.1:${flaky.port}/busybox:musl`]);
+      expect(r.stderr).toBe("");
+      expect(r.code).toBe(0);
+      expect(r.stdout.trim()).toBe(MUSL_CONFIG);
+      expect(blobRanges).toHaveLength(2);
+      expect(blobRanges[0]).toBeNull();
+      // The retry asks for the rest only (what arrived before the drop, at least a byte of it).
+      const from = Number(/^bytes=(\d+)-$/.exec(blobRanges[1] ?? "")?.[1]);
+      expect(from).toBeGreaterThan(0);
+      expect(from).toBeLessThanOrEqual(half);
+      expect(layers(other.root)).toEqual([MUSL_DIFF]);
+      expect(readFileSync(join(other.root, "blobs/sha256", MUSL_BLOB)).equals(blob)).toBe(true);
+      expect(readdirSync(join(other.root, "tmp"))).toEqual([]);
+    } finally {
+      flaky.stop(true);
+      other.cleanup();
+    }
+  });
+
   test("a connection lost mid-blob: the pull fails in one line, keeps what it got, and the next pull resumes with Range", async () => {
     const other = bunkerSandbox();
     const blob = readFileSync(join(imagesSrc, "busybox-1.38.0-musl-amd64-oci/blobs/sha256", MUSL_BLOB));
