@@ -251,6 +251,27 @@ describe.if(hasRegistry)("registry client, token auth end to end", () => {
     }
   });
 
+  test("a cached token that reaches its expiry is replaced by a new one before the registry refuses it", async () => {
+    resetRegistryState();
+    let refusals = 0;
+    const front = faultProxy(reg, () => undefined, (res) => {
+      if (res.status === 401) refusals++;
+    });
+    reg.setTokenLifetime?.(1);
+    try {
+      const c = new RegistryClient(front.host, { username: TEST_USER, password: TEST_PASSWORD });
+      const before = reg.tokensIssued?.() ?? 0;
+      await c.getManifest("team/busybox", "1"); // anonymous → challenge → token #1 (1 s: renewed after 0.5 s)
+      expect([(reg.tokensIssued?.() ?? 0) - before, refusals]).toEqual([1, 1]);
+      await Bun.sleep(600);
+      await c.getManifest("team/busybox", "1"); // token #1 is due: token #2 first, then the request
+      expect([(reg.tokensIssued?.() ?? 0) - before, refusals]).toEqual([2, 1]);
+    } finally {
+      reg.setTokenLifetime?.(300);
+      front.stop();
+    }
+  });
+
   test("wrong credentials: one line from the token server's refusal", async () => {
     resetRegistryState();
     const c = new RegistryClient(reg.host, { username: TEST_USER, password: "nope" });
@@ -260,9 +281,13 @@ describe.if(hasRegistry)("registry client, token auth end to end", () => {
 
 /**
  * A fault-injecting HTTP proxy on 127.0.0.1 in front of a real registry: `inject` may answer a
- * request itself; otherwise it is forwarded unchanged.
+ * request itself; otherwise it is forwarded unchanged, and `answered` sees the registry's answer.
  */
-function faultProxy(reg: TestRegistry, inject: (req: Request) => Response | undefined | Promise<Response | undefined>) {
+function faultProxy(
+  reg: TestRegistry,
+  inject: (req: Request) => Response | undefined | Promise<Response | undefined>,
+  answered: (res: Response) => void = () => {},
+) {
   let sawAuth = false;
   const server: Server<undefined> = Bun.serve({
     hostname: "127.0.0.1",
@@ -281,6 +306,7 @@ function faultProxy(reg: TestRegistry, inject: (req: Request) => Response | unde
         redirect: "manual",
         decompress: false,
       } as RequestInit);
+      answered(res);
       const out = new Headers(res.headers);
       // Rewrite a challenge or a Location naming the real registry so clients stay on the proxy.
       const loc = out.get("location");

@@ -6,6 +6,7 @@
 //
 //   startRegistry({ auth, tls }) a fresh registry; auth "none" | "htpasswd" | "token" (user
 //                            TEST_USER / TEST_PASSWORD), tls: HTTPS with a self-signed certificate.
+//                            Token mode counts the tokens issued and can shorten their lifetime.
 //                            It dies with the test process (parent-death signal) if stop() isn't called.
 //   selfSignedCert(dir)      [cert, key] for 127.0.0.1 and localhost
 //   credentialSandbox()      a bunker sandbox that reads and writes credentials only in its own dir
@@ -37,6 +38,8 @@ export interface TestRegistry {
   password?: string;
   /** Token mode only: how many tokens the issuer has handed out (to test caching and renewal). */
   tokensIssued?: () => number;
+  /** Token mode only: the lifetime (expires_in and the JWT's exp) of the tokens issued from now on; 300 s at first. */
+  setTokenLifetime?: (seconds: number) => void;
   stop(): Promise<void>;
   /** skopeo copy into this registry; src like "oci:/path/to/layout" or "oci:/path:tag" or "docker-archive:/x.tar" */
   push(src: string, repoTag: string, opts?: { format?: "oci" | "v2s2"; compress?: "gzip" | "zstd" }): Promise<void>;
@@ -112,6 +115,7 @@ async function startTokenIssuer(dir: string, username: string, password: string)
   );
   const expected = `Basic ${Buffer.from(`${username}:${password}`).toString("base64")}`;
   let issued = 0;
+  let lifetime = 300;
   const server = Bun.serve({
     hostname: "127.0.0.1",
     port: 0,
@@ -132,7 +136,7 @@ async function startTokenIssuer(dir: string, username: string, password: string)
         iss: TOKEN_ISSUER,
         sub: username,
         aud: u.searchParams.get("service") ?? TOKEN_SERVICE,
-        exp: now + 300,
+        exp: now + lifetime,
         nbf: now - 10,
         iat: now,
         jti: crypto.randomUUID(),
@@ -141,10 +145,18 @@ async function startTokenIssuer(dir: string, username: string, password: string)
       const signingInput = `${b64url(JSON.stringify(header))}.${b64url(JSON.stringify(claims))}`;
       const signature = cryptoSign("sha256", Buffer.from(signingInput), { key, dsaEncoding: "ieee-p1363" });
       issued++;
-      return Response.json({ token: `${signingInput}.${b64url(signature)}`, expires_in: 300, issued_at: new Date().toISOString() });
+      return Response.json({ token: `${signingInput}.${b64url(signature)}`, expires_in: lifetime, issued_at: new Date().toISOString() });
     },
   });
-  return { realm: `http://127.0.0.1:${server.port}/token`, certFile, server, issued: () => issued };
+  return {
+    realm: `http://127.0.0.1:${server.port}/token`,
+    certFile,
+    server,
+    issued: () => issued,
+    setLifetime: (seconds: number) => {
+      lifetime = seconds;
+    },
+  };
 }
 
 /** Removes the data dirs of registries whose test process died without cleaning up. */
@@ -248,6 +260,7 @@ ${tlsYaml}${authYaml}`,
       auth,
       ...creds,
       tokensIssued: issuer ? issuer.issued : undefined,
+      setTokenLifetime: issuer ? issuer.setLifetime : undefined,
       async stop() {
         live.delete(kill);
         child.kill("SIGTERM");
