@@ -14,6 +14,8 @@ export interface PullOptions {
   /** os/arch[/variant] to pick from a multi-platform image; the host's by default */
   platform?: string;
   tlsVerify?: boolean;
+  /** a credentials file searched first (--authfile) */
+  authFile?: string;
   quiet?: boolean;
 }
 
@@ -42,7 +44,7 @@ export async function pullImage(input: string, opts: PullOptions = {}): Promise<
   const ref = parseReference(input);
   const reference = formatReference(ref);
   const repo = ref.repository;
-  const client = new RegistryClient(ref.registry, { tlsVerify: opts.tlsVerify });
+  const client = new RegistryClient(ref.registry, { tlsVerify: opts.tlsVerify, authFile: opts.authFile });
   await removeStaleWork();
   if (!opts.quiet) log.info(`Pulling ${reference}`);
   const top = await client.getManifest(repo, ref.digest ?? ref.tag ?? "latest");

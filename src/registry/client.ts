@@ -515,9 +515,14 @@ function checkName(repo: string): void {
 /** The registry or its token server refused us (no credentials, or wrong ones). */
 export class AuthenticationError extends BunkerError {}
 
-/** An untrusted certificate is not a network hiccup: say so at once instead of retrying. */
+/**
+ * An untrusted certificate, or a server that doesn't speak TLS at all, is not a network hiccup:
+ * say so at once instead of retrying.
+ */
 function certificateError(e: unknown, host: string): BunkerError | undefined {
   const code = String((e as { code?: unknown })?.code ?? "");
+  if (code === "EPROTO")
+    return new BunkerError(`${host} failed the TLS handshake: it does not speak HTTPS; use --tls-verify=false only for a registry you trust that serves plain HTTP`);
   if (!/CERT|SELF_SIGNED|UNABLE_TO_VERIFY|UNABLE_TO_GET_ISSUER/.test(code)) return undefined;
   return new BunkerError(
     `the TLS certificate of ${host} is not trusted (${code}: ${(e as Error).message}); use --tls-verify=false only for a registry you trust`,

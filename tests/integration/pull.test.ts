@@ -3,6 +3,8 @@
 // connection) come from a small proxy in front of the real registry.
 import { afterAll, beforeAll, describe, expect, setDefaultTimeout, test } from "bun:test";
 import { existsSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
+import { lookup } from "node:dns/promises";
+import { hostname } from "node:os";
 import { join } from "node:path";
 import { bunkerBin, bunkerSandbox, imagesSrc } from "../support/bunker";
 import { standardRegistry, startRegistry, TEST_PASSWORD, TEST_USER, type TestRegistry } from "../support/registry";
@@ -186,7 +188,7 @@ describe("pull", () => {
 
 describe("pull from registries that need credentials", () => {
   for (const auth of ["htpasswd", "token"] as const)
-    test(`${auth}: fails in one line without credentials, pulls with them from REGISTRY_AUTH_FILE`, async () => {
+    test(`${auth}: fails in one line without credentials, pulls with them from REGISTRY_AUTH_FILE or --authfile`, async () => {
       const secured = await startRegistry({ auth });
       const other = bunkerSandbox();
       try {
@@ -200,11 +202,42 @@ describe("pull from registries that need credentials", () => {
         expect(r.stderr).toBe("");
         expect(r.stdout.trim()).toBe(MUSL_CONFIG);
         expect(layers(other.root)).toEqual([MUSL_DIFF]);
+        // The same file named by --authfile (the manifest is fetched again, with credentials).
+        const flag = await other.run(["pull", "-q", "--authfile", authFile, `${secured.host}/private/bb:1`]);
+        expect([flag.stderr, flag.stdout.trim()]).toEqual(["", MUSL_CONFIG]);
       } finally {
         other.cleanup();
         await secured.stop();
       }
     }, 120_000);
+});
+
+// This machine's own name, when it resolves only to loopback (Debian's /etc/hosts does that): a
+// registry name that is not a loopback literal, so bunker must insist on HTTPS for it.
+const ownName = hostname().toLowerCase();
+const ownNameIsLoopback = await lookup(ownName, { all: true })
+  .then((addrs) => addrs.length > 0 && addrs.every((a) => a.address.startsWith("127.") || a.address === "::1"))
+  .catch(() => false);
+
+describe("plain HTTP", () => {
+  test.skipIf(!ownNameIsLoopback || !/^[a-z0-9-]+$/.test(ownName) || ownName === "localhost")(
+    "only for loopback names: another name needs HTTPS unless --tls-verify=false",
+    async () => {
+      const other = bunkerSandbox();
+      try {
+        const image = `${ownName}:${reg.host.split(":")[1]}/busybox:musl`;
+        const refused = await other.run(["pull", image]);
+        expectErrorLast(refused, new RegExp(`${ownName}:\\d+ failed the TLS handshake: it does not speak HTTPS; use --tls-verify=false`));
+        expect(layers(other.root)).toEqual([]);
+        expect((await other.run(["images", "-q"])).stdout).toBe("");
+        const r = await other.run(["pull", "-q", "--tls-verify=false", image]);
+        expect(r.stderr).toBe("");
+        expect(r.stdout.trim()).toBe(MUSL_CONFIG);
+      } finally {
+        other.cleanup();
+      }
+    },
+  );
 });
 
 describe("pull failures: one line, exit 125, nothing stored", () => {
