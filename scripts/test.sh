@@ -31,6 +31,24 @@ if [ "$(id -u)" = 0 ]; then
   for d in /dev/net/tun /dev/fuse; do [ -e "$d" ] && chmod 0666 "$d"; done
   # The kernel image under /boot is 0600 on Debian; the VM lane boots it as the test user.
   for k in /boot/vmlinuz-*; do [ -e "$k" ] && chmod 0644 "$k"; done
+  # A debootstrap Debian for the distro tests (chown and dpkg under the subuid mapping). Built
+  # once, as root, into a cache outside the repo; the test skips loudly when it is missing.
+  # Device nodes stay out: a rootless unpack can't create them and the container's /dev is a tmpfs.
+  debian_tar=${BUNKER_DEBIAN_TAR:-/var/cache/bunker-tests/debian-minbase.tar}
+  if [ ! -s "$debian_tar" ]; then
+    echo "test.sh: building $debian_tar with debootstrap (once)" >&2
+    mkdir -p "$(dirname "$debian_tar")"
+    debian_root=$(mktemp -d /tmp/bunker-debootstrap.XXXXXX)
+    chmod 0755 "$debian_root"
+    if debootstrap --variant=minbase bookworm "$debian_root" http://deb.debian.org/debian >/dev/null 2>&1; then
+      tar -C "$debian_root" --numeric-owner --exclude='./dev/*' --exclude='./proc/*' --exclude='./sys/*' \
+        --exclude='./var/cache/apt/archives/*.deb' --exclude='./var/lib/apt/lists/*_Packages' -cf "$debian_tar.tmp" . && mv "$debian_tar.tmp" "$debian_tar"
+    else
+      echo "test.sh: debootstrap failed; the Debian distro test will be skipped" >&2
+    fi
+    rm -rf "$debian_root"
+  fi
+  [ -e "$debian_tar" ] && chmod 0755 "$(dirname "$debian_tar")" && chmod 0644 "$debian_tar"
   # The test user must be able to reach the repo and ../shared.
   chmod o+rx "$repo" "$repo/.." 2>/dev/null || true
   run_as=(runuser -u "$TEST_USER" -- env -i PATH="/usr/local/bin:/usr/bin:/bin:/usr/sbin:/sbin"

@@ -1,6 +1,6 @@
 // bunker run on stored images: overlayfs over the layers with a per-container writable layer,
 // the image config (Entrypoint, Cmd, Env, WorkingDir, User), Alpine's owners (group 42), chown
-// to subordinate ids, --rm and --pull=never.
+// to subordinate ids, --rm and --pull=never; a debootstrap Debian where chown and dpkg work.
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -11,6 +11,10 @@ import { gzipLayer, writeOciLayout } from "../support/oci";
 let sb: Sandbox;
 let layouts: string;
 const BUSYBOX = "busybox:1.38.0-musl";
+// Built once by scripts/test.sh (as root, with debootstrap from Debian's mirror).
+const DEBIAN_TAR = process.env.BUNKER_DEBIAN_TAR ?? "/var/cache/bunker-tests/debian-minbase.tar";
+if (!existsSync(DEBIAN_TAR))
+  console.warn(`SKIPPING the debootstrap Debian test: ${DEBIAN_TAR} is missing (run npm test as root to build it, or set BUNKER_DEBIAN_TAR)`);
 
 async function load(dir: string) {
   const r = await sb.run(["load", "-i", dir]);
@@ -91,6 +95,38 @@ describe("images", () => {
     expect(r.stderr).toBe("");
     expect(r.stdout).toBe("42 shadow\n1000 1000\napk-ok\n65534\n");
   });
+
+  test.skipIf(!existsSync(DEBIAN_TAR))("debootstrap Debian: owners kept, chown 1000 and dpkg -i (files of uid 1000) work", async () => {
+    const layout = join(layouts, "debian");
+    const tar = new Uint8Array(readFileSync(DEBIAN_TAR));
+    writeOciLayout(layout, {
+      layers: [{ blob: tar, tar, mediaType: "application/vnd.oci.image.layer.v1.tar" }],
+      config: { Env: ["PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"], Cmd: ["bash"] },
+      refName: "debian:minbase",
+    });
+    await load(layout);
+    rmSync(layout, { recursive: true, force: true });
+    // A package built in the container with a file of uid 1000, installed by dpkg: dpkg chowns
+    // what it unpacks, so this needs the subordinate range mapped.
+    const script = [
+      "set -e",
+      "stat -c '%U %G %A' /etc/shadow /usr/bin/chage /var/mail",
+      "touch /x && chown 1000:1000 /x && stat -c '%u %g' /x",
+      "mkdir -p /pkg/DEBIAN /pkg/opt/bunker",
+      "printf 'Package: bunker-probe\\nVersion: 1.0\\nArchitecture: all\\nMaintainer: t <t@example.org>\\nDescription: probe\\n' > /pkg/DEBIAN/control",
+      "echo hi > /pkg/opt/bunker/file && chown -R 1000:1000 /pkg/opt/bunker",
+      "dpkg-deb --build /pkg /tmp/probe.deb >/dev/null",
+      "dpkg -i /tmp/probe.deb >/dev/null",
+      "dpkg -s bunker-probe | grep '^Status'",
+      "stat -c '%u %g' /opt/bunker/file",
+      "dpkg --configure -a && dpkg -s dpkg | grep '^Status'",
+      "dpkg -r bunker-probe >/dev/null && test ! -e /opt/bunker/file && echo removed",
+    ].join("\n");
+    const r = await sb.run(["run", "--rm", "debian:minbase", "bash", "-c", script]);
+    expect(r.stderr).toBe("");
+    expect(r.stdout).toBe("root shadow -rw-r-----\nroot shadow -rwxr-sr-x\nroot mail drwxrwsr-x\n1000 1000\nStatus: install ok installed\n1000 1000\nStatus: install ok installed\nremoved\n");
+    expect(r.code).toBe(0);
+  }, 180_000);
 
   test("--rm leaves no container and no writable layer behind", async () => {
     const before = containerIds().length;

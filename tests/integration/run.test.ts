@@ -1,7 +1,7 @@
 // bunker run as a real unprivileged user, on exploded root filesystems (--rootfs): identity and
 // isolation, docker's exit codes, signals, stdin, the pty, --init, and cleanup after kill -9.
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { existsSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { bunkerBin, bunkerSandbox, type Sandbox } from "../support/bunker";
 import { busyboxRootfs } from "../support/rootfs";
@@ -35,20 +35,28 @@ async function startReady(args: string[]) {
   const p = Bun.spawn([bunkerBin, ...args], { env: sb.env, stdin: "ignore", stdout: "pipe", stderr: "pipe" });
   const reader = p.stdout.getReader();
   let seen = "";
-  while (!seen.includes("ready")) {
-    const { value, done } = await reader.read();
-    if (done) throw new Error(`container ended before it was ready: ${seen} ${await new Response(p.stderr).text()}`);
-    seen += new TextDecoder().decode(value);
-  }
-  // Keep reading: the rest of the output is there for tests that want it.
-  const rest = (async () => {
+  let ended = false;
+  const waiters: (() => void)[] = [];
+  const pump = (async () => {
     for (;;) {
       const { value, done } = await reader.read();
-      if (done) return seen;
+      if (done) break;
       seen += new TextDecoder().decode(value);
+      for (const w of waiters.splice(0)) w();
     }
+    ended = true;
+    for (const w of waiters.splice(0)) w();
+    return seen;
   })();
-  return Object.assign(p, { output: rest });
+  /** Resolves once stdout holds text; throws if the container's output ends first. */
+  const waitFor = async (text: string) => {
+    while (!seen.includes(text)) {
+      if (ended) throw new Error(`output ended without ${JSON.stringify(text)}: ${seen} ${await new Response(p.stderr).text()}`);
+      await new Promise<void>((resolve) => waiters.push(resolve));
+    }
+  };
+  await waitFor("ready");
+  return Object.assign(p, { output: pump, waitFor });
 }
 
 async function waitGone(pid: number): Promise<boolean> {
@@ -87,17 +95,89 @@ describe("identity and isolation", () => {
     expect(r.stdout.trim().split("\n").at(-1)).toBe("1");
   });
 
-  test("masked and read-only paths as docker", async () => {
+  /** The container's mounts by mount point (fields of /proc/self/mountinfo). */
+  function mountsOf(mountinfo: string): Map<string, { dev: string; root: string; opts: string; fstype: string; source: string }> {
+    const m = new Map();
+    for (const line of mountinfo.trim().split("\n")) {
+      const [left, right] = line.split(" - ");
+      const f = left.split(" ");
+      const [fstype, source] = right.split(" ");
+      m.set(f[4], { dev: f[2], root: f[3], opts: f[5], fstype, source });
+    }
+    return m;
+  }
+
+  test("docker's masked paths are hidden, its read-only paths read-only, /sys read-only", async () => {
+    const hiddenFiles = ["/proc/kcore", "/proc/keys", "/proc/timer_list", "/proc/sched_debug"];
+    const hiddenDirs = ["/proc/scsi", "/sys/firmware"];
+    const readOnly = ["/proc/sys", "/proc/sysrq-trigger", "/proc/irq", "/proc/bus"];
+    const all = [...hiddenFiles, ...hiddenDirs, ...readOnly];
     const r = await sh(
-      "cat /proc/keys | wc -c; ls /sys/firmware | wc -l; ls /proc/acpi 2>/dev/null | wc -l;" +
-        "echo x > /proc/sys/kernel/hostname && echo SYS-WRITABLE; echo x > /proc/sysrq-trigger && echo SYSRQ-WRITABLE;" +
-        "touch /sys/x && echo SYSFS-WRITABLE; echo done",
+      `cat /proc/self/mountinfo; echo ---; for p in ${all.join(" ")}; do if [ -d $p ]; then echo "$p dir $(ls -A $p | wc -l)"; elif [ -e $p ]; then echo "$p file $(cat $p | wc -c)"; else echo "$p absent"; fi; done;` +
+        "echo ---; echo x > /proc/sys/kernel/hostname || echo refused-sys; echo 1 > /proc/irq/default_smp_affinity || echo refused-irq; touch /sys/x || echo refused-sysfs",
     );
-    const lines = r.stdout.trim().split("\n");
-    expect(lines.slice(0, 3)).toEqual(["0", "0", "0"]);
-    expect(r.stdout).not.toContain("WRITABLE");
+    const [mountinfo, listing, writes] = r.stdout.split("---\n");
+    const mounts = mountsOf(mountinfo);
+    const seen = Object.fromEntries(listing.trim().split("\n").map((l) => [l.split(" ")[0], l.split(" ").slice(1).join(" ")]));
+    // A path this kernel doesn't have stays absent; one it has is covered.
+    for (const p of hiddenFiles) {
+      if (!existsSync(p)) expect(seen[p]).toBe("absent");
+      else {
+        expect(seen[p]).toBe("file 0");
+        expect(mounts.get(p)?.root).toBe("/null"); // /dev/null bound over it
+      }
+    }
+    for (const p of hiddenDirs) {
+      if (!existsSync(p)) expect(seen[p]).toBe("absent");
+      else {
+        expect(seen[p]).toBe("dir 0");
+        expect(mounts.get(p)?.fstype).toBe("tmpfs");
+        expect(mounts.get(p)?.opts).toStartWith("ro");
+      }
+    }
+    for (const p of readOnly) {
+      if (!existsSync(p)) expect(seen[p]).toBe("absent");
+      else expect(mounts.get(p)?.opts).toStartWith("ro,");
+    }
+    expect(mounts.get("/sys")?.opts).toStartWith("ro,");
+    expect(writes).toBe("refused-sys\nrefused-irq\nrefused-sysfs\n");
     expect(r.stderr).toContain("Read-only file system");
-    expect(lines.at(-1)).toBe("done");
+  });
+
+  test("/dev: a tmpfs with the host's null, zero, full, random, urandom and tty; a new devpts, ptmx, shm, mqueue", async () => {
+    const devices = ["null", "zero", "full", "random", "urandom", "tty"];
+    const r = await sh(
+      `cat /proc/self/mountinfo; echo ---; ls -A /dev | tr '\\n' ' '; echo; for d in ${devices.join(" ")}; do stat -c "%n %F %t:%T" /dev/$d; done;` +
+        "ls -A /dev/pts | tr '\\n' ' '; echo; readlink /dev/ptmx; head -c 3 /dev/zero | od -An -tx1; head -c 8 /dev/urandom | wc -c;" +
+        "echo x > /dev/full || echo full-refused; echo x > /dev/shm/f && cat /dev/shm/f",
+    );
+    const [mountinfo, rest] = r.stdout.split("---\n");
+    const mounts = mountsOf(mountinfo);
+    expect(mounts.get("/dev")?.fstype).toBe("tmpfs");
+    expect(mounts.get("/dev/pts")?.fstype).toBe("devpts");
+    expect(mounts.get("/dev/shm")?.fstype).toBe("tmpfs");
+    expect(mounts.get("/dev/mqueue")?.fstype).toBe("mqueue");
+    // the devpts is a new instance (another superblock than the host's): none of the host's ptys
+    const hostPts = readFileSync("/proc/self/mountinfo", "utf8").split("\n").find((l) => l.split(" ")[4] === "/dev/pts")?.split(" ")[2];
+    expect(mounts.get("/dev/pts")?.dev).not.toBe(hostPts);
+    const lines = rest.trim().split("\n");
+    const names = lines[0].trim().split(" ").sort();
+    for (const n of [...devices, "pts", "ptmx", "shm", "mqueue"]) expect(names).toContain(n);
+    // nothing else of the host's /dev: no disks, no kmsg, no mem
+    for (const n of ["kmsg", "mem", "vda", "sda", "fuse", "net", "kvm"]) expect(names).not.toContain(n);
+    const host = Object.fromEntries(
+      devices.map((d) => {
+        const st = statSync(`/dev/${d}`);
+        return [d, `${(st.rdev >> 8).toString(16)}:${(st.rdev & 0xff).toString(16)}`];
+      }),
+    );
+    for (const [i, d] of devices.entries()) expect(lines[1 + i]).toBe(`/dev/${d} character special file ${host[d]}`);
+    expect(lines[7].trim()).toBe("ptmx");
+    expect(lines[8]).toBe("pts/ptmx");
+    expect(lines[9].trim()).toBe("00 00 00");
+    expect(lines[10].trim()).toBe("8");
+    expect(lines.slice(11)).toEqual(["full-refused", "x"]);
+    expect(r.stderr).toContain("No space left on device");
   });
 
   test("docker's capability bounding set and no_new_privs", async () => {
@@ -212,17 +292,26 @@ describe("exit codes", () => {
 });
 
 describe("process semantics", () => {
-  test("SIGTERM to bunker reaches the container's main process", async () => {
-    const p = await startReady(["run", "--rm", "--rootfs", rootfs, "sh", "-c", "trap 'echo got-term; exit 42' TERM; echo ready; while :; do sleep 0.05; done"]);
-    p.kill("SIGTERM");
+  test("SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGUSR1 and SIGUSR2 sent to bunker all reach the container's main process", async () => {
+    const signals = ["INT", "TERM", "HUP", "QUIT", "USR1", "USR2"] as const;
+    // PID 1 gets only the signals it handles: one trap per signal, each naming what arrived; the
+    // last one also ends the container, so every earlier one must have left it running.
+    const traps = signals.map((s, i) => `trap 'echo got-${s}${i === signals.length - 1 ? "; exit 42" : ""}' ${s};`).join(" ");
+    const p = await startReady(["run", "--rm", "--rootfs", rootfs, "sh", "-c", `${traps} echo ready; while :; do sleep 0.05; done`]);
+    for (const sig of signals) {
+      p.kill(`SIG${sig}`);
+      // One at a time: the next goes only once the trap has run (no timing assumed).
+      await p.waitFor(`got-${sig}`);
+    }
     expect(await p.exited).toBe(42);
-    expect(await p.output).toContain("got-term");
+    const seen = (await p.output).split("\n").filter((l) => l.startsWith("got-"));
+    expect(seen).toEqual(signals.map((s) => `got-${s}`));
   });
 
-  test("SIGUSR1 and SIGHUP are forwarded too", async () => {
-    const p = await startReady(["run", "--rm", "--rootfs", rootfs, "sh", "-c", "trap 'exit 11' USR1; trap 'exit 12' HUP; echo ready; while :; do sleep 0.05; done"]);
-    p.kill("SIGUSR1");
-    expect(await p.exited).toBe(11);
+  test("a forwarded SIGTERM that the container does not handle ends it with 143 (through --init)", async () => {
+    const p = await startReady(["run", "--rm", "--init", "--rootfs", rootfs, "sh", "-c", "echo ready; exec sleep 1000"]);
+    p.kill("SIGTERM");
+    expect(await p.exited).toBe(128 + 15);
   });
 
   test("-i passes stdin through a pipe; without -i the container reads nothing", async () => {
