@@ -2,8 +2,10 @@
 // container that outlives the terminal that started it, monitor death, restart policies, log
 // rotation, and 50 concurrent run -d / rm -f that leave nothing behind.
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { existsSync, readdirSync, readFileSync, readlinkSync, rmSync } from "node:fs";
+import { existsSync, mkdtempSync, readdirSync, readFileSync, readlinkSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
+import { whyUnusable } from "../../src/net";
 import { bunkerBin, bunkerSandbox, type Sandbox } from "../support/bunker";
 import { busyboxRootfs } from "../support/rootfs";
 
@@ -45,6 +47,12 @@ async function until(what: string, check: () => boolean | Promise<boolean>, ms =
   }
 }
 
+function oneLineError(r: { code: number; stderr: string }, text: string) {
+  expect(r.code).toBe(125);
+  expect(r.stderr.trim().split("\n")).toHaveLength(1);
+  expect(r.stderr).toContain(text);
+}
+
 const alive = (pid: number) => existsSync(`/proc/${pid}`) && !readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1].startsWith("Z");
 
 function sessionOf(pid: number): number {
@@ -74,21 +82,46 @@ describe("run -d", () => {
     await until("the container and its monitor to go", () => !alive(s.Pid) && !alive(s.MonitorPid));
   });
 
-  test("the container outlives the terminal session that started it (setsid, no SIGHUP)", async () => {
-    // script gives the shell a pty of its own; when the shell ends, the pty hangs up.
-    const cmd = `${bunkerBin} run -d --network none --name orphan --rootfs ${rootfs} sleep 600 > /dev/null; echo $$`;
+  test("the container outlives the session that started it: SIGHUP to the whole session kills nothing of it", async () => {
+    // A login session of its own (setsid): its leader's pid is the session and process group id.
+    const cmd = `${bunkerBin} run -d --network none --name orphan --rootfs ${rootfs} sleep 600 > /dev/null && echo started; exec sleep 600`;
+    const session = Bun.spawn(["setsid", "sh", "-c", cmd], { env: sb.env, stdout: "pipe", stderr: "inherit" });
+    const reader = (session.stdout as ReadableStream<Uint8Array>).getReader();
+    expect(new TextDecoder().decode((await reader.read()).value)).toBe("started\n");
+    const sid = session.pid;
+    expect(sessionOf(sid)).toBe(sid);
+    const s = liveState((await sb.run(["inspect", "-f", "{{.Id}}", "orphan"])).stdout.trim());
+    // neither the monitor nor the container is in that session
+    expect(sessionOf(s.MonitorPid)).toBe(s.MonitorPid);
+    expect(sessionOf(s.Pid)).not.toBe(sid);
+    // what a hang-up does: SIGHUP to the session's process group, then to anything left in it
+    process.kill(-sid, "SIGHUP");
+    for (const p of readdirSync("/proc").filter((e) => /^\d+$/.test(e)).map(Number))
+      if (alive(p) && sessionOf(p) === sid) process.kill(p, "SIGHUP");
+    expect(await session.exited).toBe(128 + 1);
+    await Bun.sleep(200);
+    expect(alive(s.Pid)).toBe(true);
+    expect(alive(s.MonitorPid)).toBe(true);
+    expect(await inspect("orphan", "{{.State.Status}} {{.State.Pid}}")).toBe(`running ${s.Pid}`);
+    await sb.run(["rm", "-f", "orphan"]);
+  });
+
+  test("the container outlives the terminal that started it (a pty that hangs up)", async () => {
+    // script gives the shell a pty of its own; `kill -HUP 0` hangs its whole process group up,
+    // and the pty hangs up when the shell is gone.
+    const cmd = `${bunkerBin} run -d --network none --name orphan2 --rootfs ${rootfs} sleep 600 > /dev/null; echo $$; kill -HUP 0`;
     const r = Bun.spawnSync(["script", "-qec", cmd, "/dev/null"], { env: sb.env, stdout: "pipe", stderr: "pipe" });
-    expect(r.exitCode).toBe(0);
     const shellPid = Number(r.stdout.toString().trim().split("\n").pop());
-    await Bun.sleep(300);
-    const id = (await sb.run(["inspect", "-f", "{{.Id}}", "orphan"])).stdout.trim();
+    expect(shellPid).toBeGreaterThan(0);
+    expect(alive(shellPid)).toBe(false);
+    await Bun.sleep(200);
+    const id = (await sb.run(["inspect", "-f", "{{.Id}}", "orphan2"])).stdout.trim();
     const s = liveState(id);
     expect(alive(s.Pid)).toBe(true);
     expect(alive(s.MonitorPid)).toBe(true);
     expect(sessionOf(s.MonitorPid)).toBe(s.MonitorPid); // a session of its own
-    expect(sessionOf(s.MonitorPid)).not.toBe(shellPid);
-    expect((await sb.run(["ps", "--filter", "name=orphan", "--format", "json"])).stdout).toContain('"State":"running"');
-    await sb.run(["rm", "-f", "orphan"]);
+    expect((await sb.run(["ps", "--filter", "name=orphan2", "--format", "json"])).stdout).toContain('"State":"running"');
+    await sb.run(["rm", "-f", "orphan2"]);
   });
 
   test("kill -9 of the monitor: the container dies with it and shows exited (-1), never running", async () => {
@@ -115,16 +148,39 @@ describe("run -d", () => {
     await sb.run(["rm", "flaky"]);
   });
 
-  test("--restart always restarts until stopped; stop is final", async () => {
-    await detached(["--name", "phoenix", "--restart", "always"], "sh", "-c", "sleep 0.1; exit 0");
-    await until("two restarts", async () => Number(await inspect("phoenix", "{{.RestartCount}}")) >= 2);
-    const stop = await sb.run(["stop", "-t", "1", "phoenix"]);
-    expect(stop.code).toBe(0);
-    expect(stop.stdout).toBe("phoenix\n");
-    const count = await inspect("phoenix", "{{.RestartCount}}");
-    await Bun.sleep(500);
-    expect(await inspect("phoenix", "{{.State.Status}} {{.RestartCount}}")).toBe(`exited ${count}`);
-    await sb.run(["rm", "phoenix"]);
+  for (const policy of ["always", "unless-stopped"])
+    test(`--restart ${policy} restarts after any exit until stopped; stop is final`, async () => {
+      // exit 0 too: only on-failure looks at the code
+      await detached(["--name", "phoenix", "--restart", policy], "sh", "-c", "sleep 0.1; exit 0");
+      await until("two restarts", async () => Number(await inspect("phoenix", "{{.RestartCount}}")) >= 2);
+      const stop = await sb.run(["stop", "-t", "1", "phoenix"]);
+      expect(stop.code).toBe(0);
+      expect(stop.stdout).toBe("phoenix\n");
+      const count = await inspect("phoenix", "{{.RestartCount}}");
+      await Bun.sleep(500);
+      expect(await inspect("phoenix", "{{.State.Status}} {{.RestartCount}} {{.HostConfig.RestartPolicy.Name}}")).toBe(`exited ${count} ${policy}`);
+      await sb.run(["rm", "phoenix"]);
+    });
+
+  test("the monitor records the exit: code, signal (128+N), start and finish times", async () => {
+    const before = new Date().toISOString();
+    await detached(["--name", "timed"], "sleep", "600");
+    await Bun.sleep(100);
+    // PID 1 ignores signals it has no handler for, except SIGKILL: the exit is by signal 9
+    expect((await sb.run(["kill", "timed"])).code).toBe(0);
+    expect((await sb.run(["wait", "timed"])).stdout).toBe(`${128 + 9}\n`);
+    const [started, finished, code, oom] = (await inspect("timed", "{{.State.StartedAt}} {{.State.FinishedAt}} {{.State.ExitCode}} {{.State.OOMKilled}}")).split(" ");
+    expect(started).toMatch(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{9}Z$/);
+    expect(finished).toMatch(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{9}Z$/);
+    expect(started.slice(0, 23) >= before.slice(0, 23)).toBe(true);
+    expect(finished > started).toBe(true);
+    expect(finished.slice(0, 23) <= new Date().toISOString().slice(0, 23)).toBe(true);
+    expect([code, oom]).toEqual(["137", "false"]);
+    // the durable copy beside config.json says the same (ps -a after a reboot reads it)
+    const id = await inspect("timed", "{{.Id}}");
+    const durable = JSON.parse(readFileSync(join(sb.root, "containers", id, "state.json"), "utf8"));
+    expect([durable.Status, durable.ExitCode, durable.FinishedAt]).toEqual(["exited", 137, finished]);
+    await sb.run(["rm", "timed"]);
   });
 
   test("-dit keeps a shell on a terminal (logged from the pty); -di keeps stdin open", async () => {
@@ -167,6 +223,8 @@ describe("run -d", () => {
     const files = readdirSync(dir).filter((f) => f.startsWith("ctr.log")).sort();
     expect(files).toEqual(["ctr.log", "ctr.log.1", "ctr.log.2"]);
     for (const f of files) expect(readFileSync(join(dir, f)).length).toBeLessThanOrEqual(2048);
+    // k8s-file records: "<RFC 3339 time> <stream> F|P <text>"
+    expect(readFileSync(join(dir, "ctr.log"), "utf8").trim().split("\n").at(-1)).toMatch(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{9}Z stdout F line-299$/);
     const lines = (await sb.run(["logs", "chatty"])).stdout.trim().split("\n");
     // the oldest lines were rotated away; what is left is in order and ends with the last line
     expect(lines.at(-1)).toBe("line-299");
@@ -175,6 +233,110 @@ describe("run -d", () => {
     expect(n).toEqual(n.map((_, i) => n[0] + i));
     await sb.run(["rm", "chatty"]);
   });
+});
+
+describe("state", () => {
+  test("runtime state lives under $XDG_RUNTIME_DIR/bunker; config and logs in the store", async () => {
+    const xdg = mkdtempSync(join(tmpdir(), "bunker-xdg-"));
+    const env = { BUNKER_RUNTIME_DIR: "", XDG_RUNTIME_DIR: xdg };
+    try {
+      const r = await sb.run(["run", "-d", "--network", "none", "--name", "xdg", "--rootfs", rootfs, "sh", "-c", "echo hi; sleep 600"], { env });
+      expect(r.code).toBe(0);
+      const id = r.stdout.trim();
+      const live = JSON.parse(readFileSync(join(xdg, "bunker/containers", id, "state.json"), "utf8"));
+      expect(live.Status).toBe("running");
+      expect(existsSync(join(sb.runroot, "containers", id))).toBe(false);
+      expect(existsSync(join(sb.root, "containers", id, "config.json"))).toBe(true);
+      expect(readdirSync(join(sb.root, "containers", id))).toContain("ctr.log");
+      expect((await sb.run(["ps", "-q"], { env })).stdout.trim()).toBe(id.slice(0, 12));
+      expect((await sb.run(["rm", "-f", "xdg"], { env })).code).toBe(0);
+      expect(existsSync(join(xdg, "bunker/containers", id))).toBe(false);
+    } finally {
+      rmSync(xdg, { recursive: true, force: true });
+    }
+  });
+
+  test("after a reboot (runtime state gone, processes gone) a running container shows exited (-1)", async () => {
+    const id = await detached(["--name", "rebooted"], "sleep", "600");
+    const s = liveState(id);
+    // what a reboot does to a detached container: everything dies, the tmpfs runtime dir is emptied
+    process.kill(s.MonitorPid, "SIGKILL");
+    process.kill(s.Pid, "SIGKILL");
+    await until("the container to die", () => !alive(s.Pid) && !alive(s.MonitorPid));
+    rmSync(join(sb.runroot, "containers", id), { recursive: true });
+    expect((await sb.run(["ps", "-q"])).stdout).toBe("");
+    expect((await sb.run(["ps", "-a", "--filter", "name=rebooted"])).stdout).toContain("Exited (-1)");
+    expect(await inspect("rebooted", "{{.State.Status}} {{.State.ExitCode}} {{.State.Running}}")).toBe("exited -1 false");
+    expect(await inspect("rebooted", "{{.State.Error}}")).toContain("reboot");
+    // and it can be started again, like after a reboot
+    expect((await sb.run(["start", "rebooted"])).code).toBe(0);
+    expect(await inspect("rebooted", "{{.State.Status}}")).toBe("running");
+    expect((await sb.run(["rm", "-f", "rebooted"])).code).toBe(0);
+  });
+});
+
+/** Processes whose command line mentions text. */
+function processesMentioning(text: string): string[] {
+  const found: string[] = [];
+  for (const entry of readdirSync("/proc")) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      const cmd = readFileSync(`/proc/${entry}/cmdline`, "utf8");
+      if (cmd.includes(text)) found.push(`${entry}: ${cmd.replaceAll("\0", " ")}`);
+    } catch {
+      // gone meanwhile
+    }
+  }
+  return found;
+}
+
+/** Host processes serving a container's network: pasta and its launcher name the container's pid. */
+function networkHelpersOf(pid: number): number[] {
+  const found: number[] = [];
+  for (const entry of readdirSync("/proc")) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      const cmd = readFileSync(`/proc/${entry}/cmdline`, "utf8").split("\0");
+      if (cmd.includes(String(pid)) || cmd.includes(`--pid=${pid}`)) found.push(Number(entry));
+    } catch {
+      // gone meanwhile
+    }
+  }
+  return found;
+}
+
+describe.if(whyUnusable("pasta") === undefined)("run -d on the default network (pasta)", () => {
+  test("-p is reachable after bunker returned; port, ps and inspect show the port chosen; pasta ends with the container", async () => {
+    // no --network: the default, a private pasta network
+    const r = await sb.run(["run", "-d", "--name", "web", "-p", "127.0.0.1::80", "--rootfs", rootfs, "sh", "-c", "echo published > /tmp/index.html; exec httpd -f -p 80 -h /tmp"]);
+    expect(r.stderr).toBe("");
+    expect(r.code).toBe(0);
+    const id = r.stdout.trim();
+    expect(id).toMatch(/^[0-9a-f]{64}$/);
+    const port = (await sb.run(["port", "web", "80"])).stdout.trim();
+    expect(port).toMatch(/^127\.0\.0\.1:\d+$/);
+    expect((await sb.run(["port", "web"])).stdout).toBe(`80/tcp -> ${port}\n`);
+    expect((await sb.run(["ps", "--filter", "name=web"])).stdout).toContain(`${port}->80/tcp`);
+    expect(await inspect("web", "{{json .NetworkSettings.Ports}}")).toBe(JSON.stringify({ "80/tcp": [{ HostIp: "127.0.0.1", HostPort: port.split(":")[1] }] }));
+    // docker keeps the request in HostConfig: any port
+    expect(await inspect("web", "{{json .HostConfig.PortBindings}}")).toBe(JSON.stringify({ "80/tcp": [{ HostIp: "127.0.0.1", HostPort: "" }] }));
+    let body = "";
+    await until("httpd to answer through pasta", async () => {
+      body = await fetch(`http://${port}/index.html`).then((r) => r.text(), () => "");
+      return body !== "";
+    });
+    expect(body).toBe("published\n");
+    const pid = liveState(id).Pid;
+    const helpers = networkHelpersOf(pid);
+    expect(helpers.length).toBeGreaterThan(0);
+    expect((await sb.run(["stop", "-t", "1", "web"])).code).toBe(0);
+    await until("the network helpers to end with the container", () => helpers.every((h) => !alive(h)));
+    expect(await fetch(`http://${port}/`).then(() => "open", () => "closed")).toBe("closed");
+    // a stopped container publishes nothing
+    expect((await sb.run(["port", "web"])).stdout).toBe("");
+    oneLineError(await sb.run(["port", "web", "80"]), "no public port '80/tcp' published for web");
+    expect((await sb.run(["rm", "web"])).code).toBe(0);
+  }, 30_000);
 });
 
 describe("concurrency", () => {
@@ -200,5 +362,13 @@ describe("concurrency", () => {
     expect(existsSync(join(sb.runroot, "containers")) ? readdirSync(join(sb.runroot, "containers")) : []).toEqual([]);
     // no container mount survives: each lived in its own mount namespace, gone with its processes
     expect(readFileSync("/proc/self/mountinfo", "utf8")).not.toContain(rootfs);
+    // no process of ours is left (a monitor or a restart setup names the sandbox's dirs)
+    expect(processesMentioning(sb.runroot)).toEqual([]);
+    expect(processesMentioning(sb.root)).toEqual([]);
+    // per-container locks went with their containers; only the names lock stays
+    expect(readdirSync(join(sb.root, "containers", ".locks"))).toEqual(["names.lock"]);
+    // a cgroup, where bunker could make one (delegated cgroup v2: the VM lane), was removed by its monitor
+    const cgroupDirs = Bun.spawnSync(["find", "/sys/fs/cgroup", "-maxdepth", "6", "-type", "d", "-name", "*bunker-*"], { stdout: "pipe", stderr: "ignore" }).stdout.toString();
+    for (const id of ids) expect(cgroupDirs).not.toContain(id);
   }, 120_000);
 });
