@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { existsSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, mkdtempSync, readdirSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 
@@ -85,6 +85,32 @@ describe("container records", () => {
     await expect(ctr.renameContainer(a.Id, "web")).rejects.toThrow("already in use");
     await ctr.renameContainer(a.Id, "renamed");
     expect((await ctr.findContainer("renamed"))!.Id).toBe(a.Id);
+  });
+
+  test("a name is free again after rm, after a rename, and when its link is stale", async () => {
+    const a = await ctr.createContainer(blank("reused"));
+    await ctr.removeContainer(a.Id);
+    const b = await ctr.createContainer(blank("reused"));
+    expect((await ctr.findContainer("reused"))!.Id).toBe(b.Id);
+    await ctr.renameContainer("reused", "moved");
+    expect((await ctr.findContainer("moved"))!.Id).toBe(b.Id);
+    const c = await ctr.createContainer(blank("reused"));
+    expect((await ctr.findContainer("reused"))!.Id).toBe(c.Id);
+    // a removal cut short after the record went: the link names an id with no record
+    const names = join(ctr.containersRoot(), ".names");
+    rmSync(join(names, "ghost"), { force: true });
+    symlinkSync("f".repeat(64), join(names, "ghost"));
+    expect(await ctr.findContainer("ghost")).toBeUndefined();
+    const d = await ctr.createContainer(blank("ghost"));
+    expect((await ctr.findContainer("ghost"))!.Id).toBe(d.Id);
+    for (const r of [b, c, d]) await ctr.removeContainer(r.Id);
+  });
+
+  test("a store from before the name links keeps its names unique", async () => {
+    const old = await ctr.createContainer(blank("legacy"));
+    rmSync(join(ctr.containersRoot(), ".names"), { recursive: true });
+    await expect(ctr.createContainer(blank("legacy"))).rejects.toThrow(`already in use by container ${old.Id.slice(0, 12)}`);
+    await ctr.removeContainer(old.Id);
   });
 
   test("state: created by default, written atomically, a dead owner means exited -1", async () => {
