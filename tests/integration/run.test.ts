@@ -332,6 +332,59 @@ describe("process semantics", () => {
   });
 });
 
+describe("-t on a terminal the test owns (tests/support/pty-drive.py)", () => {
+  interface Drive {
+    code: number;
+    raw: boolean;
+    restored: boolean;
+    size: string | null;
+    output: string;
+  }
+  const drive = async (mode: string, ...flags: string[]): Promise<Drive> => {
+    const script = 'echo ready; i=0; while read l; do echo "size$i=$(stty size)"; i=$((i+1)); done; exit 3';
+    const args = ["run", "--rm", "-it", "--network", "none", ...flags, "--rootfs", rootfs, "sh", "-c", script];
+    const p = Bun.spawn(["python3", join(import.meta.dir, "../support/pty-drive.py"), mode, bunkerBin, ...args], { env: sb.env, stdout: "pipe", stderr: "pipe" });
+    const [out, err] = await Promise.all([new Response(p.stdout).text(), new Response(p.stderr).text(), p.exited]);
+    if (!out) throw new Error(`pty-drive.py ${mode}: ${err}`);
+    return JSON.parse(out);
+  };
+
+  test("the host terminal is raw while it runs and restored after a normal exit", async () => {
+    const r = await drive("exit");
+    expect(r.raw).toBe(true);
+    expect(r.output).toContain("size0=24 80"); // the terminal's size at start
+    expect(r.code).toBe(3);
+    expect(r.restored).toBe(true);
+  });
+
+  test("the window size follows SIGWINCH", async () => {
+    const r = await drive("winch");
+    expect(r.size).toBe("40 100");
+    expect(r.code).toBe(3);
+    expect(r.restored).toBe(true);
+  });
+
+  test("restored when the container is killed by a signal", async () => {
+    const r = await drive("kill");
+    expect(r.raw).toBe(true);
+    expect(r.code).toBe(137);
+    expect(r.restored).toBe(true);
+  });
+
+  test("restored when bunker is sent SIGTERM (forwarded, the container ends with 143)", async () => {
+    const r = await drive("term", "--init");
+    expect(r.raw).toBe(true);
+    expect(r.code).toBe(143);
+    expect(r.restored).toBe(true);
+  });
+
+  test("control: the harness does see a terminal left raw (kill -9 gives bunker no chance)", async () => {
+    const r = await drive("kill9");
+    expect(r.raw).toBe(true);
+    expect(r.restored).toBe(false);
+  });
+});
+
 describe("cleanup", () => {
   test("--rm leaves no container behind; without --rm the record stays", async () => {
     const containers = join(sb.root, "containers");
