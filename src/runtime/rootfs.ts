@@ -69,6 +69,19 @@ function fuseOverlayfs(): string | undefined {
   return path;
 }
 
+/** overlayfs when the kernel allows it in a user namespace, else fuse-overlayfs if usable, else a copy. */
+export async function chooseRootfsDriver(overlayAllowed: () => Promise<boolean>, fuseOverlayfsPath: () => string | undefined): Promise<RootfsDriver> {
+  if (await overlayAllowed()) return "overlay";
+  return fuseOverlayfsPath() ? "fuse-overlayfs" : "copy";
+}
+
+/** The one line a run prints when it falls back from overlayfs (nothing on the fast path). */
+export function fallbackNotice(driver: RootfsDriver): string | undefined {
+  if (driver === "fuse-overlayfs") return "overlayfs is not allowed in a user namespace here: using fuse-overlayfs (slower)";
+  if (driver === "copy") return "overlayfs and fuse-overlayfs are not available: the image is copied for this container (slower, uses more disk); install fuse-overlayfs";
+  return undefined;
+}
+
 /** The driver for this host: BUNKER_ROOTFS_DRIVER if set, else what the probe found this boot. */
 export async function rootfsDriver(): Promise<RootfsDriver> {
   const forced = process.env.BUNKER_ROOTFS_DRIVER;
@@ -83,7 +96,7 @@ export async function rootfsDriver(): Promise<RootfsDriver> {
   } catch {
     // first run since boot
   }
-  const driver: RootfsDriver = (await overlayWorks()) ? "overlay" : fuseOverlayfs() ? "fuse-overlayfs" : "copy";
+  const driver = await chooseRootfsDriver(overlayWorks, fuseOverlayfs);
   writeFileSync(`${cache}.tmp-${process.pid}`, driver);
   (await import("node:fs")).renameSync(`${cache}.tmp-${process.pid}`, cache);
   return driver;
@@ -92,15 +105,15 @@ export async function rootfsDriver(): Promise<RootfsDriver> {
 /** The rootfs of an image container in dir (its container directory), for the driver. */
 export async function imageRootfs(dir: string, lowerDirsTopFirst: string[]): Promise<RootfsSpec> {
   const driver = await rootfsDriver();
+  const notice = fallbackNotice(driver);
+  if (notice) (await import("../log")).log.warn(notice);
   if (driver === "copy") {
     const copy = join(dir, "rootfs");
     mkdirSync(copy, { recursive: true, mode: 0o755 });
-    (await import("../log")).log.warn("overlayfs and fuse-overlayfs are not available: the image is copied for this container (slower, uses more disk); install fuse-overlayfs");
     return { kind: "copy", lowerDirs: lowerDirsTopFirst, dir: copy };
   }
   const r = { upperDir: join(dir, "upper"), workDir: join(dir, "work"), mountPoint: join(dir, "merged") };
   for (const d of Object.values(r)) mkdirSync(d, { recursive: true, mode: 0o755 });
-  if (driver === "fuse-overlayfs") (await import("../log")).log.warn("overlayfs is not allowed in a user namespace here: using fuse-overlayfs (slower)");
   return { kind: driver === "overlay" ? "overlay" : "fuse-overlay", lowerDirs: lowerDirsTopFirst, ...r };
 }
 

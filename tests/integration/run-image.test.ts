@@ -6,6 +6,8 @@ import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from "node
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { bunkerSandbox, imagesSrc, type Sandbox } from "../support/bunker";
+import { fuseOverlayCheck } from "../../src/doctor";
+import { fallbackNotice } from "../../src/runtime/rootfs";
 import { gzipLayer, writeOciLayout } from "../support/oci";
 
 let sb: Sandbox;
@@ -127,6 +129,38 @@ describe("images", () => {
     expect(r.stdout).toBe("root shadow -rw-r-----\nroot shadow -rwxr-sr-x\nroot mail drwxrwsr-x\n1000 1000\nStatus: install ok installed\n1000 1000\nStatus: install ok installed\nremoved\n");
     expect(r.code).toBe(0);
   }, 180_000);
+
+  /** fuse-overlayfs daemons serving this test's store. */
+  const fuseDaemons = () =>
+    readdirSync("/proc")
+      .filter((e) => /^\d+$/.test(e))
+      .filter((e) => {
+        try {
+          const cmd = readFileSync(`/proc/${e}/cmdline`, "utf8");
+          return cmd.startsWith("fuse-overlayfs") && cmd.includes(sb.root);
+        } catch {
+          return false; // gone meanwhile
+        }
+      });
+
+  for (const driver of ["fuse-overlayfs", "copy"] as const)
+    test.skipIf(driver === "fuse-overlayfs" && fuseOverlayCheck().status !== "ok")(`rootfs fallback forced to ${driver}: one line says so; owners, writes and --rm work`, async () => {
+      const before = containerIds().length;
+      const r = await sb.run(
+        ["run", "--rm", "alpine:3.20.3", "sh", "-c", "awk '$2 == \"/\" {print $3}' /proc/mounts; stat -c %g /etc/shadow; echo w > /etc/new && cat /etc/new; rm /bin/ls && ls 2>/dev/null || echo ls-gone"],
+        { env: { BUNKER_ROOTFS_DRIVER: driver } },
+      );
+      const [rootType, ...rest] = r.stdout.trim().split("\n");
+      if (driver === "fuse-overlayfs") expect(rootType).toBe("fuse.fuse-overlayfs");
+      else expect(rootType).not.toMatch(/overlay/); // the copy is a plain directory of the host's filesystem
+      expect(rest).toEqual(["42", "w", "ls-gone"]);
+      expect(r.stderr.trim().split("\n")).toEqual([expect.stringContaining(fallbackNotice(driver)!)]);
+      expect(r.code).toBe(0);
+      expect(fuseDaemons()).toEqual([]);
+      expect(containerIds().length).toBe(before);
+      // the image is untouched by what the container did
+      expect((await sb.run(["run", "--rm", "alpine:3.20.3", "sh", "-c", "test -e /bin/ls && test ! -e /etc/new && echo intact"])).stdout).toBe("intact\n");
+    }, 60_000);
 
   test("--rm leaves no container and no writable layer behind", async () => {
     const before = containerIds().length;

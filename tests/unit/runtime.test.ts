@@ -8,6 +8,7 @@ import { capMask, DEFAULT_CAPS, effectiveCaps } from "../../src/runtime/caps";
 import { parseRunFlags, RUN_FLAGS, str } from "../../src/runtime/flags";
 import { encodeProgram, Op } from "../../src/runtime/program";
 import type { ContainerSpec } from "../../src/runtime/spec";
+import { chooseRootfsDriver, fallbackNotice, rootfsDriver } from "../../src/runtime/rootfs";
 import { defaultSeccompFilter } from "../../src/runtime/seccomp";
 import { buildSteps } from "../../src/runtime/steps";
 import { buildEnv, readRootFile, resolveUser } from "../../src/runtime/user";
@@ -222,5 +223,41 @@ describe("steps", () => {
       groups: [0, 10],
     });
     expect(setid(ranged)).toEqual([0, 0, 2, 0, 10]);
+  });
+});
+
+describe("rootfs driver", () => {
+  const never = () => {
+    throw new Error("not consulted");
+  };
+  test("overlayfs first, then fuse-overlayfs if usable, then a copy", async () => {
+    expect(await chooseRootfsDriver(async () => true, never)).toBe("overlay");
+    expect(await chooseRootfsDriver(async () => false, () => "/usr/bin/fuse-overlayfs")).toBe("fuse-overlayfs");
+    expect(await chooseRootfsDriver(async () => false, () => undefined)).toBe("copy");
+  });
+  test("one line on a fallback, saying which; nothing on the fast path", () => {
+    expect(fallbackNotice("overlay")).toBeUndefined();
+    expect(fallbackNotice("fuse-overlayfs")).toContain("using fuse-overlayfs");
+    expect(fallbackNotice("copy")).toContain("the image is copied");
+    for (const d of ["fuse-overlayfs", "copy"] as const) expect(fallbackNotice(d)).not.toContain("\n");
+  });
+  test("BUNKER_ROOTFS_DRIVER forces one; the probe's answer is remembered in the runtime dir", async () => {
+    const saved = { forced: process.env.BUNKER_ROOTFS_DRIVER, runtime: process.env.BUNKER_RUNTIME_DIR };
+    const dir = mkdtempSync(join(tmpdir(), "bunker-driver-"));
+    try {
+      process.env.BUNKER_ROOTFS_DRIVER = "copy";
+      expect(await rootfsDriver()).toBe("copy");
+      process.env.BUNKER_ROOTFS_DRIVER = "zfs";
+      await expect(rootfsDriver()).rejects.toThrow("BUNKER_ROOTFS_DRIVER=zfs: use overlay, fuse-overlayfs, copy");
+      delete process.env.BUNKER_ROOTFS_DRIVER;
+      process.env.BUNKER_RUNTIME_DIR = dir;
+      writeFileSync(join(dir, "rootfs-driver"), "fuse-overlayfs\n");
+      expect(await rootfsDriver()).toBe("fuse-overlayfs"); // no probe: the file answers
+    } finally {
+      for (const [k, v] of [["BUNKER_ROOTFS_DRIVER", saved.forced], ["BUNKER_RUNTIME_DIR", saved.runtime]] as const)
+        if (v === undefined) delete process.env[k];
+        else process.env[k] = v;
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });
