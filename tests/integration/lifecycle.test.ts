@@ -1,9 +1,11 @@
 // The container commands as a real unprivileged user: stop/kill/wait/start/restart/rm, names and
 // id prefixes, ps filters and formats, inspect, rename, logs, prune, generate systemd.
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { existsSync, rmSync } from "node:fs";
-import { dirname } from "node:path";
+import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { dirname, join } from "node:path";
 import { bunkerBin, bunkerSandbox, imagesSrc, type Sandbox } from "../support/bunker";
+import { gzipLayer, writeOciLayout } from "../support/oci";
 import { busyboxRootfs } from "../support/rootfs";
 
 let sb: Sandbox;
@@ -16,7 +18,28 @@ beforeAll(() => {
 afterAll(() => {
   sb.cleanup();
   rmSync(dirname(rootfs), { recursive: true, force: true });
+  rmSync(layouts, { recursive: true, force: true });
 });
+
+const layouts = mkdtempSync(join(tmpdir(), "bunker-layouts-"));
+const imageSb = bunkerSandbox();
+afterAll(() => imageSb.cleanup());
+
+/**
+ * Loads busybox's files as an image named ref with this image config into imageSb (a sandbox of
+ * its own, so the tests that count images see only theirs); returns its id.
+ */
+async function loadBusyboxAs(ref: string, config: Record<string, unknown>): Promise<string> {
+  const src = join(imagesSrc, "busybox-1.38.0-musl-amd64-oci");
+  const index = JSON.parse(readFileSync(join(src, "index.json"), "utf8"));
+  const manifest = JSON.parse(readFileSync(join(src, "blobs/sha256", index.manifests[0].digest.slice(7)), "utf8"));
+  const layer = new Uint8Array(readFileSync(join(src, "blobs/sha256", manifest.layers[0].digest.slice(7))));
+  const dir = mkdtempSync(join(layouts, "img-"));
+  writeOciLayout(dir, { layers: [gzipLayer(Bun.gunzipSync(layer))], config: { Env: ["PATH=/bin"], ...config }, refName: ref });
+  const r = await imageSb.run(["load", "-q", "-i", dir]);
+  expect(r.code).toBe(0);
+  return (await imageSb.run(["image", "inspect", "-f", "{{.Id}}", ref])).stdout.trim();
+}
 
 async function detached(name: string, ...cmd: string[]): Promise<string> {
   const r = await sb.run(["run", "-d", "--network", "none", "--name", name, "--rootfs", rootfs, ...cmd]);
@@ -49,6 +72,19 @@ describe("stop, kill, wait", () => {
     await detached("usr1", "--stop-signal", "USR1", "sh", "-c", "trap 'exit 7' USR1; while true; do sleep 0.05; done");
     expect((await sb.run(["stop", "-t", "5", "usr1"])).code).toBe(0);
     expect((await sb.run(["wait", "usr1"])).stdout).toBe("7\n");
+  });
+
+  test("stop uses the image's StopSignal; --stop-signal overrides it", async () => {
+    const handler = "trap 'exit 7' USR1; trap 'exit 8' USR2; trap 'exit 15' TERM; while true; do sleep 0.05; done";
+    await loadBusyboxAs("stopper:1", { StopSignal: "SIGUSR1", Cmd: ["sh", "-c", handler] });
+    const isb = imageSb;
+    expect((await isb.run(["run", "-d", "--network", "none", "--name", "fromimage", "stopper:1"])).code).toBe(0);
+    expect((await isb.run(["run", "-d", "--network", "none", "--name", "overridden", "--stop-signal", "USR2", "stopper:1"])).code).toBe(0);
+    expect((await isb.run(["inspect", "-f", "{{.Config.StopSignal}}", "fromimage"])).stdout).toBe("SIGUSR1\n");
+    await Bun.sleep(200); // the traps are set
+    expect((await isb.run(["stop", "-t", "5", "fromimage", "overridden"])).code).toBe(0);
+    expect((await isb.run(["wait", "fromimage", "overridden"])).stdout).toBe("7\n8\n");
+    await isb.run(["rm", "fromimage", "overridden"]);
   });
 
   test("kill -s sends the signal; kill of a stopped container is an error", async () => {
@@ -86,7 +122,52 @@ describe("start, restart, rm", () => {
   });
 });
 
+describe("rm -v", () => {
+  test("rm -v removes the container's anonymous volumes, not named ones; rm alone keeps them", async () => {
+    const volumes = async () => (await sb.run(["volume", "ls", "-q"])).stdout.trim().split("\n").filter(Boolean).sort();
+    const before = await volumes();
+    await detached("withvols", "-v", "/anon", "-v", "named-keep:/named", "sh", "-c", "echo x > /anon/f; echo y > /named/f");
+    await sb.run(["wait", "withvols"]);
+    const made = (await volumes()).filter((v) => !before.includes(v));
+    expect(made).toHaveLength(2);
+    expect(made).toContain("named-keep");
+    const anon = made.find((v) => v !== "named-keep")!;
+    expect(anon).toMatch(/^[0-9a-f]{64}$/);
+    expect((await sb.run(["rm", "-v", "withvols"])).code).toBe(0);
+    expect(await volumes()).toEqual([...before, "named-keep"].sort());
+    // without -v the anonymous volume stays, as in docker
+    await detached("keepvols", "-v", "/anon", "true");
+    await sb.run(["wait", "keepvols"]);
+    const kept = (await volumes()).filter((v) => !before.includes(v) && v !== "named-keep");
+    expect(kept).toHaveLength(1);
+    expect((await sb.run(["rm", "keepvols"])).code).toBe(0);
+    expect(await volumes()).toContain(kept[0]);
+    await sb.run(["volume", "rm", "named-keep", kept[0]]);
+  });
+});
+
 describe("names and ids", () => {
+  test("an ambiguous id prefix is refused with a clear error by every command", async () => {
+    // 17 containers: two of them share a first hex digit
+    const ids: string[] = [];
+    for (let i = 0; i < 17; i++) ids.push(await detached(`amb${i}`, "sleep", "600"));
+    const digit = [..."0123456789abcdef"].find((d) => ids.filter((id) => id.startsWith(d)).length > 1)!;
+    const unique = ids.find((id) => ids.filter((o) => o.startsWith(id.slice(0, 1))).length === 1) ?? ids[0];
+    for (const cmd of [["inspect"], ["stop"], ["rm", "-f"], ["logs"], ["exec"], ["port"], ["kill"], ["wait"]]) {
+      const args = cmd[0] === "exec" ? [...cmd, digit, "true"] : [...cmd, digit];
+      oneLineError(await sb.run(args), `multiple containers match the id prefix "${digit}"`);
+    }
+    // nothing was done to any of them
+    for (const id of ids) expect(await field(id, "{{.State.Status}}")).toBe("running");
+    // the longest prefixes are unique: they work like the name
+    expect(await field(unique.slice(0, 12), "{{.Id}}")).toBe(unique);
+    const rm = await sb.run(["rm", "-f", ...ids.map((id) => id.slice(0, 12))]);
+    expect(rm.code).toBe(0);
+    const left = (await sb.run(["ps", "-aq", "--no-trunc"])).stdout;
+    for (const id of ids) expect(left).not.toContain(id);
+  });
+
+
   test("--name must be unique; a generated name is docker-style; id prefixes work", async () => {
     const id = await detached("unique", "sleep", "600");
     const r = await sb.run(["run", "-d", "--network", "none", "--name", "unique", "--rootfs", rootfs, "true"]);
@@ -195,6 +276,30 @@ describe("image containers", () => {
     expect((await sb.run(["rm", "-f", "layered"])).code).toBe(0);
     expect(existsSync(`${sb.root}/containers/${id}`)).toBe(false);
     await sb.run(["rmi", image]);
+  });
+});
+
+describe("image prune", () => {
+  test("removes dangling images; -a every image no container uses", async () => {
+    const old = await loadBusyboxAs("prunable:1", { Cmd: ["sh"], Labels: { v: "1" } });
+    const fresh = await loadBusyboxAs("prunable:1", { Cmd: ["sh"], Labels: { v: "2" } }); // the tag moves
+    const used = await loadBusyboxAs("inuse:1", { Cmd: ["sleep", "600"] });
+    expect(new Set([old, fresh, used]).size).toBe(3);
+    expect((await imageSb.run(["run", "-d", "--network", "none", "--name", "imguser", "inuse:1"])).code).toBe(0);
+    const short = (id: string) => id.slice(7, 19);
+    const ids = async () => (await imageSb.run(["images", "-q"])).stdout;
+    const r = await imageSb.run(["image", "prune", "-f"]);
+    expect(r.code).toBe(0);
+    expect(r.stdout).toBe(`Deleted Images:\ndeleted: ${old}\n`);
+    expect(await ids()).not.toContain(short(old));
+    expect(await ids()).toContain(short(fresh));
+    const all = await imageSb.run(["image", "prune", "-a", "-f"]);
+    expect(all.stdout).toMatch(/^untagged: (docker.io\/library\/)?prunable:1$/m);
+    expect(all.stdout).toContain(`deleted: ${fresh}`);
+    expect(all.stdout).not.toContain(used);
+    expect(await ids()).toContain(short(used));
+    expect((await imageSb.run(["image", "prune", "-a", "-f"])).stdout).toBe(""); // nothing left to prune
+    await imageSb.run(["rm", "-f", "imguser"]);
   });
 });
 

@@ -16,10 +16,25 @@ const inspect = defineCommand({
   },
 });
 
+const prune = defineCommand({
+  meta: { name: "prune", description: "Remove dangling images (-a: every image no container uses)" },
+  args: {
+    all: { type: "boolean", alias: "a", description: "Remove every image no container uses, not just dangling ones" },
+    force: { type: "boolean", alias: "f", description: "Do not prompt for confirmation (bunker never prompts)" },
+  },
+  async run({ args }) {
+    const { pruneImages } = await import("../../container/prune");
+    const r = await pruneImages(Boolean(args.all));
+    const lines = [...r.untagged.map((t) => `untagged: ${t}`), ...r.deleted.map((d) => `deleted: ${d}`)];
+    if (lines.length) process.stdout.write(`Deleted Images:\n${lines.join("\n")}\n`);
+  },
+});
+
 export default defineCommand({
   meta: { name: "image", description: "Manage images" },
   subCommands: {
     inspect,
+    prune,
     ls: () => import("./images").then((m) => m.default),
     list: () => import("./images").then((m) => m.default),
     rm: () => import("./rmi").then((m) => m.default),

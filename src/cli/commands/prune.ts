@@ -7,6 +7,6 @@ export default defineCommand({
   args: { force: { type: "boolean", alias: "f", description: "Do not prompt for confirmation" } },
   async run() {
     const removed = await pruneContainers();
-    process.stdout.write(`Deleted Containers:\n${removed.map((id) => `${id}\n`).join("")}\nTotal reclaimed space: 0B\n`);
+    if (removed.length) process.stdout.write(`Deleted Containers:\n${removed.map((id) => `${id}\n`).join("")}`);
   },
 });
