@@ -193,6 +193,7 @@ function imagesInUse(): Map<string, string> {
 }
 
 export interface RemoveOutcome {
+  /** the tags removed, as docker prints them ("alpine:3.20") */
   untagged: string[];
   deleted: string[];
 }
@@ -215,7 +216,7 @@ export async function removeImage(nameOrId: string, force: boolean): Promise<Rem
     if (byTag && tags.length > 1) {
       delete repos[byTag];
       writeJsonAtomic(store.repositories(), repos);
-      outcome.untagged.push(byTag);
+      outcome.untagged.push(familiarTag(byTag));
       return;
     }
     if (!byTag && tags.length > 1 && !force)
@@ -225,7 +226,7 @@ export async function removeImage(nameOrId: string, force: boolean): Promise<Rem
     const rec = readImageRecord(id)!;
     for (const t of tags) {
       delete repos[t];
-      outcome.untagged.push(t);
+      outcome.untagged.push(familiarTag(t));
     }
     writeJsonAtomic(store.repositories(), repos);
     rmSync(store.image(id), { force: true });

@@ -6,6 +6,7 @@ import { existsSync, lstatSync, mkdirSync, mkdtempSync, readdirSync, readFileSyn
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { bunkerSandbox, imagesSrc } from "../support/bunker";
+import { expectOneLineError } from "../support/errors";
 import { gzipLayer, sha256, writeOciLayout } from "../support/oci";
 import { makeTar } from "../support/tar";
 
@@ -155,6 +156,39 @@ describe("tag, inspect, rmi", () => {
     expect(all).toContain("1.38.0-musl");
     expect(all).not.toContain("localhost:5000/mine/bb");
     expect((await ok(["images", "busybox:nope"])).stdout.trim().split("\n")).toHaveLength(1); // just the header
+  });
+
+  test("images --filter: dangling, reference globs, before/since, label; repeated keys OR, different keys AND", async () => {
+    const labeled = join(work, "labeled");
+    writeOciLayout(labeled, {
+      layers: [gzipLayer(makeTar([{ path: "etc/team", data: "images" }]))],
+      config: { Cmd: ["sh"], Labels: { "com.example.team": "images" } },
+      refName: "labeled:1",
+    }); // created 2024-01-01: after the v25 hello-world (2023) and the whiteout image (1970), before busybox (2026)
+    await ok(["load", "-i", labeled]);
+    const names = async (...filters: string[]) =>
+      (await ok(["images", "--format", "{{.Repository}}:{{.Tag}}", ...filters.flatMap((f) => ["--filter", f])])).stdout.trim().split("\n").filter(Boolean).sort();
+    expect((await ok(["images", "-q", "--no-trunc", "-f", "dangling=true"])).stdout).toBe("sha256:ee301c921b8aadc002973b2e0c3da17d701dcd994b606769a7e6eaa100b81d44\n");
+    const tagged = await names("dangling=false");
+    expect(tagged).toContain("busybox:1.38.0-musl");
+    expect(tagged.filter((n) => n.startsWith("<none>"))).toEqual([]);
+    expect(await names("reference=busy*")).toEqual(["busybox:1.38.0-glibc", "busybox:1.38.0-musl"]);
+    expect(await names("reference=*:*musl")).toEqual(["busybox:1.38.0-musl"]);
+    expect(await names("reference=localhost:5000/*/bb")).toEqual(["localhost:5000/mine/bb:v1"]);
+    expect(await names("reference=old", "reference=labeled")).toEqual(["labeled:1", "old:1"]);
+    expect(await names("label=com.example.team")).toEqual(["labeled:1"]);
+    expect(await names("label=com.example.team=images")).toEqual(["labeled:1"]);
+    expect(await names("label=com.example.team=other")).toEqual([]);
+    expect(await names("label=com.example.team", "reference=old")).toEqual([]);
+    expect(await names("before=labeled:1")).toEqual(["<none>:<none>", "bazel/pkg/v1/mutate:whiteout_image"]);
+    const since = await names("since=labeled:1");
+    expect(since).toContain("busybox:1.38.0-musl");
+    expect(since).not.toContain("labeled:1");
+    expect(since).not.toContain("bazel/pkg/v1/mutate:whiteout_image");
+    expectOneLineError(await sb.run(["images", "-f", "nope=1"]), "invalid filter 'nope=1'");
+    expectOneLineError(await sb.run(["images", "-f", "dangling=maybe"]), "dangling is true or false");
+    expectOneLineError(await sb.run(["images", "-f", "before=nosuch:1"]), "no such image: nosuch:1");
+    await ok(["rmi", "labeled:1"]);
   });
 
   test("images and image inspect take docker's Go templates", async () => {

@@ -2,6 +2,7 @@ import { defineCommand } from "citty";
 import { renderTemplate } from "../../container/view";
 import { imageSummaries } from "../../image/inspect";
 import { humanAgo, humanSize, printJson, printTable } from "../output";
+import { repeatedFlag } from "../repeated-flag";
 
 export default defineCommand({
   meta: { name: "images", description: "List images in the store" },
@@ -9,12 +10,14 @@ export default defineCommand({
     repository: { type: "positional", description: "Only images of this REPOSITORY[:TAG]", required: false },
     quiet: { type: "boolean", alias: "q", description: "Only show image IDs" },
     format: { type: "string", description: "Output format: json, or a Go template like '{{.Repository}}:{{.Tag}}'" },
-    "no-trunc": { type: "boolean", description: "Don't truncate image IDs" },
+    // citty reads --no-trunc as the negation of --trunc.
+    trunc: { type: "boolean", default: true, description: "Truncate image IDs (--no-trunc: don't)" },
     all: { type: "boolean", alias: "a", description: "Show all images (accepted for docker compatibility)" },
+    filter: { type: "string", alias: "f", description: "dangling=true|false, reference=GLOB, before=IMAGE, since=IMAGE, label=KEY[=VALUE] (repeatable)" },
   },
-  run({ args }) {
-    const rows = imageSummaries(args.repository);
-    const short = (id: string) => (args["no-trunc"] ? id : id.slice(7, 19));
+  run({ args, rawArgs }) {
+    const rows = imageSummaries(args.repository, repeatedFlag(rawArgs, "--filter", "-f"));
+    const short = (id: string) => (args.trunc ? id.slice(7, 19) : id);
     if (args.format === "json") return printJson(rows);
     if (args.format) {
       // docker's Go-template rows: {{.Repository}}:{{.Tag}}, {{.ID}}, {{.Size}}...

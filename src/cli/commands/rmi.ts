@@ -1,5 +1,5 @@
 import { defineCommand } from "citty";
-import { familiarTag, removeImage } from "../../store/images";
+import { removeImage } from "../../store/images";
 
 export default defineCommand({
   meta: { name: "rmi", description: "Remove one or more images" },
@@ -10,7 +10,7 @@ export default defineCommand({
   async run({ args }) {
     for (const name of args._ as string[]) {
       const out = await removeImage(name, Boolean(args.force));
-      for (const t of out.untagged) process.stdout.write(`Untagged: ${familiarTag(t)}\n`);
+      for (const t of out.untagged) process.stdout.write(`Untagged: ${t}\n`);
       for (const id of out.deleted) process.stdout.write(`Deleted: ${id}\n`);
     }
   },
