@@ -47,6 +47,13 @@ describe("exec", () => {
     expect(statusField(inExec, "NoNewPrivs")).toBe("1");
   });
 
+  test("joins the container's cgroup", async () => {
+    const r = await sb.run(["exec", "box", "sh", "-c", "cat /proc/1/cgroup; echo ===; cat /proc/self/cgroup"]);
+    const [ofMain, ofExec] = r.stdout.split("===\n");
+    expect(ofMain.trim()).not.toBe("");
+    expect(ofExec).toBe(ofMain);
+  });
+
   test("exit codes: the command's, 127 not found, 126 not executable, 125 not running", async () => {
     expect((await sb.run(["exec", "box", "sh", "-c", "exit 9"])).code).toBe(9);
     const nf = await sb.run(["exec", "box", "nosuchcmd"]);
@@ -81,6 +88,13 @@ describe("exec", () => {
     const out = r.stdout.toString().replaceAll("\r", "");
     expect(out).toMatch(/^\/dev\/pts\/\d+$/m);
     expect(out).toContain("both-tty");
+  });
+
+  test("-it carries what is typed through the pty, and the exit code back", async () => {
+    const cmd = `${bunkerBin} exec -it box sh -c 'read line; echo "got-$line"; exit 5'`;
+    const r = Bun.spawnSync(["script", "-qec", cmd, "/dev/null"], { env: sb.env, stdin: new Blob(["typed\n"]), stdout: "pipe", stderr: "pipe" });
+    expect(r.stdout.toString().replaceAll("\r", "")).toContain("got-typed\n");
+    expect(r.exitCode).toBe(5);
   });
 
   test("-d runs the command in the background and returns at once", async () => {
