@@ -54,6 +54,57 @@ describe("pull", () => {
     expect(img.RepoDigests[0]).toMatch(new RegExp(`^${reg.host}/busybox@sha256:[0-9a-f]{64}$`));
   });
 
+  test.skipIf(!Bun.which("script"))("on a terminal: a progress bar per layer, redrawn in place", async () => {
+    const blob = readFileSync(join(imagesSrc, "busybox-1.38.0-musl-amd64-oci/blobs/sha256", MUSL_BLOB));
+    let release = () => {};
+    const released = new Promise<void>((r) => (release = r));
+    // Sends the first half of the layer, and the rest only once the test has seen a bar.
+    const slow = Bun.serve({
+      hostname: "127.0.0.1",
+      port: 0,
+      async fetch(req) {
+        const url = new URL(req.url);
+        if (!url.pathname.includes(`/blobs/sha256:${MUSL_BLOB}`))
+          return fetch(`${reg.url}${url.pathname}${url.search}`, { headers: req.headers, method: req.method, redirect: "manual" });
+        return new Response(
+          new ReadableStream({
+            async start(c) {
+              c.enqueue(blob.subarray(0, blob.length >> 1));
+              await released;
+              c.enqueue(blob.subarray(blob.length >> 1));
+              c.close();
+            },
+          }),
+          { headers: { "content-length": String(blob.length) } },
+        );
+      },
+    });
+    const other = bunkerSandbox();
+    try {
+      const { NO_COLOR: _, ...env } = other.env;
+      // `script` gives bunker a pty for stdout and stderr alike.
+      const p = Bun.spawn(["script", "-qec", `${bunkerBin} pull 127.0.0.1:${slow.port}/busybox:musl`, "/dev/null"], { env, stdin: "pipe", stdout: "pipe", stderr: "pipe" });
+      let seen = "";
+      const bar = new RegExp(`${MUSL_BLOB.slice(0, 12)}: Downloading \\[=*>? *\\] [0-9.]+[kM]B/`);
+      for await (const chunk of p.stdout) {
+        seen += new TextDecoder().decode(chunk);
+        if (bar.test(seen)) release();
+      }
+      expect(await p.exited).toBe(0);
+      release();
+      expect(seen).toMatch(bar);
+      expect(seen).toContain(`\x1b[2K${MUSL_BLOB.slice(0, 12)}: Pull complete`);
+      expect(seen).toContain("\x1b[1A"); // back up over the previous drawing
+      expect(seen).not.toContain(": downloading"); // not the plain lines
+      expect(seen).toContain(`127.0.0.1:${slow.port}/busybox:musl`);
+      expect(layers(other.root)).toEqual([MUSL_DIFF]);
+    } finally {
+      release();
+      slow.stop(true);
+      other.cleanup();
+    }
+  });
+
   test("-q prints only the image id", async () => {
     const r = await sb.run(["pull", "-q", `${reg.host}/busybox:latest`]);
     expect(r.code).toBe(0);
