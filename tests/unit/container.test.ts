@@ -151,3 +151,21 @@ describe("container records", () => {
     expect(readdirSync(ctr.containersRoot()).filter((n) => n.startsWith(".removing"))).toEqual([]);
   });
 });
+
+describe("published ports", () => {
+  test("the ports chosen at start while running, else the request; nothing when stopped", async () => {
+    const rec = await ctr.createContainer({ ...blank("ported"), HostConfig: { ...blank().HostConfig, PortBindings: { "80/tcp": [{ HostIp: "", HostPort: "8080" }] } } });
+    const state = (s: Partial<import("../../src/container").ContainerState>) => ({ ...ctr.initialState(), ...s });
+    // a foreground run with a fixed port records no choice: the request is the truth
+    expect(ctr.publishedPorts(rec, true)).toEqual({ "80/tcp": [{ HostIp: "", HostPort: "8080" }] });
+    const chosen = { "80/tcp": [{ HostIp: "127.0.0.1", HostPort: "40123" }] };
+    await ctr.writeState(rec.Id, state({ Status: "exited" })); // makes the runtime dir
+    ctr.writePublishedPorts(rec.Id, chosen);
+    expect(ctr.publishedPorts(rec, true)).toEqual(chosen);
+    expect(ctr.portsText({ rec, state: state({ Status: "running", MonitorPid: process.pid }) })).toBe("127.0.0.1:40123->80/tcp");
+    expect(ctr.publishedPorts(rec, false)).toEqual({});
+    expect(ctr.portsText({ rec, state: state({ Status: "exited" }) })).toBe("");
+    expect(ctr.inspectJson({ rec, state: state({ Status: "exited" }) }).NetworkSettings.Ports).toEqual({});
+    await ctr.removeContainer(rec.Id);
+  });
+});
