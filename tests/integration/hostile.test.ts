@@ -139,5 +139,21 @@ describe("hostile layers", () => {
         expectRefused(r, "/esc/owned: ENOENT");
       }
     });
+
+    // Whiteouts delete, and an opaque one empties a directory: through a link pointing out they
+    // would remove the host's files. A hard link named through the link would plant one outside.
+    const through: [string, TarEntry[]][] = [
+      ["a whiteout", [{ path: "esc/.wh.file", data: "" }]],
+      ["an opaque whiteout", [{ path: "esc/sub/.wh..wh..opq", data: "" }, { path: "esc/.wh..wh..opq", data: "" }]],
+      ["a hard link", [{ path: "inside", data: "inside" }, { path: "esc/planted", type: "Link", linkpath: "inside" }]],
+    ];
+    for (const [kind, entries] of through)
+      test(`${kind} through ${what} changes nothing outside`, async () => {
+        const r = await loadLayer([...links, ...entries]);
+        expectCanaryIntact();
+        expect(existsSync(join(canary, "planted"))).toBe(false);
+        if (r.code === 0) expect((await sb.run(["rmi", `localhost/hostile:${n}`])).code).toBe(0);
+        else expectRefused(r, "/esc/");
+      });
   }
 });
