@@ -33,6 +33,10 @@ run([
   ...(orderFiles.length ? [`--bytecode-order=${orderFiles.join(",")}`] : []),
   "--define",
   "import.meta.env=undefined",
+  // JavaScriptCore's JIT 10x more reluctant at start: a `run` is run-once code, and compiling it
+  // cost ~4 ms of CPU on the other core, which the container and newuidmap need (~2.5 ms of wall
+  // time on two busy cores). src/cli/main.ts restores the normal JIT for commands that stream data.
+  "--compile-jit-policy=10",
   "--no-compile-autoload-dotenv",
   "--no-compile-autoload-bunfig",
   "--outfile",

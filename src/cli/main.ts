@@ -53,6 +53,11 @@ function topUsage(): string {
 
 const HELP = new Set(["-h", "--help"]);
 
+// dist/bunker starts with JavaScriptCore's JIT 10x more reluctant (scripts/build.ts): most commands
+// are run-once code that the JIT would compile for nothing. These stream image or file data through
+// hot loops and get the normal JIT back.
+const STREAMING_COMMANDS = new Set(["pull", "push", "load", "save", "image", "cp", "container"]);
+
 /** Help is asked for when -h/--help comes before `--` (after it, the words belong to the container). */
 function wantsHelp(args: string[]): boolean {
   for (const a of args) {
@@ -90,6 +95,7 @@ export async function main(argv: string[]): Promise<number> {
   const name = aliases[first] ?? first;
   const entry = commands[name];
   if (!entry) throw new BunkerError(`'${first}' is not a bunker command. See 'bunker --help'.`);
+  if (STREAMING_COMMANDS.has(name)) Bun.unsafe.setJITPolicy(1);
   const cmd = await entry.load();
   const rest = args.slice(1);
   if (isRaw(cmd)) {
