@@ -5,7 +5,7 @@ import { BunkerError } from "../errors";
 import { log } from "../log";
 import { RegistryClient } from "../registry/client";
 import { commitImage, findImage, type ImageRecord, type StoredImage, storedImage } from "../store/images";
-import { ensureLayer, putBlob, readBlob, readLayer, removeStaleWork } from "../store/layers";
+import { ensureLayer, putBlob, readBlob, readLayer, removeStaleWork, verifyDigest } from "../store/layers";
 import { hostPlatform, type ImageManifest, parseImageConfig, parseManifestDocument, parsePlatform, selectManifest } from "./manifest";
 import { PullProgress } from "./pull-progress";
 import { formatReference, parseReference } from "./reference";
@@ -60,8 +60,8 @@ export async function pullImage(input: string, opts: PullOptions = {}): Promise<
   const image: ImageManifest = doc;
   const configDigest = image.config.digest;
   const configBytes = readBlob(configDigest) ?? (await readSmallBlob((await client.getBlob(repo, configDigest)).body, `config of ${reference}`));
+  verifyDigest(configDigest, configBytes, `config of ${reference}`);
   const config = parseImageConfig(configBytes);
-  putBlob(configDigest, configBytes); // verifies the digest
   const diffIds = config.rootfs.diff_ids;
   if (diffIds.length !== image.layers.length)
     throw new BunkerError(`${reference}: the manifest has ${image.layers.length} layers but the config lists ${diffIds.length}`);
@@ -92,6 +92,8 @@ export async function pullImage(input: string, opts: PullOptions = {}): Promise<
   } finally {
     progress.stop();
   }
+  // Only now, with every layer in place: a failed pull leaves no config or manifest behind.
+  putBlob(configDigest, configBytes);
   putBlob(manifest.digest, manifest.bytes);
   const id = configDigest;
   await commitImage(

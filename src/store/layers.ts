@@ -226,10 +226,15 @@ async function removeStaleUnpacks(hex: string): Promise<void> {
   for (const name of readdirSync(store.tmp())) if (name.startsWith(`unpack-${hex}-`)) await removeTree(join(store.tmp(), name));
 }
 
+/** Throws unless bytes hash to digest; `what` names them in the message. */
+export function verifyDigest(digest: string, bytes: Uint8Array, what = "blob"): void {
+  const actual = `sha256:${new Bun.CryptoHasher("sha256").update(bytes).digest("hex")}`;
+  if (actual !== digest) throw new BunkerError(`digest mismatch: the ${what} should be ${digest} but hashes to ${actual}`);
+}
+
 /** Writes a small blob (manifest, config) after checking its digest. */
 export function putBlob(digest: string, bytes: Uint8Array): void {
-  const actual = `sha256:${new Bun.CryptoHasher("sha256").update(bytes).digest("hex")}`;
-  if (actual !== digest) throw new BunkerError(`digest mismatch: expected ${digest}, got ${actual}`);
+  verifyDigest(digest, bytes);
   if (hasBlob(digest)) return;
   ensureStoreDirs();
   const path = store.blob(digest);

@@ -322,6 +322,9 @@ describe("pull failures: one line, exit 125, nothing stored", () => {
     const other = bunkerSandbox();
     try {
       const r = await other.run(["pull", `127.0.0.1:${proxy.port}/${image}`]);
+      const list = (dir: string) => (existsSync(join(other.root, dir)) ? readdirSync(join(other.root, dir)) : []);
+      // Nothing half-written: no layer, no blob (not even the config), no work files left behind.
+      expect({ layers: layers(other.root), blobs: list("blobs/sha256"), tmp: list("tmp") }).toEqual({ layers: [], blobs: [], tmp: [] });
       return { r, layers: layers(other.root), images: (await other.run(["images", "-q"])).stdout };
     } finally {
       other.cleanup();
