@@ -101,6 +101,10 @@ describe("id mappings and reset", () => {
       const diff = join(sb.root, "layers", layer, "diff");
       expect(statSync(join(diff, "home")).uid).toBe(process.getuid!()); // 65534 in the image
       expect(statSync(join(diff, "bin/sh")).uid).toBe(process.getuid!());
+      // Three layers unpacked side by side: still one notice.
+      const three = await sb.run(["load", "-i", join(imagesSrc, "ggcr-testdata/whiteout_image.tar")], { env: { BUNKER_USERNS: "single" } });
+      expect(three.code).toBe(0);
+      expect(three.stderr.split("\n").filter((l) => l.includes("subordinate"))).toHaveLength(1);
     } finally {
       sb.cleanup();
     }

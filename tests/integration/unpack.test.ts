@@ -144,6 +144,24 @@ describe("bad layer streams fail with one line and store nothing", () => {
     expect(r.code).toBe(0);
   });
 
+  test("gzip, zstd and plain tar are each known by their bytes whatever the media type claims", async () => {
+    const part = (name: string) => makeTar([{ path: `from-${name}`, data: name }]);
+    const dir = join(work, "mislabelled");
+    writeOciLayout(dir, {
+      layers: [
+        { blob: Bun.gzipSync(part("gzip")), tar: part("gzip"), mediaType: "application/vnd.oci.image.layer.v1.tar" },
+        { blob: part("plain"), tar: part("plain"), mediaType: "application/vnd.oci.image.layer.v1.tar+zstd" },
+        { blob: zstdCompressSync(part("zstd")), tar: part("zstd"), mediaType: "application/vnd.docker.image.rootfs.diff.tar.gzip" },
+      ],
+      refName: "localhost/mislabelled:1",
+    });
+    const r = await sb.run(["load", "-i", dir]);
+    expect(r.stderr).toBe("");
+    const [img] = JSON.parse((await sb.run(["image", "inspect", "localhost/mislabelled:1"])).stdout);
+    const files = (img.RootFS.Layers as string[]).map((l) => readdirSync(join(sb.root, "layers", l.slice(7), "diff")));
+    expect(files).toEqual([["from-gzip"], ["from-plain"], ["from-zstd"]]);
+  });
+
   test("a layer whose content doesn't match the config's diff_id", async () => {
     const claimed = makeTar([{ path: "claimed", data: "c" }]);
     const other = makeTar([{ path: "other", data: "z" }]);
