@@ -334,6 +334,45 @@ const ownNameIsLoopback = await lookup(ownName, { all: true })
   .then((addrs) => addrs.length > 0 && addrs.every((a) => a.address.startsWith("127.") || a.address === "::1"))
   .catch(() => false);
 
+describe("a registry that redirects blob downloads to another host", () => {
+  test("the other host gets no Authorization, and the pull completes", async () => {
+    const seen: { path: string; authorization: string | null }[] = [];
+    let dataDir = "";
+    // Stands in for a CDN or object store: serves the registry's blob files by their storage path.
+    const cdn = Bun.serve({
+      hostname: "127.0.0.1",
+      port: 0,
+      fetch(req) {
+        const path = new URL(req.url).pathname;
+        seen.push({ path, authorization: req.headers.get("authorization") });
+        const file = Bun.file(join(dataDir, path));
+        return file.size > 0 && !path.includes("..") ? new Response(file) : new Response("not found", { status: 404 });
+      },
+    });
+    // "localhost" is another origin than the registry's 127.0.0.1: a different host to a browser or fetch.
+    const secured = await startRegistry({ auth: "htpasswd", redirectBlobsTo: `http://localhost:${cdn.port}` });
+    dataDir = secured.dataDir;
+    const other = bunkerSandbox();
+    try {
+      await secured.push(`oci:${join(imagesSrc, "busybox-1.38.0-musl-amd64-oci")}`, "cdn/bb:1");
+      const authFile = join(other.root, "..", "auth.json");
+      writeFileSync(authFile, JSON.stringify({ auths: { [secured.host]: { auth: Buffer.from(`${TEST_USER}:${TEST_PASSWORD}`).toString("base64") } } }));
+      const r = await other.run(["pull", "-q", "--authfile", authFile, `${secured.host}/cdn/bb:1`]);
+      expect(r.stderr).toBe("");
+      expect(r.stdout.trim()).toBe(MUSL_CONFIG);
+      expect(layers(other.root)).toEqual([MUSL_DIFF]);
+      // The config and the layer came from the other host, without the registry's credentials.
+      expect(seen.map((s) => s.path).some((p) => p.includes(MUSL_BLOB))).toBe(true);
+      expect(seen.map((s) => s.path).some((p) => p.includes(MUSL_CONFIG.slice(7)))).toBe(true);
+      expect(seen.map((s) => s.authorization)).toEqual(seen.map(() => null));
+    } finally {
+      other.cleanup();
+      await secured.stop();
+      cdn.stop(true);
+    }
+  }, 120_000);
+});
+
 describe("plain HTTP", () => {
   test.skipIf(!ownNameIsLoopback || !/^[a-z0-9-]+$/.test(ownName) || ownName === "localhost")(
     "only for loopback names: another name needs HTTPS unless --tls-verify=false",

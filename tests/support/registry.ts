@@ -4,8 +4,10 @@
 // bunker must read. No mock registry: the only thing faked is the token issuer, which is the
 // registry operator's own component in real deployments too.
 //
-//   startRegistry({ auth, tls }) a fresh registry; auth "none" | "htpasswd" | "token" (user
-//                            TEST_USER / TEST_PASSWORD), tls: HTTPS with a self-signed certificate.
+//   startRegistry({ auth, tls, redirectBlobsTo }) a fresh registry; auth "none" | "htpasswd" | "token"
+//                            (user TEST_USER / TEST_PASSWORD), tls: HTTPS with a self-signed certificate,
+//                            redirectBlobsTo: blob GETs answer with a redirect to BASEURL/<storage path>
+//                            (distribution's own `redirect` storage middleware; serve from dataDir).
 //                            Token mode counts the tokens issued and can shorten their lifetime.
 //                            It dies with the test process (parent-death signal) if stop() isn't called.
 //   selfSignedCert(dir)      [cert, key] for 127.0.0.1 and localhost
@@ -33,6 +35,8 @@ export interface TestRegistry {
   host: string;
   /** "http://127.0.0.1:PORT" ("https://…" with tls) */
   url: string;
+  /** the storage root: a redirected blob's path (/docker/registry/v2/…) is a file under it */
+  dataDir: string;
   auth: RegistryAuth;
   username?: string;
   password?: string;
@@ -186,7 +190,7 @@ export async function selfSignedCert(dir: string, name = "server"): Promise<[str
 }
 
 /** auth: none, htpasswd or token; tls: serve HTTPS with a self-signed certificate (url is https://). */
-export async function startRegistry(opts: { auth?: RegistryAuth; tls?: boolean } = {}): Promise<TestRegistry> {
+export async function startRegistry(opts: { auth?: RegistryAuth; tls?: boolean; redirectBlobsTo?: string } = {}): Promise<TestRegistry> {
   const auth = opts.auth ?? "none";
   removeStaleDirs();
   const dir = mkdtempSync(join(tmpdir(), "bunker-registry-"));
@@ -203,6 +207,7 @@ export async function startRegistry(opts: { auth?: RegistryAuth; tls?: boolean }
     authYaml = `auth:\n  token:\n    realm: ${issuer.realm}\n    service: ${TOKEN_SERVICE}\n    issuer: ${TOKEN_ISSUER}\n    rootcertbundle: ${issuer.certFile}\n`;
   }
   const tlsYaml = opts.tls ? await selfSignedCert(dir).then(([cert, key]) => `  tls:\n    certificate: ${cert}\n    key: ${key}\n`) : "";
+  const redirectYaml = opts.redirectBlobsTo ? `middleware:\n  storage:\n    - name: redirect\n      options:\n        baseurl: ${opts.redirectBlobsTo}\n` : "";
   const logFile = join(dir, "registry.log");
   let lastError: unknown;
   // The free port can be taken between probing and binding; try a few.
@@ -225,7 +230,7 @@ storage:
     enabled: true
 http:
   addr: ${host}
-${tlsYaml}${authYaml}`,
+${tlsYaml}${authYaml}${redirectYaml}`,
     );
     const logFd = openSync(logFile, "a");
     // `bun test` runs no exit hooks, and a killed test process runs none either: the kernel's
@@ -257,6 +262,7 @@ ${tlsYaml}${authYaml}`,
     const registry: TestRegistry = {
       host,
       url,
+      dataDir: join(dir, "data"),
       auth,
       ...creds,
       tokensIssued: issuer ? issuer.issued : undefined,
