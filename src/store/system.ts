@@ -24,7 +24,8 @@ export async function resetStore(force: boolean): Promise<void> {
 
 function countDir(dir: string): number {
   try {
-    return readdirSync(dir).length;
+    // dot entries are bookkeeping (.locks, .names, .removing-*), not containers or volumes
+    return readdirSync(dir).filter((n) => !n.startsWith(".")).length;
   } catch {
     return 0;
   }
