@@ -39,7 +39,7 @@ export interface CgroupHost {
   /** a /proc/self lookalike holding `cgroup` and `mountinfo` */
   procSelf: string;
   uid: number;
-  /** $XDG_RUNTIME_DIR, where a systemd user manager keeps its private socket */
+  /** $XDG_RUNTIME_DIR, where the user's D-Bus socket (`bus`) is */
   runtimeDir?: string;
   /** finds a program on PATH (systemd-run / busctl) */
   hasProgram: (name: string) => boolean;
@@ -156,13 +156,15 @@ export function detectCgroupSetup(host: CgroupHost = realHost()): CgroupSetup {
   if (isDelegatedTo(parent, host.uid))
     return { kind: "delegated", layout: "unified", mount: v2.point, own, parent, controllers: readControllers(parent) };
   const manager = join(v2.point, `user.slice/user-${host.uid}.slice/user@${host.uid}.service`);
-  const managerSocket = host.runtimeDir ? join(host.runtimeDir, "systemd/private") : undefined;
-  if (managerSocket && existsSync(managerSocket) && host.hasProgram("busctl") && isDelegatedTo(manager, host.uid))
+  // busctl --user reaches the manager through the user's D-Bus ($XDG_RUNTIME_DIR/bus, from
+  // dbus-user-session), not through the manager's private socket.
+  const userBus = host.runtimeDir ? join(host.runtimeDir, "bus") : undefined;
+  if (userBus && existsSync(userBus) && host.hasProgram("busctl") && isDelegatedTo(manager, host.uid))
     return { kind: "systemd-scope", layout: "unified", mount: v2.point, own, manager, controllers: readControllers(manager) };
   return {
     kind: "none",
     layout: "unified",
-    reason: `the cgroup ${parent} is not delegated to uid ${host.uid} and no systemd user manager can make a scope`,
-    fix: `log in through systemd (user@${host.uid}.service with Delegate=yes) or have an administrator chown a cgroup to you, ${DISABLE_HINT}`,
+    reason: `the cgroup ${parent} is not delegated to uid ${host.uid} and no systemd user manager can make a scope (it needs user@${host.uid}.service and the user's D-Bus at ${userBus ?? "$XDG_RUNTIME_DIR/bus"})`,
+    fix: `log in through systemd (user@${host.uid}.service with Delegate=yes, and dbus-user-session) or have an administrator chown a cgroup to you, ${DISABLE_HINT}`,
   };
 }

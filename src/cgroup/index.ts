@@ -33,6 +33,6 @@ export {
   type ResourceFlag,
   type ResourceLimits,
 } from "./limits";
-export { cgroupPathOf, checkCgroupLimits, cleanupStaleCgroups, type ContainerCgroup, createContainerCgroup, joinContainerCgroup, oomKilled } from "./manager";
+export { cgroupPathOf, checkCgroupLimits, cleanupStaleCgroups, type ContainerCgroup, createContainerCgroup, joinContainerCgroup, oomKilled, transientScopeCommand } from "./manager";
 export { type CgroupReport, type CgroupReportLine, cgroupReport } from "./report";
 export { type CgroupStats, readStats } from "./stats";

@@ -316,35 +316,66 @@ function handle(id: string, path: string, dirFd: number): ContainerCgroup {
 }
 
 /**
- * Non-delegated cgroup v2 under systemd: ask the user manager (D-Bus, through busctl) for a
- * transient scope holding the container's process, with Delegate=yes so its cgroup is ours to
- * write the limits into. The process is still blocked before exec when it moves, so nothing runs
- * unlimited; its cgroup namespace was made in bunker's cgroup, though, so /proc/self/cgroup inside
- * shows a path relative to that. Not testable on the CI machines (no systemd, hybrid cgroups).
+ * The busctl command that asks the user's systemd manager (D-Bus StartTransientUnit) for a
+ * transient scope holding `pid`, with Delegate=yes so that its cgroup is ours to write limits into,
+ * collected when it ends, like the scopes podman asks for.
+ */
+export function transientScopeCommand(unit: string, pid: number): string[] {
+  const properties: [string, string, ...string[]][] = [
+    ["PIDs", "au", "1", String(pid)],
+    ["Delegate", "b", "true"],
+    ["CollectMode", "s", "inactive-or-failed"],
+  ];
+  return [
+    "busctl", "--user", "call", "org.freedesktop.systemd1", "/org/freedesktop/systemd1", "org.freedesktop.systemd1.Manager", "StartTransientUnit",
+    // name, mode, properties a(sv), auxiliary units a(sa(sv)) (none)
+    "ssa(sv)a(sa(sv))", unit, "fail", String(properties.length), ...properties.flat(), "0",
+  ];
+}
+
+/** The cgroup v2 path of a process ("/user.slice/...") from /proc/PID/cgroup. */
+function cgroupOfProcess(pid: number): string {
+  try {
+    return readFileSync(`/proc/${pid}/cgroup`, "utf8").match(/^0::(.*)$/m)?.[1] ?? "";
+  } catch {
+    return "";
+  }
+}
+
+/**
+ * Non-delegated cgroup v2 under systemd: the user manager puts the container's process into a
+ * transient scope (transientScopeCommand). The process is still blocked before exec when it moves,
+ * so nothing runs unlimited; its cgroup namespace was made in bunker's cgroup, though, so
+ * /proc/self/cgroup inside shows a path relative to that. When no limit was asked, a manager that
+ * fails only costs the container its cgroup (and its stats): such a run never fails because of cgroups.
  */
 function systemdScope(id: string, limits: ResourceLimits, mount: string): ContainerCgroup {
   let path = "";
   const unit = `${PREFIX}${id}.scope`;
+  const limited = hasLimits(limits);
+  const fail = (why: string) => {
+    if (limited) throw new BunkerError(`cannot enforce ${limitFlagNames(limits).join(", ")}: ${why}; check the systemd user session (systemctl --user status), ${DISABLE_HINT}`);
+    log.debug(`no cgroup for the container: ${why}`);
+  };
   const self: ContainerCgroup = {
     path,
     dirFd: -1,
     async attach(pid: number) {
-      const r = Bun.spawnSync(
-        ["busctl", "--user", "call", "org.freedesktop.systemd1", "/org/freedesktop/systemd1", "org.freedesktop.systemd1.Manager", "StartTransientUnit",
-          "ssa(sv)a(sa(sv))", unit, "fail", "3", "PIDs", "au", "1", String(pid), "Delegate", "b", "true", "CollectMode", "s", "inactive-or-failed", "0"],
-        { stdout: "pipe", stderr: "pipe" },
-      );
-      if (r.exitCode !== 0) throw new BunkerError(`systemd could not make the scope ${unit}: ${r.stderr.toString().trim().split("\n")[0]}`);
-      // The manager moves the process asynchronously; its /proc/PID/cgroup shows when it's done.
-      for (let i = 0; i < 200; i++) {
-        const rel = readFileSync(`/proc/${pid}/cgroup`, "utf8").match(/^0::(.*)$/m)?.[1] ?? "";
-        if (rel.endsWith(`/${unit}`)) {
-          path = join(mount, rel);
-          break;
-        }
-        await Bun.sleep(5);
+      let answer: { exitCode: number | null; stderr: Buffer | undefined };
+      try {
+        answer = Bun.spawnSync(transientScopeCommand(unit, pid), { stdout: "pipe", stderr: "pipe", env: process.env });
+      } catch (e) {
+        return fail(`busctl could not run: ${errnoMessage(e)}`);
       }
-      if (!path) throw new BunkerError(`systemd did not move the container into ${unit}`);
+      if (answer.exitCode !== 0)
+        return fail(`systemd could not make the scope ${unit}: ${answer.stderr?.toString().trim().split("\n")[0] || `busctl exit ${answer.exitCode}`}`);
+      // The manager moves the process asynchronously; its /proc/PID/cgroup shows when it's done.
+      for (let i = 0; i < 200 && !path; i++) {
+        const rel = cgroupOfProcess(pid);
+        if (rel.endsWith(`/${unit}`)) path = join(mount, rel);
+        else await Bun.sleep(5);
+      }
+      if (!path) return fail(`systemd did not move the container into ${unit}`);
       self.path = path;
       writeRecord(id, { path, creatorPid: process.pid, creatorStart: processStart("self") ?? "" });
       applyLimits(path, limits);

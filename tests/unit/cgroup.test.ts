@@ -20,6 +20,7 @@ import {
   parseCgroupMode,
   parseResourceFlags,
   readStats,
+  transientScopeCommand,
 } from "../../src/cgroup";
 import { binarySize, humanSize } from "../../src/cli/output";
 import { BunkerError } from "../../src/errors";
@@ -162,6 +163,20 @@ function fakeHost(mountinfo: (mount: string) => string, cgroupLine: string, opts
   };
 }
 
+/**
+ * Not delegated, under a systemd user manager: our uid owns user@UID.service (as systemd delegates
+ * it) but not user-UID.slice, the parent of the session scope bunker runs in.
+ */
+function userManagerHost(o: { bus?: boolean } = {}): FakeHost {
+  const runtimeDir = join(base, `rt${n}`);
+  mkdirSync(runtimeDir, { recursive: true });
+  if (o.bus !== false) writeFileSync(join(runtimeDir, "bus"), "");
+  const f = fakeHost(unified, `0::/user.slice/user-${uid}.slice/session-3.scope\n`, { runtimeDir });
+  f.dir(`user.slice/user-${uid}.slice/session-3.scope`);
+  f.dir(`user.slice/user-${uid}.slice/user@${uid}.service`, "cpu memory pids");
+  return f;
+}
+
 const unified = (m: string) => `30 1 0:26 / ${m} rw,nosuid,nodev,noexec,relatime shared:4 - cgroup2 cgroup2 rw,nsdelegate,memory_recursiveprot\n`;
 const hybrid = (m: string) =>
   [
@@ -217,17 +232,19 @@ describe("detecting the host's case", () => {
     expect(s.fix).toContain("Delegate=yes");
   });
   test("not delegated, but a systemd user manager runs → transient scopes", () => {
-    const runtimeDir = join(base, `rt${n}`);
-    mkdirSync(join(runtimeDir, "systemd"), { recursive: true });
-    writeFileSync(join(runtimeDir, "systemd/private"), "");
-    // our uid owns user@UID.service (as systemd delegates it), but not the session scope's parent
-    const f = fakeHost(unified, `0::/user.slice/user-${uid}.slice/session-3.scope\n`, { runtimeDir });
-    f.dir(`user.slice/user-${uid}.slice/session-3.scope`);
-    const manager = f.dir(`user.slice/user-${uid}.slice/user@${uid}.service`, "cpu memory pids");
-    // user-UID.slice itself is left without interface files we own: not delegated
-    const s = detectCgroupSetup(f.host);
+    const s = detectCgroupSetup(userManagerHost().host);
     expect(s.kind).toBe("systemd-scope");
-    if (s.kind === "systemd-scope") expect(s.manager).toBe(manager);
+    if (s.kind === "systemd-scope") {
+      expect(s.manager).toEndWith(`user.slice/user-${uid}.slice/user@${uid}.service`);
+      expect(s.controllers).toEqual(["cpu", "memory", "pids"]);
+    }
+  });
+  test("a user manager without the user's D-Bus (no dbus-user-session) or without busctl can't make scopes → none", () => {
+    const noBus = detectCgroupSetup(userManagerHost({ bus: false }).host);
+    expect(noBus.kind).toBe("none");
+    if (noBus.kind === "none") expect(noBus.reason).toContain("D-Bus");
+    const f = userManagerHost();
+    expect(detectCgroupSetup({ ...f.host, hasProgram: (p) => p !== "busctl" }).kind).toBe("none");
   });
   test("bunker in the root cgroup of its namespace: containers are its children", () => {
     const f = fakeHost(unified, "0::/\n");
@@ -285,6 +302,55 @@ describe("creating a container's cgroup (fake delegated tree)", () => {
     expect(err.message).toContain("--cgroups=disabled");
     expect(await createContainerCgroup("c3", {}, "enabled", setup)).toBeUndefined();
     expect(await createContainerCgroup("c3", parseResourceFlags({ memory: "64m" }), "disabled", setup)).toBeUndefined();
+  });
+});
+
+describe("transient systemd scopes (not delegated, a user manager runs)", () => {
+  test("the D-Bus call asks for a delegated scope holding the container's process, collected when it ends", () => {
+    const argv = transientScopeCommand("bunker-abc.scope", 4242);
+    expect(argv.slice(0, 7)).toEqual(["busctl", "--user", "call", "org.freedesktop.systemd1", "/org/freedesktop/systemd1", "org.freedesktop.systemd1.Manager", "StartTransientUnit"]);
+    // the signature's arguments: name, mode, 3 properties (name, type, value...), 0 auxiliary units
+    expect(argv.slice(7)).toEqual(["ssa(sv)a(sa(sv))", "bunker-abc.scope", "fail", "3", "PIDs", "au", "1", "4242", "Delegate", "b", "true", "CollectMode", "s", "inactive-or-failed", "0"]);
+  });
+
+  // A busctl on PATH that records its arguments and fails as it does without the user's bus.
+  const withFailingBusctl = async (fn: (argsFile: string) => Promise<void>) => {
+    const bin = join(base, `bin${n++}`);
+    mkdirSync(bin);
+    const argsFile = join(bin, "args");
+    writeFileSync(join(bin, "busctl"), `#!/bin/sh\nprintf '%s\\n' "$@" >${argsFile}\necho "Failed to connect to bus: No such file or directory" >&2\nexit 1\n`, { mode: 0o755 });
+    const saved = { path: process.env.PATH, runtime: process.env.BUNKER_RUNTIME_DIR };
+    process.env.PATH = `${bin}:${saved.path}`;
+    process.env.BUNKER_RUNTIME_DIR = join(base, `run-${n++}`);
+    try {
+      await fn(argsFile);
+    } finally {
+      process.env.PATH = saved.path;
+      if (saved.runtime === undefined) delete process.env.BUNKER_RUNTIME_DIR;
+      else process.env.BUNKER_RUNTIME_DIR = saved.runtime;
+    }
+  };
+
+  test("a manager that fails: a limit is refused (125, one line, the manager's words); a run without limits goes on without a cgroup", async () => {
+    await withFailingBusctl(async (argsFile) => {
+      const setup = detectCgroupSetup(userManagerHost().host);
+      const limited = (await createContainerCgroup("s1", parseResourceFlags({ memory: "64m" }), "enabled", setup))!;
+      expect(limited.dirFd).toBe(-1);
+      const err = await limited.attach(process.pid).catch((e) => e);
+      expect(err).toBeInstanceOf(BunkerError);
+      expect(err.exitCode).toBe(125);
+      expect(err.message).toContain("cannot enforce --memory: systemd could not make the scope bunker-s1.scope: Failed to connect to bus");
+      expect(err.message).toContain("--cgroups=disabled");
+      expect(err.message).not.toContain("\n");
+      expect(readFileSync(argsFile, "utf8").split("\n").filter(Boolean)).toEqual(transientScopeCommand("bunker-s1.scope", process.pid).slice(1));
+
+      const unlimited = (await createContainerCgroup("s2", {}, "enabled", setup))!;
+      await unlimited.attach(process.pid);
+      expect(unlimited.path).toBe("");
+      expect(unlimited.oomKilled()).toBe(false);
+      expect(cgroupPathOf("s2")).toBeUndefined();
+      await unlimited.remove();
+    });
   });
 });
 
