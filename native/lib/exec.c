@@ -42,6 +42,11 @@ static void append(char *buf, size_t *n, const char *s) {
 static void __attribute__((noreturn)) join_and_spawn(int target, const uint8_t *prog, uint32_t len, int err_fd, int detach) {
   int fds[NS_COUNT];
   char path[64], digits[12];
+  // Not dumpable until the command's execve (which makes it dumpable again, as usual): inside the
+  // container's pid namespace, the command's process is a copy of bunker until then, and a
+  // dumpable one would let the container open its /proc/PID/exe, bunker's own binary, which a
+  // rootless user owns and could then overwrite (CVE-2019-5736). bk_spawn's child inherits it.
+  if (prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) < 0) _exit(125);
   // Attached, it dies with bunker (and the command with it, through the command's own PDEATHSIG);
   // detached (exec -d), it outlives bunker in a session of its own to wait for the command.
   if (detach) {

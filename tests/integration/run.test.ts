@@ -1,7 +1,8 @@
 // bunker run as a real unprivileged user, on exploded root filesystems (--rootfs): identity and
 // isolation, docker's exit codes, signals, stdin, the pty, --init, and cleanup after kill -9.
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { existsSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { chmodSync, copyFileSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { bunkerBin, bunkerSandbox, type Sandbox } from "../support/bunker";
 import { busyboxRootfs } from "../support/rootfs";
@@ -240,6 +241,56 @@ describe("identity and isolation", () => {
     expect(r.stdout).not.toContain("WROTE");
     expect(r.stderr).toContain("Read-only file system");
   });
+});
+
+describe("CVE-2019-5736: the container can't reach bunker's own binary", () => {
+  test("/proc/self/exe and /proc/1/exe point inside; --init's PID 1 is the sealed helper memfd, not writable", async () => {
+    const plain = await sh("readlink /proc/self/exe; readlink /proc/1/exe; for e in /proc/[0-9]*/exe; do t=$(readlink $e) && test -e \"$t\" || echo OUTSIDE $e $t; done");
+    expect(plain.stdout).toBe("/bin/readlink\n/bin/sh\n"); // no OUTSIDE line: every process's exe is in the container
+    const init = await sh(
+      "readlink /proc/1/exe; echo x >> /proc/1/exe || echo append-refused; printf y | dd of=/proc/1/exe conv=notrunc 2>/dev/null || echo dd-refused;" +
+        "exec 3</proc/1/exe && echo x >> /proc/self/fd/3 || echo reopen-refused",
+      "--init",
+    );
+    expect(init.stdout).toBe("/memfd:bunker-helper (deleted)\nappend-refused\ndd-refused\nreopen-refused\n");
+  });
+
+  // The window that matters: `bunker exec`'s command is a copy of bunker, inside the container's
+  // pid namespace, until its execve. A rootless user owns the bunker binary, so a container that
+  // opened it there could overwrite it later, once no bunker runs (the write is refused only while
+  // the file is executed). strace holds that execve for a second, so the window is certain, not a race.
+  test.skipIf(!Bun.which("strace"))("bunker exec's command can't be opened through /proc while it is still bunker", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "bunker-cve-"));
+    const own = join(dir, "bunker-owned-by-user"); // as ~/.local/bin/bunker would be
+    copyFileSync(bunkerBin, own);
+    chmodSync(own, 0o755);
+    const before = new Bun.CryptoHasher("sha256").update(readFileSync(own)).digest("hex");
+    const env = sb.env;
+    const scanner =
+      "while :; do echo . >> /tmp/cve-scans; for e in /proc/[0-9]*/exe; do t=$(readlink $e 2>/dev/null) || continue;" +
+      ' case "$t" in *bunker-owned-by-user*) echo "$e $t" >> /tmp/cve-seen; (exec 3<$e && echo opened >> /tmp/cve-seen) 2>/dev/null ;; esac; done; done';
+    const name = `cve${process.pid}`;
+    try {
+      const started = Bun.spawnSync([own, "run", "-d", "--name", name, "--network", "none", "--rootfs", rootfs, "sh", "-c", scanner], { env });
+      expect(started.exitCode).toBe(0);
+      const scans = async () => (await sb.run(["exec", name, "sh", "-c", "wc -l < /tmp/cve-scans"])).stdout.trim();
+      const traced = Bun.spawnSync(
+        ["strace", "-f", "-qq", "-o", join(dir, "strace.log"), "-e", "trace=execve", "-e", "inject=execve:delay_enter=1000000", own, "exec", name, "/bin/echo", "exec-ran"],
+        { env },
+      );
+      const scansBefore = Number(await scans());
+      expect(traced.stdout.toString()).toBe("exec-ran\n");
+      // control: the command's execve really was held (the window was open) while the scanner ran
+      expect(readFileSync(join(dir, "strace.log"), "utf8")).toContain("(DELAYED)");
+      expect(scansBefore).toBeGreaterThan(1);
+      const seen = await sb.run(["exec", name, "sh", "-c", "cat /tmp/cve-seen 2>/dev/null; true"]);
+      expect(seen.stdout).toBe("");
+      expect(new Bun.CryptoHasher("sha256").update(readFileSync(own)).digest("hex")).toBe(before);
+    } finally {
+      await sb.run(["rm", "-f", name]);
+      rmSync(dir, { recursive: true, force: true });
+    }
+  }, 30_000);
 });
 
 describe("exit codes", () => {
