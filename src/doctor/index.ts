@@ -136,7 +136,10 @@ export async function usernsCheck(): Promise<Check> {
       name: "user namespaces",
       status: "fail",
       message: `cannot start a container: ${why}`,
-      fix: "allow unprivileged user namespaces (sysctl kernel.unprivileged_userns_clone=1; on Ubuntu also kernel.apparmor_restrict_unprivileged_userns=0)",
+      // ENOSPC from clone(): a user.max_user_namespaces limit, here or in a parent namespace
+      fix: why.includes("ENOSPC")
+        ? "raise the limit on user namespaces (sysctl -w user.max_user_namespaces=15000), or end what uses them up"
+        : "allow unprivileged user namespaces (sysctl kernel.unprivileged_userns_clone=1; on Ubuntu also kernel.apparmor_restrict_unprivileged_userns=0)",
     };
   return { name: "user namespaces", status: "ok", message: "a user, mount, pid, uts, ipc, cgroup and network namespace were created" };
 }

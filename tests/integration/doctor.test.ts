@@ -1,7 +1,7 @@
 // `bunker doctor` on this host, as the unprivileged test user: the probes really start containers.
 import { afterAll, expect, test } from "bun:test";
 import { readdirSync } from "node:fs";
-import { bunkerSandbox } from "../support/bunker";
+import { bunkerBin, bunkerSandbox } from "../support/bunker";
 import { expectOneLineError } from "../support/errors";
 
 const sb = bunkerSandbox();
@@ -39,3 +39,42 @@ test("doctor: one line per check on stdout, fixes under warnings, no probe left 
 test("doctor --format yaml is a one-line error", async () => {
   expectOneLineError(await sb.run(["doctor", "--format", "yaml"]), 'unknown --format "yaml"');
 });
+
+/**
+ * Runs doctor as this user on a host made worse in a mount namespace: an outer user namespace
+ * (root inside) changes what it must, then an inner one maps our own id back, as on a real host.
+ */
+async function doctorOn(worse: string, ...args: string[]) {
+  const [uid, gid] = [process.getuid!(), process.getgid!()];
+  const script = `${worse} && exec unshare -U --map-user=${uid} --map-group=${gid} ${bunkerBin} doctor ${args.join(" ")}`;
+  const p = Bun.spawn(["unshare", "-rm", "sh", "-c", script], { env: sb.env, stdout: "pipe", stderr: "pipe" });
+  const [stdout, stderr, code] = await Promise.all([new Response(p.stdout).text(), new Response(p.stderr).text(), p.exited]);
+  return { stdout, stderr, code };
+}
+
+test("doctor on a host without subordinate ranges, fuse-overlayfs, pasta or slirp4netns: warnings with the fixes, exit 0", async () => {
+  const hide = "for t in pasta slirp4netns fuse-overlayfs; do for d in /usr/bin /bin /usr/sbin /sbin /usr/local/bin; do [ -e $d/$t ] && mount --bind /dev/null $d/$t; done; done; mount --bind /dev/null /etc/subuid && mount --bind /dev/null /etc/subgid";
+  const r = await doctorOn(hide, "--format", "json");
+  const checks = Object.fromEntries(JSON.parse(r.stdout).checks.map((c: { name: string }) => [c.name, c]));
+  expect(checks["subordinate ids"]).toMatchObject({ status: "warn", message: expect.stringContaining("no range for"), fix: expect.stringContaining("usermod --add-subuids") });
+  expect(checks["fuse-overlayfs"]).toMatchObject({ status: "warn", message: expect.stringContaining("not installed"), fix: "apt-get install fuse-overlayfs" });
+  expect(checks.network).toMatchObject({ status: "warn", message: expect.stringContaining("pasta is not installed"), fix: expect.stringContaining("apt-get install passt") });
+  // containers still run: a single-id mapping, overlayfs, loopback only
+  expect(checks["user namespaces"].status).toBe("ok");
+  expect(checks.overlay.status).toBe("ok");
+  expect(r.code).toBe(0);
+}, 60_000);
+
+test("doctor where no user namespace can be made: a failure that says how to fix it, exit 1", async () => {
+  // user.max_user_namespaces=1 in the outer namespace: the inner one uses it up
+  const r = await doctorOn("echo 1 > /proc/sys/user/max_user_namespaces", "--format", "json");
+  const report = JSON.parse(r.stdout);
+  const userns = report.checks.find((c: { name: string }) => c.name === "user namespaces");
+  expect(userns).toMatchObject({ status: "fail", message: expect.stringContaining("cannot start a container"), fix: expect.stringContaining("user.max_user_namespaces") });
+  expect(report.ok).toBe(false);
+  expect(r.code).toBe(1);
+  // the text form says the same: a FAIL line with its fix under it
+  const text = await doctorOn("echo 1 > /proc/sys/user/max_user_namespaces");
+  expect(text.stdout).toMatch(/^FAIL\s+user namespaces\s+cannot start a container.*\n\s+fix: raise the limit on user namespaces/m);
+  expect(text.code).toBe(1);
+}, 60_000);
