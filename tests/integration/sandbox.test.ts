@@ -1,11 +1,11 @@
 // `bunker sandbox` as an unprivileged user: the host's system read-only, fresh /tmp and $HOME,
 // the current directory ro/rw/none, no network by default, the user's own identity, exit codes.
 import { afterAll, describe, expect, test } from "bun:test";
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { whyUnusable } from "../../src/net";
-import { bunkerSandbox } from "../support/bunker";
+import { bunkerBin, bunkerSandbox } from "../support/bunker";
 import { expectOneLineError } from "../support/errors";
 
 const sb = bunkerSandbox();
@@ -89,10 +89,48 @@ describe("bunker sandbox", () => {
     // (as PID 1 the shell would ignore its own SIGTERM: --init makes it an ordinary process)
     expect((await sh("kill -TERM $$", "--init")).code).toBe(128 + 15);
   });
+  test("the host's /usr, /bin, /lib* and /etc are read-only binds", async () => {
+    const r = await sh("grep -E ' /(usr|bin|lib[0-9]*|etc) ' /proc/mounts | cut -d' ' -f2,4 | cut -d, -f1 | sort");
+    const expected = ["/bin", "/etc", "/usr", ...["/lib", "/lib32", "/lib64", "/libx32"].filter((d) => existsSync(d))]
+      .sort()
+      .map((d) => `${d} ro`);
+    expect(r.stdout.trim().split("\n")).toEqual(expected);
+  });
+  test("run's flags: -i, -w, -u, --env-file, --cap-add/--cap-drop, --tmpfs and --mount type=tmpfs", async () => {
+    expect((await sb.run(["sandbox", "-i", "--", "tr", "a-z", "A-Z"], { cwd: work, stdin: "piped\n" })).stdout).toBe("PIPED\n");
+    expect((await sh("pwd", "-w", "/usr")).stdout).toBe("/usr\n");
+    expect((await sh("id -u; grep CapEff /proc/self/status", "-u", "0")).stdout).toBe("0\nCapEff:\t00000000a80425fb\n");
+    expect((await sh("id -un", "-u", "nobody")).stdout).toBe("nobody\n");
+    // the invoking user has no capabilities, as outside; the bounding set is docker's, or what the flags say
+    expect((await sh("grep -E '^Cap(Eff|Bnd)' /proc/self/status")).stdout).toBe("CapEff:\t0000000000000000\nCapBnd:\t00000000a80425fb\n");
+    expect((await sh("grep CapBnd /proc/self/status", "--cap-drop", "ALL", "--cap-add", "NET_RAW")).stdout).toBe("CapBnd:\t0000000000002000\n");
+    writeFileSync(join(base, "env.list"), "FROM_FILE=yes\n");
+    expect((await sh("echo $FROM_FILE", "--env-file", join(base, "env.list"))).stdout).toBe("yes\n");
+    const t = await sh("touch /scratch/a /t2/b && grep -E ' /(scratch|t2) ' /proc/mounts | cut -d' ' -f2 | sort", "--tmpfs", "/scratch:size=1m", "--mount", "type=tmpfs,target=/t2");
+    expect(t.stdout).toBe("/scratch\n/t2\n");
+  });
+  test("-t gives a pty (through script(1)); --rm is accepted", async () => {
+    const p = Bun.spawn(["script", "-qec", `${bunkerBin} sandbox -t --rm -- sh -c 'test -t 0 && echo is-a-tty'`, "/dev/null"], { cwd: work, env: sb.env, stdout: "pipe", stderr: "pipe" });
+    expect(await new Response(p.stdout).text()).toContain("is-a-tty");
+    expect(await p.exited).toBe(0);
+  });
+  test.if(whyUnusable("pasta") === undefined)("-p with --network pasta publishes on 127.0.0.1", async () => {
+    const port = 20000 + (process.pid % 20000);
+    const p = Bun.spawn([bunkerBin, "sandbox", "--network", "pasta", "--init", "-p", `127.0.0.1:${port}:8080`, "--", "busybox", "httpd", "-f", "-p", "8080", "-h", work], { cwd: work, env: sb.env, stdout: "pipe", stderr: "pipe" });
+    let body = "";
+    for (let i = 0; i < 200 && body === ""; i++) {
+      body = await fetch(`http://127.0.0.1:${port}/input.txt`).then((r) => r.text(), () => "");
+      if (body === "") await Bun.sleep(25); // still starting
+    }
+    p.kill("SIGTERM");
+    await p.exited;
+    expect(body).toBe("from the host\n");
+  }, 30_000);
   test("bad flags and no command are one-line errors with 125", async () => {
     expectOneLineError(await sandbox(["--cwd", "bogus", "true"]), 'invalid --cwd "bogus"');
     expectOneLineError(await sandbox([]), "requires a command");
     expectOneLineError(await sandbox(["-v", "/no/such/dir:/x", "true"]), "bind source path does not exist: /no/such/dir");
     expectOneLineError(await sandbox(["--network", "nope", "true"]), "network nope not found");
+    expectOneLineError(await sb.run(["sandbox", "--", "true"], { cwd: "/" }), "the current directory is /");
   });
 });
