@@ -2,6 +2,7 @@
 // the current directory ro/rw/none, no network by default, the user's own identity, exit codes.
 import { afterAll, describe, expect, test } from "bun:test";
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { whyUnusable } from "../../src/net";
@@ -115,7 +116,12 @@ describe("bunker sandbox", () => {
     expect(await p.exited).toBe(0);
   });
   test.if(whyUnusable("pasta") === undefined)("-p with --network pasta publishes on 127.0.0.1", async () => {
-    const port = 20000 + (process.pid % 20000);
+    const port = await new Promise<number>((resolve) => {
+      const s = createServer().listen(0, "127.0.0.1", () => {
+        const { port } = s.address() as { port: number };
+        s.close(() => resolve(port));
+      });
+    });
     const p = Bun.spawn([bunkerBin, "sandbox", "--network", "pasta", "--init", "-p", `127.0.0.1:${port}:8080`, "--", "busybox", "httpd", "-f", "-p", "8080", "-h", work], { cwd: work, env: sb.env, stdout: "pipe", stderr: "pipe" });
     let body = "";
     for (let i = 0; i < 200 && body === ""; i++) {
