@@ -104,4 +104,37 @@ describe.if(whyUnusable("pasta") === undefined)("default network (pasta)", () =>
     // pasta went with the container: nothing listens on the port any more
     expect(await fetch(`http://127.0.0.1:${port}/`).then(() => "open", () => "closed")).toBe("closed");
   }, 30_000);
+
+  /** The body of url, retried while the container starts (no timing assumed: a bounded retry). */
+  async function fetchWhenUp(url: string): Promise<string> {
+    for (let i = 0; i < 200; i++) {
+      const body = await fetch(url).then((r) => r.text(), () => "");
+      if (body) return body;
+      await Bun.sleep(25);
+    }
+    return "";
+  }
+
+  test("-p 80 and -p :81 publish on any free port, on every address; port and PortBindings as docker's", async () => {
+    const web = "echo any-port > /tmp/index.html; httpd -p 81 -h /tmp; exec httpd -f -p 80 -h /tmp";
+    const r = await sb.run(["run", "-d", "--name", "anyport", "-p", "80", "-p", ":81", "--rootfs", rootfs, "sh", "-c", web]);
+    expect(r.code).toBe(0);
+    try {
+      const lines = (await sb.run(["port", "anyport"])).stdout.trim().split("\n");
+      expect(lines).toHaveLength(2);
+      const [p80, p81] = lines.map((l) => /^(\d+)\/tcp -> 0\.0\.0\.0:(\d+)$/.exec(l));
+      expect(p80?.[1]).toBe("80");
+      expect(p81?.[1]).toBe("81");
+      expect(Number(p80![2])).toBeGreaterThan(0);
+      expect(p80![2]).not.toBe(p81![2]);
+      expect((await sb.run(["port", "anyport", "81/tcp"])).stdout).toBe(`0.0.0.0:${p81![2]}\n`);
+      // docker keeps the request (any port) in HostConfig; the port chosen is the start's
+      const bindings = (await sb.run(["inspect", "-f", "{{json .HostConfig.PortBindings}}", "anyport"])).stdout.trim();
+      expect(JSON.parse(bindings)).toEqual({ "80/tcp": [{ HostIp: "", HostPort: "" }], "81/tcp": [{ HostIp: "", HostPort: "" }] });
+      expect(await fetchWhenUp(`http://127.0.0.1:${p80![2]}/index.html`)).toBe("any-port\n");
+      expect(await fetchWhenUp(`http://127.0.0.1:${p81![2]}/index.html`)).toBe("any-port\n");
+    } finally {
+      await sb.run(["rm", "-f", "anyport"]);
+    }
+  }, 30_000);
 });
