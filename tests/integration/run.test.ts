@@ -1,8 +1,8 @@
 // bunker run as a real unprivileged user, on exploded root filesystems (--rootfs): identity and
 // isolation, docker's exit codes, signals, stdin, the pty, --init, and cleanup after kill -9.
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { chmodSync, copyFileSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { chmodSync, copyFileSync, existsSync, mkdtempSync, readdirSync, readFileSync, readlinkSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { tmpdir, userInfo } from "node:os";
 import { dirname, join } from "node:path";
 import { bunkerBin, bunkerSandbox, type Sandbox } from "../support/bunker";
 import { busyboxRootfs } from "../support/rootfs";
@@ -79,6 +79,32 @@ describe("identity and isolation", () => {
     // sh and ps (and the pipeline's helpers) only: nothing of the host
     expect(Number(nprocs)).toBeLessThanOrEqual(4);
     expect(r.code).toBe(0);
+  });
+
+  test("its own user, mount, pid, uts, ipc and cgroup namespaces; net as --network says", async () => {
+    const names = ["user", "mnt", "pid", "uts", "ipc", "cgroup", "net"];
+    const ns = async (...flags: string[]) =>
+      Object.fromEntries((await sh(`for n in ${names.join(" ")}; do echo $n $(readlink /proc/self/ns/$n); done`, ...flags)).stdout.trim().split("\n").map((l) => l.split(" ")));
+    const host = Object.fromEntries(names.map((n) => [n, readlinkSync(`/proc/self/ns/${n}`)]));
+    const none = await ns("--network", "none");
+    for (const n of names) expect(none[n]).not.toBe(host[n]);
+    const shared = await ns("--network", "host");
+    expect(shared.net).toBe(host.net);
+    for (const n of names.filter((n) => n !== "net")) expect(shared[n]).not.toBe(host[n]);
+  });
+
+  test("uid 0 is the user; with a subordinate range, 1-65536 map into it; without, a single id", async () => {
+    const uid = process.getuid!();
+    const range = readFileSync("/etc/subuid", "utf8").split("\n").map((l) => l.split(":")).find(([name]) => name === userInfo().username);
+    const mapped = await sh("cat /proc/self/uid_map; touch /x && chown 1000:1000 /x && stat -c %u /x");
+    const rows = mapped.stdout.trim().split("\n").map((l) => l.trim().split(/\s+/).join(" "));
+    expect(rows[0]).toBe(`0 ${uid} 1`);
+    if (range) {
+      expect(rows[1]).toBe(`1 ${range[1]} ${range[2]}`);
+      expect(rows.at(-1)).toBe("1000");
+    }
+    const single = await sb.run(["run", "--rm", "--rootfs", rootfs, "sh", "-c", "cat /proc/self/uid_map; touch /y && chown 1000 /y || echo chown-refused"], { env: { BUNKER_USERNS: "single" } });
+    expect(single.stdout.trim().split("\n").map((l) => l.trim().split(/\s+/).join(" "))).toEqual([`0 ${uid} 1`, "chown-refused"]);
   });
 
   test("--hostname and /etc/hostname, /etc/hosts", async () => {
