@@ -322,13 +322,12 @@ export async function renameContainer(nameOrId: string, newName: string): Promis
  * Deletes a container's record, runtime dir and writable layer. The directory is first renamed
  * away (atomic: the container is gone for every other command at once), then removed through the
  * store's removeTree, because upper/ may hold files owned by subordinate ids.
- * The caller makes sure nothing runs in it any more.
+ * The caller makes sure nothing runs in it any more; one that has the record gives its name.
  */
-export async function removeContainer(id: string): Promise<void> {
+export async function removeContainer(id: string, name: string | undefined = readRecord(id)?.Name): Promise<void> {
   rmSync(containerRunDir(id), { recursive: true, force: true });
   // The name goes first, while the record still exists: no one takes the link for stale meanwhile.
-  const rec = readRecord(id);
-  if (rec) releaseName(rec.Name, id);
+  if (name !== undefined) releaseName(name, id);
   const dir = containerDir(id);
   const doomed = join(containersRoot(), `.removing-${id}`);
   try {

@@ -23,7 +23,6 @@ import { prepareRootfs } from "./rootfs";
 import { type ContainerPlan, containerCgroup } from "./run";
 import { mark } from "./trace";
 import type { ContainerSpec } from "./spec";
-import { openPty } from "./tty";
 
 /** Starts a planned container detached; returns its id once its command runs. */
 export async function runDetached(plan: ContainerPlan): Promise<string> {
@@ -64,7 +63,8 @@ export async function startUnderMonitor(record: ContainerRecord, spec: Container
   // -t: a pty whose master the monitor logs from (`run -dit IMAGE sh`, then `exec -it`). Otherwise
   // the monitor's own 0/1/2 are its stdin (/dev/null or a pipe held open for -i) and the log pipes
   // when it clones: the container keeps them.
-  const pty = spec.tty ? openPty() : undefined;
+  // ./tty loads node:tty (~1 ms): only for -t
+  const pty = spec.tty ? (await import("./tty")).openPty() : undefined;
   const stdio = pty
     ? { fds: [pty.slave, pty.slave, pty.slave] as [number, number, number], setsid: true, controllingTty: true }
     : { fds: [0, 1, 2] as [number, number, number], setsid: true, controllingTty: false };
