@@ -391,6 +391,21 @@ describe("process semantics", () => {
     expect(await p.exited).toBe(128 + 15);
   });
 
+  test("stdout and stderr go straight through: the container writes to bunker's own pipes, no copier in between", async () => {
+    const p = await startReady(["run", "--rm", "--network", "none", "--rootfs", rootfs, "sh", "-c", "echo ready; exec sleep 1000"]);
+    const bunkerOut = readlinkSync(`/proc/${p.pid}/fd/1`);
+    const bunkerErr = readlinkSync(`/proc/${p.pid}/fd/2`);
+    const [ctr] = childrenOf(p.pid);
+    // the container's own fds: the very pipes the test gave bunker
+    expect(readlinkSync(`/proc/${ctr}/fd/1`)).toBe(bunkerOut);
+    expect(readlinkSync(`/proc/${ctr}/fd/2`)).toBe(bunkerErr);
+    expect(bunkerOut).toMatch(/^(pipe|socket):\[\d+\]$/); // Bun.spawn's stdout is a socketpair
+    // and bunker has no other child copying output
+    expect(childrenOf(p.pid)).toEqual([ctr]);
+    process.kill(ctr, "SIGKILL");
+    await p.exited;
+  });
+
   test("-i passes stdin through a pipe; without -i the container reads nothing", async () => {
     const r = await sb.run(["run", "--rm", "-i", "--rootfs", rootfs, "sh", "-c", "tr a-z A-Z"], { stdin: "hello pipe\n" });
     expect(r.stdout).toBe("HELLO PIPE\n");
