@@ -276,7 +276,7 @@ export async function containerCgroup(spec: ContainerSpec): Promise<ContainerCgr
 
 /** What a foreground run reports to its caller (run keeps the container's state; sandbox has none). */
 export interface AttachedHooks {
-  started?: (pid: number) => Promise<unknown> | unknown;
+  started?: (pid: number, net: NetworkAttachment | undefined) => Promise<unknown> | unknown;
   exited?: (code: number, oomKilled: boolean) => Promise<unknown> | unknown;
 }
 
@@ -314,7 +314,7 @@ export async function runAttached(spec: ContainerSpec, hooks: AttachedHooks = {}
     const session = pty ? tty!.attachTerminal(pty, spec.stdin) : undefined;
     if (pty) (await import("node:fs")).closeSync(pty.slave);
     mark("started");
-    await hooks.started?.(started.pid);
+    await hooks.started?.(started.pid, net);
     let code = EXIT_BUNKER;
     try {
       code = await waitForExit(started.pid);
@@ -340,7 +340,11 @@ export async function runForeground(plan: ContainerPlan): Promise<number> {
   const { record, spec } = plan;
   try {
     return await runAttached(spec, {
-      started: (pid) => updateState(record.Id, { Status: "running", Running: true, Pid: pid, StartedAt: nowTimestamp(), MonitorPid: process.pid }),
+      started: async (pid, net) => {
+        await updateState(record.Id, { Status: "running", Running: true, Pid: pid, StartedAt: nowTimestamp(), MonitorPid: process.pid });
+        // -p without a host port: the port picked now is what port, ps and inspect show (as for run -d)
+        if (net?.ports.length) (await import("../container/ports")).writePublishedPorts(record.Id, portBindings(net.ports));
+      },
       // A --rm container's record goes at once: its exit state would be written only to be deleted.
       exited: (code, oom) =>
         record.HostConfig.AutoRemove
