@@ -137,4 +137,21 @@ describe.if(whyUnusable("pasta") === undefined)("default network (pasta)", () =>
       await sb.run(["rm", "-f", "anyport"]);
     }
   }, 30_000);
+
+  test("a foreground run with -p 80: port shows the port it got while it runs", async () => {
+    const p = Bun.spawn(
+      [bunkerBin, "run", "--rm", "--init", "--name", "fgport", "-p", "80", "--rootfs", rootfs, "sh", "-c", "echo fg > /tmp/index.html; exec httpd -f -p 80 -h /tmp"],
+      { env: sb.env, stdout: "pipe", stderr: "pipe" },
+    );
+    let shown = "";
+    for (let i = 0; i < 200 && !/:\d+$/.test(shown); i++) {
+      shown = (await sb.run(["port", "fgport", "80"])).stdout.trim();
+      if (!/:\d+$/.test(shown)) await Bun.sleep(25); // not started yet
+    }
+    const body = await fetchWhenUp(`http://127.0.0.1:${shown.split(":")[1]}/index.html`);
+    p.kill("SIGTERM");
+    await p.exited;
+    expect(shown).toMatch(/^0\.0\.0\.0:\d+$/);
+    expect(body).toBe("fg\n");
+  }, 30_000);
 });
