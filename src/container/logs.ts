@@ -4,7 +4,7 @@
 // -t and -f.
 import { closeSync, existsSync, fstatSync, openSync, readdirSync, readSync, statSync } from "node:fs";
 import { basename, dirname, join } from "node:path";
-import { BunkerError } from "../errors";
+import { BunkerError, errnoCode } from "../errors";
 import { isRunning } from "./lifecycle";
 import { containerLogPath } from "./records";
 import { readState } from "./state";
@@ -98,42 +98,112 @@ function readLines(fd: number, offset: number): { lines: string[]; offset: numbe
   return { lines: all.subarray(0, end).toString("utf8").split("\n"), offset: offset + end + 1 };
 }
 
+/**
+ * Opens every log file, oldest first, as one consistent set: the monitor may rotate (rename every
+ * file one up) between the listing and the opens, so the set is taken again until each name still
+ * names the file opened under it. Open files keep their content whatever is renamed afterwards.
+ */
+function openLogFiles(id: string): { path: string; fd: number }[] {
+  for (;;) {
+    const paths = logFiles(id);
+    const opened: { path: string; fd: number }[] = [];
+    let consistent = true;
+    for (const path of paths) {
+      try {
+        opened.push({ path, fd: openSync(path, "r") });
+      } catch (e) {
+        if (errnoCode(e) !== "ENOENT") throw e;
+        consistent = false; // renamed away or deleted (the oldest, at max-file) meanwhile
+      }
+    }
+    consistent &&= opened.every(({ path, fd }) => {
+      try {
+        return statSync(path).ino === fstatSync(fd).ino;
+      } catch {
+        return false;
+      }
+    });
+    consistent &&= logFiles(id).join("\0") === paths.join("\0");
+    if (consistent) return opened;
+    for (const { fd } of opened) closeSync(fd);
+  }
+}
+
+/**
+ * docker's --tail N: the records of the last N lines. A line may span several P records and its
+ * closing F record, and a stream's last line may have no newline yet (its last record, P). Going
+ * back from the end, a line starts at a record that ends one or at that last record of a stream.
+ */
+export function tailRecords(records: LogRecord[], tail: number): LogRecord[] {
+  let lines = 0;
+  let start = records.length;
+  const seen = new Set<string>();
+  while (start > 0) {
+    const r = records[start - 1];
+    const endsLine = r.text.endsWith("\n") || !seen.has(r.stream);
+    seen.add(r.stream);
+    if (endsLine) {
+      if (lines === tail) break;
+      lines++;
+    }
+    start--;
+  }
+  return records.slice(start);
+}
+
 /** Prints a container's logs as docker logs does; with follow, until the container stops. */
 export async function printLogs(id: string, o: LogOptions): Promise<void> {
   let records: LogRecord[] = [];
-  for (const file of logFiles(id)) {
-    const fd = openSync(file, "r");
-    try {
-      for (const l of readLines(fd, 0).lines) {
-        const r = parseLine(l);
-        if (r && keep(r, o)) records.push(r);
-      }
-    } finally {
-      closeSync(fd);
+  const current = containerLogPath(id);
+  // -f goes on from where the read of the current file ended, on the same open file: a record
+  // written (or a rotation done) between the two is neither lost nor printed twice.
+  let followFrom: { fd: number; offset: number } | undefined;
+  for (const { path, fd } of openLogFiles(id)) {
+    const got = readLines(fd, 0);
+    if (o.follow && path === current) followFrom = { fd, offset: got.offset };
+    else closeSync(fd);
+    for (const l of got.lines) {
+      const r = parseLine(l);
+      if (r && keep(r, o)) records.push(r);
     }
   }
-  if (o.tail !== undefined) {
-    // --tail counts lines: a line may span several P records and its closing F record.
-    let lines = 0;
-    let start = records.length;
-    while (start > 0) {
-      if (records[start - 1].text.endsWith("\n")) {
-        if (lines === o.tail) break;
-        lines++;
-      }
-      start--;
-    }
-    records = records.slice(start);
-  }
+  if (o.tail !== undefined) records = tailRecords(records, o.tail);
   for (const r of records) emit(r, o);
-  if (o.follow) await follow(id, o);
+  if (o.follow) await follow(id, o, followFrom ?? { fd: -1, offset: 0 });
 }
 
-/** Prints what the monitor appends from now on, across rotations, until the container stops. */
-async function follow(id: string, o: LogOptions): Promise<void> {
+/**
+ * Opens the log file that came after the one with inode ino: the next newer one, which is not
+ * always the current file (two rotations can come between two looks). -1 when there is none.
+ */
+function openNewerThan(id: string, ino: number): number {
+  for (;;) {
+    const files = logFiles(id);
+    const inodes = files.map((f) => {
+      try {
+        return statSync(f).ino;
+      } catch {
+        return -1;
+      }
+    });
+    const at = inodes.indexOf(ino);
+    // gone (rotated out at max-file): every file left is newer, the oldest of them is next
+    const next = at >= 0 ? at + 1 : 0;
+    if (next >= files.length) return -1;
+    try {
+      const fd = openSync(files[next], "r");
+      if (fstatSync(fd).ino === inodes[next]) return fd;
+      closeSync(fd); // rotated again between the look and the open
+    } catch (e) {
+      if (errnoCode(e) !== "ENOENT") throw e;
+    }
+  }
+}
+
+/** Prints what the monitor appends after offset in fd, across rotations, until the container stops. */
+async function follow(id: string, o: LogOptions, from: { fd: number; offset: number }): Promise<void> {
   const path = containerLogPath(id);
-  let fd = existsSync(path) ? openSync(path, "r") : -1;
-  let offset = fd >= 0 ? fstatSync(fd).size : 0;
+  let { fd, offset } = from;
   try {
     for (;;) {
       const stopped = !isRunning(await readState(id));
@@ -142,18 +212,22 @@ async function follow(id: string, o: LogOptions): Promise<void> {
         offset = 0;
       }
       if (fd >= 0) {
-        const got = readLines(fd, offset);
-        offset = got.offset;
-        for (const l of got.lines) {
-          const r = parseLine(l);
-          if (r && keep(r, o)) emit(r, o);
-        }
+        const printNew = () => {
+          const got = readLines(fd, offset);
+          offset = got.offset;
+          for (const l of got.lines) {
+            const r = parseLine(l);
+            if (r && keep(r, o)) emit(r, o);
+          }
+        };
+        printNew();
         // Rotated (a new file under the name) or truncated (max-file=1): start on the new content.
         const now = existsSync(path) ? statSync(path) : undefined;
         const mine = fstatSync(fd);
         if (!now || now.ino !== mine.ino) {
+          printNew(); // what the monitor wrote to the old file before it renamed it
           closeSync(fd);
-          fd = now ? openSync(path, "r") : -1;
+          fd = openNewerThan(id, mine.ino);
           offset = 0;
           continue;
         }

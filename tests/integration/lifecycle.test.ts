@@ -102,13 +102,19 @@ describe("stop, kill, wait", () => {
 
 describe("start, restart, rm", () => {
   test("start re-runs a stopped container on the same files; restart runs it again", async () => {
+    // each run counts itself; the next step waits for the count, or a kill could come before it
+    const logged = async (text: string) => {
+      for (let i = 0; i < 200 && (await sb.run(["logs", "again"])).stdout !== text; i++) await Bun.sleep(25);
+      expect((await sb.run(["logs", "again"])).stdout).toBe(text);
+    };
     await detached("again", "sh", "-c", "echo run >> /runs; cat /runs | wc -l; sleep 600");
+    await logged("1\n");
     expect((await sb.run(["stop", "-t", "0", "again"])).code).toBe(0);
     expect((await sb.run(["start", "again"])).stdout).toBe("again\n");
     expect(await field("again", "{{.State.Status}}")).toBe("running");
+    await logged("1\n2\n");
     expect((await sb.run(["restart", "-t", "0", "again"])).code).toBe(0);
-    await Bun.sleep(300);
-    expect((await sb.run(["logs", "again"])).stdout).toBe("1\n2\n3\n");
+    await logged("1\n2\n3\n");
     await sb.run(["rm", "-f", "again"]);
   });
 
@@ -230,7 +236,8 @@ describe("ps and inspect", () => {
 
 describe("logs", () => {
   test("stdout and stderr apart, -t, --tail, --since, and -f until the container exits", async () => {
-    await detached("talker", "sh", "-c", "echo out1; echo err1 >&2; echo out2; printf partial");
+    // stdout and stderr are two pipes: the pause puts err1 before out2 in the log (--tail counts both)
+    await detached("talker", "sh", "-c", "echo out1; echo err1 >&2; sleep 0.2; echo out2; printf partial");
     await sb.run(["wait", "talker"]);
     const all = await sb.run(["logs", "talker"]);
     expect(all.stdout).toBe("out1\nout2\npartial");
@@ -247,6 +254,20 @@ describe("logs", () => {
     const f = await sb.run(["logs", "-f", "ticker"]);
     expect(f.code).toBe(0);
     expect(f.stdout).toBe("tick1\ntick2\ntick3\n");
+  });
+});
+
+describe("logs -f", () => {
+  test("follows across rotations: every line once, in order", async () => {
+    // ~45 bytes a record: 1000 lines rotate the 8k file several times; 10 files keep them all
+    const script = "i=0; while [ $i -lt 1000 ]; do echo line-$i; i=$((i+1)); [ $((i % 50)) = 0 ] && sleep 0.03; done; exit 0";
+    const r = await sb.run(["run", "-d", "--network", "none", "--name", "rotor", "--log-opt", "max-size=8k", "--log-opt", "max-file=10", "--rootfs", rootfs, "sh", "-c", script]);
+    expect(r.code).toBe(0);
+    const f = await sb.run(["logs", "-f", "rotor"]);
+    expect(f.code).toBe(0);
+    expect(f.stdout).toBe(Array.from({ length: 1000 }, (_, i) => `line-${i}\n`).join(""));
+    expect(existsSync(`${sb.root}/containers/${r.stdout.trim()}/ctr.log.1`)).toBe(true);
+    await sb.run(["rm", "rotor"]);
   });
 });
 

@@ -1,5 +1,5 @@
 import { describe, expect, test } from "bun:test";
-import { parseLine, parseLogOpts, parseLogSize, parseRestartPolicy, parseSignal, parseTimeArg, renderTemplate, splitCpArg } from "../../src/container";
+import { parseLine, parseLogOpts, parseLogSize, parseRestartPolicy, parseSignal, parseTimeArg, renderTemplate, splitCpArg, tailRecords } from "../../src/container";
 
 describe("--restart", () => {
   test("docker's policies", () => {
@@ -36,6 +36,22 @@ describe("log lines", () => {
     expect(parseLine("garbage")).toBeUndefined();
     expect(parseLine("2024 stdin F x")).toBeUndefined();
   });
+  test("--tail counts lines: a trailing partial line is one, a line split in records is one", () => {
+    const rec = (stream: "stdout" | "stderr", text: string) => ({ time: "t", stream, text });
+    // stdout and stderr interleave; stdout's last line has no newline
+    const talk = [rec("stdout", "out1\n"), rec("stderr", "err1\n"), rec("stdout", "out2\n"), rec("stdout", "partial")];
+    expect(tailRecords(talk, 1)).toEqual([rec("stdout", "partial")]);
+    expect(tailRecords(talk, 2)).toEqual(talk.slice(2));
+    expect(tailRecords(talk, 3)).toEqual(talk.slice(1));
+    expect(tailRecords(talk, 0)).toEqual([]);
+    expect(tailRecords(talk, 10)).toEqual(talk);
+    // P records belong to the line their F record closes
+    const split = [rec("stdout", "a\n"), rec("stdout", "b1"), rec("stdout", "b2"), rec("stdout", "b3\n")];
+    expect(tailRecords(split, 1)).toEqual(split.slice(1));
+    const trailing = [rec("stdout", "a\n"), rec("stdout", "p1"), rec("stdout", "p2")];
+    expect(tailRecords(trailing, 1)).toEqual(trailing.slice(1));
+  });
+
   test("--since forms", () => {
     const now = Date.parse("2024-01-01T01:00:00Z");
     expect(parseTimeArg("since", "10m", now)).toBe(now - 600_000);
