@@ -351,6 +351,23 @@ describe("exit codes", () => {
     }
   });
 
+  test("a set-up step that fails in the child names the step and the errno: 125, one line, nothing left", async () => {
+    const containers = join(sb.root, "containers");
+    const count = () => (existsSync(containers) ? readdirSync(containers).filter((n) => /^[0-9a-f]{64}$/.test(n)).length : 0);
+    const before = count();
+    for (const [flags, message] of [
+      [["--tmpfs", "/etc/passwd"], "cannot start the container: mount tmpfs on /etc/passwd: not a directory (ENOTDIR)"],
+      [["-w", "/etc/passwd"], "cannot start the container: create the working directory /etc/passwd: not a directory (ENOTDIR)"],
+      [["-v", `${dirname(rootfs)}:/bin/sh`], `cannot start the container: mount ${dirname(rootfs)} on /bin/sh: not a directory (ENOTDIR)`],
+    ] as const) {
+      const r = await sh("echo SHOULD-NOT-RUN", ...flags);
+      expect(r.code).toBe(125);
+      expect(r.stdout).toBe("");
+      expect(r.stderr).toBe(`Error: ${message}\n`);
+    }
+    expect(count()).toBe(before);
+  });
+
   test("128+N when a signal kills the container", async () => {
     const p = await startReady(["run", "--rm", "--rootfs", rootfs, "sh", "-c", "echo ready; exec sleep 1000"]);
     const [ctr] = childrenOf(p.pid);
