@@ -5,7 +5,7 @@ import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { bunkerSandbox, imagesSrc, type Sandbox } from "../support/bunker";
+import { bunkerBin, bunkerSandbox, imagesSrc, type Sandbox } from "../support/bunker";
 import { fuseOverlayCheck } from "../../src/doctor";
 import { fallbackNotice } from "../../src/runtime/rootfs";
 import { gzipLayer, writeOciLayout } from "../support/oci";
@@ -161,6 +161,28 @@ describe("images", () => {
       // the image is untouched by what the container did
       expect((await sb.run(["run", "--rm", "alpine:3.20.3", "sh", "-c", "test -e /bin/ls && test ! -e /etc/new && echo intact"])).stdout).toBe("intact\n");
     }, 60_000);
+
+  test.skipIf(fuseOverlayCheck().status !== "ok")("kill -9 of bunker with fuse-overlayfs: the container and its fuse-overlayfs daemon go too", async () => {
+    const p = Bun.spawn([bunkerBin, "run", "--rm", "--network", "none", BUSYBOX, "sh", "-c", "echo ready; exec sleep 1000"], {
+      env: { ...sb.env, BUNKER_ROOTFS_DRIVER: "fuse-overlayfs" },
+      stdout: "pipe",
+      stderr: "pipe",
+    });
+    const reader = p.stdout.getReader();
+    let out = "";
+    while (!out.includes("ready")) {
+      const { value, done } = await reader.read();
+      if (done) throw new Error(`the container ended before it was ready: ${await new Response(p.stderr).text()}`);
+      out += new TextDecoder().decode(value);
+    }
+    expect(fuseDaemons().length).toBe(1);
+    p.kill("SIGKILL");
+    await p.exited;
+    // PDEATHSIG takes them: poll until they are gone (bounded, no timing assumed)
+    for (let i = 0; i < 500 && fuseDaemons().length > 0; i++) await Bun.sleep(10);
+    expect(fuseDaemons()).toEqual([]);
+    expect(readFileSync("/proc/self/mountinfo", "utf8")).not.toContain(sb.root);
+  }, 30_000);
 
   test("--rm leaves no container and no writable layer behind", async () => {
     const before = containerIds().length;
