@@ -10,7 +10,7 @@ import type { NetworkPlan } from "./plan";
 export type { AttachOptions, NetworkAttachment } from "./attach";
 export { hostsFile, resolvConf } from "./etc";
 export { type NetworkHost, type NetworkMode, type NetworkPlan, planNetwork, tunUsable, whyUnusable, findExecutable } from "./plan";
-export { type PortMapping, parsePublish, portBindings } from "./ports";
+export { type PortMapping, parsePublish, portBindings, publishedBindings } from "./ports";
 // For a container that outlives this process (run -d, and a restart's container-setup), pass
 // { outliveBunker: true }: the helpers then end when the container's pid does.
 

@@ -80,3 +80,10 @@ export function portBindings(ports: PortMapping[]): Record<string, { HostIp: str
   for (const p of ports) (out[`${p.containerPort}/${p.protocol}`] ??= []).push({ HostIp: p.hostIp, HostPort: p.hostPort ? String(p.hostPort) : "" });
   return out;
 }
+
+/** The ports a started container got, as docker's NetworkSettings.Ports shows them: "every address" is 0.0.0.0. */
+export function publishedBindings(ports: PortMapping[]): Record<string, { HostIp: string; HostPort: string }[]> {
+  const out = portBindings(ports);
+  for (const list of Object.values(out)) for (const b of list) b.HostIp ||= "0.0.0.0";
+  return out;
+}

@@ -14,7 +14,7 @@ import { readState } from "../container/state";
 import { closeSync } from "node:fs";
 import { BunkerError } from "../errors";
 import { writePublishedPorts } from "../container/ports";
-import { attachNetwork, portBindings } from "../net";
+import { attachNetwork, publishedBindings } from "../net";
 import { applyIdMapping } from "../userns/idmap";
 import { prepareVolumes } from "../volume";
 import { bool, list, str } from "./flags";
@@ -51,7 +51,7 @@ async function parentSetup(record: ContainerRecord, spec: ContainerSpec, pid: nu
   await prepareRootfs(spec, pid);
   const net = await attachNetwork(spec.network, pid, { outliveBunker: true });
   // -p 80 / -p IP::80 got a free port just now: `port`, `ps` and inspect show that one
-  if (net.ports.length) writePublishedPorts(record.Id, portBindings(net.ports));
+  if (net.ports.length) writePublishedPorts(record.Id, publishedBindings(net.ports));
   mark("setup");
 }
 

@@ -13,7 +13,7 @@ import { hostIdMapping, type IdMapping } from "../userns/idmap";
 import { effectiveCaps } from "./caps";
 import { bool, list, type ParsedFlags, type ParsedRun, parseRunFlags, RUN_FLAGS, str } from "./flags";
 import { forwardSignals, startContainer, waitForExit } from "./process";
-import { attachNetwork, hostsFile, type NetworkAttachment, type NetworkPlan, parsePublish, planNetwork, portBindings, resolvConf } from "../net";
+import { attachNetwork, hostsFile, type NetworkAttachment, type NetworkPlan, parsePublish, planNetwork, portBindings, publishedBindings, resolvConf } from "../net";
 import { parseMountFlags, prepareVolumes, removeAnonymousVolumes } from "../volume";
 import type { ContainerSpec, RootfsSpec } from "./spec";
 import { imageRootfs, stopRootfsHelpers } from "./rootfs";
@@ -343,7 +343,7 @@ export async function runForeground(plan: ContainerPlan): Promise<number> {
       started: async (pid, net) => {
         await updateState(record.Id, { Status: "running", Running: true, Pid: pid, StartedAt: nowTimestamp(), MonitorPid: process.pid });
         // -p without a host port: the port picked now is what port, ps and inspect show (as for run -d)
-        if (net?.ports.length) (await import("../container/ports")).writePublishedPorts(record.Id, portBindings(net.ports));
+        if (net?.ports.length) (await import("../container/ports")).writePublishedPorts(record.Id, publishedBindings(net.ports));
       },
       // A --rm container's record goes at once: its exit state would be written only to be deleted.
       exited: (code, oom) =>
