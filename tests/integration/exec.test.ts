@@ -42,9 +42,20 @@ describe("exec", () => {
     const main = readFileSync(`/proc/${mainPid}/status`, "utf8");
     const r = await sb.run(["exec", "box", "sh", "-c", "cat /proc/1/status; echo ===; cat /proc/self/status"]);
     const [inMain, inExec] = r.stdout.split("===\n");
-    for (const f of ["CapBnd", "CapEff", "CapPrm", "NoNewPrivs", "Uid", "Gid"]) expect(statusField(inExec, f)).toBe(statusField(inMain, f));
+    for (const f of ["CapBnd", "CapEff", "CapPrm", "NoNewPrivs", "Seccomp", "Seccomp_filters", "Uid", "Gid"]) expect(statusField(inExec, f)).toBe(statusField(inMain, f));
     for (const f of ["CapBnd", "CapEff", "NoNewPrivs"]) expect(statusField(inExec, f)).toBe(statusField(main, f));
     expect(statusField(inExec, "NoNewPrivs")).toBe("1");
+  });
+
+  test("the container's own capability set (--cap-drop/--cap-add), not the default one", async () => {
+    const r = await sb.run(["run", "-d", "--network", "none", "--name", "fewcaps", "--cap-drop", "ALL", "--cap-add", "NET_RAW", "--cap-add", "KILL", "--rootfs", rootfs, "sleep", "600"]);
+    expect(r.code).toBe(0);
+    const out = (await sb.run(["exec", "fewcaps", "sh", "-c", "cat /proc/1/status; echo ===; cat /proc/self/status"])).stdout;
+    const [inMain, inExec] = out.split("===\n");
+    // NET_RAW (13) and KILL (5) only
+    expect(statusField(inMain, "CapEff")).toBe((2 ** 13 + 2 ** 5).toString(16).padStart(16, "0"));
+    for (const f of ["CapBnd", "CapEff", "CapPrm", "NoNewPrivs"]) expect(statusField(inExec, f)).toBe(statusField(inMain, f));
+    await sb.run(["rm", "-f", "fewcaps"]);
   });
 
   test("joins the container's cgroup", async () => {
