@@ -131,6 +131,8 @@ describe.if(whyUnusable("pasta") === undefined)("default network (pasta)", () =>
       // docker keeps the request (any port) in HostConfig; the port chosen is the start's
       const bindings = (await sb.run(["inspect", "-f", "{{json .HostConfig.PortBindings}}", "anyport"])).stdout.trim();
       expect(JSON.parse(bindings)).toEqual({ "80/tcp": [{ HostIp: "", HostPort: "" }], "81/tcp": [{ HostIp: "", HostPort: "" }] });
+      const got = (await sb.run(["inspect", "-f", "{{json .NetworkSettings.Ports}}", "anyport"])).stdout.trim();
+      expect(JSON.parse(got)).toEqual({ "80/tcp": [{ HostIp: "0.0.0.0", HostPort: p80![2] }], "81/tcp": [{ HostIp: "0.0.0.0", HostPort: p81![2] }] });
       expect(await fetchWhenUp(`http://127.0.0.1:${p80![2]}/index.html`)).toBe("any-port\n");
       expect(await fetchWhenUp(`http://127.0.0.1:${p81![2]}/index.html`)).toBe("any-port\n");
     } finally {

@@ -1,6 +1,6 @@
 import { describe, expect, test } from "bun:test";
 import { bunkerErrorOf } from "../support/errors";
-import { hostsFile, type NetworkHost, parsePublish, planNetwork, portBindings, resolvConf } from "../../src/net";
+import { hostsFile, type NetworkHost, parsePublish, planNetwork, portBindings, publishedBindings, resolvConf } from "../../src/net";
 
 
 describe("parsePublish", () => {
@@ -26,6 +26,13 @@ describe("parsePublish", () => {
     expect(bunkerErrorOf(() => parsePublish(["8000-8002:80-81"]))).toContain("same length");
     expect(bunkerErrorOf(() => parsePublish(["8080:80", "8080:81"]))).toContain("published twice");
     expect(bunkerErrorOf(() => parsePublish(["a:b:c:d"]))).toContain("invalid publish spec");
+  });
+  test("publishedBindings: what a started container got, every address shown as 0.0.0.0", () => {
+    const got = parsePublish(["80", "127.0.0.1::53/udp"]).map((p, i) => ({ ...p, hostPort: 40000 + i }));
+    expect(publishedBindings(got)).toEqual({
+      "80/tcp": [{ HostIp: "0.0.0.0", HostPort: "40000" }],
+      "53/udp": [{ HostIp: "127.0.0.1", HostPort: "40001" }],
+    });
   });
   test("portBindings is docker's record shape", () => {
     expect(portBindings(parsePublish(["127.0.0.1:8080:80", "53/udp"]))).toEqual({
