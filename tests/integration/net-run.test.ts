@@ -1,5 +1,6 @@
 // Networks through `bunker run`: none has only lo (up), host has the host's interfaces, the
-// default is a private pasta network with its own resolver, and -p is reachable on 127.0.0.1.
+// default is a private pasta network with its own resolver, and -p is reachable on 127.0.0.1;
+// without pasta a run falls back to slirp4netns, then to loopback only, saying so.
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { readFileSync, rmSync } from "node:fs";
 import { createServer } from "node:net";
@@ -155,5 +156,47 @@ describe.if(whyUnusable("pasta") === undefined)("default network (pasta)", () =>
     await p.exited;
     expect(shown).toMatch(/^0\.0\.0\.0:\d+$/);
     expect(body).toBe("fg\n");
+  }, 30_000);
+});
+
+/** A run as this user on a host where tools are hidden (bound over by /dev/null in a mount namespace). */
+async function runWithout(tools: string[], script: string) {
+  const [uid, gid] = [process.getuid!(), process.getgid!()];
+  const hide = `for t in ${tools.join(" ")}; do for d in /usr/bin /bin /usr/sbin /sbin /usr/local/bin; do [ -e $d/$t ] && mount --bind /dev/null $d/$t; done; done; true`;
+  // the inner namespace has no subordinate range to use: a single-id mapping
+  const inner = `env BUNKER_USERNS=single ${bunkerBin} run --rm --rootfs ${rootfs} sh -c '${script}'`;
+  const p = Bun.spawn(["unshare", "-rm", "sh", "-c", `${hide} && exec unshare -U --map-user=${uid} --map-group=${gid} ${inner}`], { env: sb.env, stdout: "pipe", stderr: "pipe" });
+  const [stdout, stderr, code] = await Promise.all([new Response(p.stdout).text(), new Response(p.stderr).text(), p.exited]);
+  return { stdout, stderr, code };
+}
+
+describe.if(whyUnusable("slirp4netns") === undefined)("a run doesn't fail because pasta is missing", () => {
+  test("without pasta: slirp4netns, said in one line", async () => {
+    const r = await runWithout(["pasta"], "tail -n +3 /proc/net/dev | cut -d: -f1 | tr -d \" \" | sort");
+    expect(r.stdout).toBe("lo\ntap0\n");
+    expect(r.stderr).toBe("[warn] pasta is not installed (Debian: apt-get install passt): using slirp4netns for the network\n");
+    expect(r.code).toBe(0);
+  });
+  test("without pasta and slirp4netns: loopback only, said in one line", async () => {
+    const r = await runWithout(["pasta", "slirp4netns"], "tail -n +3 /proc/net/dev | cut -d: -f1 | tr -d \" \"");
+    expect(r.stdout).toBe("lo\n");
+    expect(r.stderr).toContain("the container has loopback only (--network none)");
+    expect(r.stderr.trim().split("\n")).toHaveLength(1);
+    expect(r.code).toBe(0);
+  });
+  test("--network slirp4netns -p 127.0.0.1:PORT:80 is reachable", async () => {
+    const port = await freePort();
+    const p = Bun.spawn(
+      [bunkerBin, "run", "--rm", "--init", "--network", "slirp4netns", "-p", `127.0.0.1:${port}:80`, "--rootfs", rootfs, "sh", "-c", "echo via-slirp > /tmp/index.html; exec httpd -f -p 80 -h /tmp"],
+      { env: sb.env, stdout: "pipe", stderr: "pipe" },
+    );
+    let body = "";
+    for (let i = 0; i < 200 && body === ""; i++) {
+      body = await fetch(`http://127.0.0.1:${port}/index.html`).then((r) => r.text(), () => "");
+      if (body === "") await Bun.sleep(25); // still starting
+    }
+    p.kill("SIGTERM");
+    expect(await p.exited).toBe(143);
+    expect(body).toBe("via-slirp\n");
   }, 30_000);
 });
