@@ -337,6 +337,26 @@ describe.if(whyUnusable("pasta") === undefined)("run -d on the default network (
     oneLineError(await sb.run(["port", "web", "80"]), "no public port '80/tcp' published for web");
     expect((await sb.run(["rm", "web"])).code).toBe(0);
   }, 30_000);
+
+  test("a restart (--restart on-failure) sets the network up again: the new port answers", async () => {
+    // the first run fails; the restarted one serves
+    const script = "if [ -e /restarted-web ]; then echo second > /tmp/index.html; exec httpd -f -p 80 -h /tmp; fi; touch /restarted-web; exit 1";
+    const r = await sb.run(["run", "-d", "--name", "reweb", "--restart", "on-failure:1", "-p", "127.0.0.1::80", "--rootfs", rootfs, "sh", "-c", script]);
+    expect(r.code).toBe(0);
+    await until("the restart", async () => (await inspect("reweb", "{{.State.Status}} {{.RestartCount}}")) === "running 1");
+    const port = (await sb.run(["port", "reweb", "80"])).stdout.trim();
+    expect(port).toMatch(/^127\.0\.0\.1:\d+$/);
+    let body = "";
+    await until("httpd to answer through the new pasta", async () => {
+      body = await fetch(`http://${port}/index.html`).then((res) => res.text(), () => "");
+      return body !== "";
+    });
+    expect(body).toBe("second\n");
+    const helpers = networkHelpersOf(liveState(r.stdout.trim()).Pid);
+    expect(helpers.length).toBeGreaterThan(0);
+    expect((await sb.run(["rm", "-f", "reweb"])).code).toBe(0);
+    await until("the network helpers to end with the container", () => helpers.every((h) => !alive(h)));
+  }, 30_000);
 });
 
 describe("concurrency", () => {
