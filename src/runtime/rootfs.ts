@@ -52,7 +52,13 @@ async function overlayWorks(): Promise<boolean> {
     }
     return r.failed === undefined || r.failed.index !== 1;
   } finally {
-    rmdirSync(join(dir, "w/work"));
+    // A mounted overlay leaves an empty mode-000 w/work that rmSync can't enter; a refused one
+    // (the case this probe is for) leaves none.
+    try {
+      rmdirSync(join(dir, "w/work"));
+    } catch {
+      // not created
+    }
     rmSync(dir, { recursive: true, force: true });
   }
 }
