@@ -2,7 +2,7 @@
 // the image config (Entrypoint, Cmd, Env, WorkingDir, User), Alpine's owners (group 42), chown
 // to subordinate ids, --rm and --pull=never; a debootstrap Debian where chown and dpkg work.
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
+import { chmodSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { bunkerBin, bunkerSandbox, imagesSrc, type Sandbox } from "../support/bunker";
@@ -161,6 +161,44 @@ describe("images", () => {
       // the image is untouched by what the container did
       expect((await sb.run(["run", "--rm", "alpine:3.20.3", "sh", "-c", "test -e /bin/ls && test ! -e /etc/new && echo intact"])).stdout).toBe("intact\n");
     }, 60_000);
+
+  /**
+   * bunker chooses the rootfs itself on a host where overlayfs is refused: its runtime dir (where
+   * the probe mounts) is on an overlayfs, which can't be an upper dir. An outer user namespace
+   * (root inside) sets that up, and may hide fuse-overlayfs; an inner one maps our own id back.
+   */
+  async function runWhereOverlayIsRefused(hide: string[]) {
+    const [uid, gid] = [process.getuid!(), process.getgid!()];
+    const base = mkdtempSync(join(tmpdir(), "bunker-no-overlay-"));
+    const hideTools = hide.map((t) => `for d in /usr/bin /bin; do [ -e $d/${t} ] && mount --bind /dev/null $d/${t}; done;`).join(" ");
+    const ov = join(base, "ov");
+    const setup = `mkdir -p ${ov}/l ${ov}/u ${ov}/w ${ov}/m && mount -t overlay o -o lowerdir=${ov}/l,upperdir=${ov}/u,workdir=${ov}/w,userxattr ${ov}/m && ${hideTools} true`;
+    const bk = `env BUNKER_USERNS=single BUNKER_ROOT=${base}/store BUNKER_RUNTIME_DIR=${ov}/m/run ${bunkerBin}`;
+    const inner = `${bk} load -i ${join(imagesSrc, "busybox-1.38.0-musl-amd64-oci")} >/dev/null 2>&1 && ${bk} run --rm ${BUSYBOX} sh -c 'awk "\\$2 == \\"/\\" {print \\$3}" /proc/mounts; echo w > /etc/w && cat /etc/w'; echo "exit=$?"; cat ${ov}/m/run/rootfs-driver`;
+    const p = Bun.spawn(["unshare", "-rm", "sh", "-c", `${setup} && exec unshare -U --map-user=${uid} --map-group=${gid} sh -c '${inner.replace(/'/g, "'\\''")}'`], {
+      env: sb.env,
+      stdout: "pipe",
+      stderr: "pipe",
+    });
+    const [stdout, stderr] = await Promise.all([new Response(p.stdout).text(), new Response(p.stderr).text(), p.exited]);
+    chmodSync(join(ov, "w/work"), 0o700); // the outer overlay's work dir, mode 000
+    rmSync(base, { recursive: true, force: true });
+    return { stdout, stderr };
+  }
+
+  test.skipIf(fuseOverlayCheck().status !== "ok")("where overlayfs is refused, run chooses fuse-overlayfs by itself and says so", async () => {
+    const r = await runWhereOverlayIsRefused([]);
+    expect(r.stdout).toBe("fuse.fuse-overlayfs\nw\nexit=0\nfuse-overlayfs");
+    expect(r.stderr).toBe(`[warn] ${fallbackNotice("fuse-overlayfs")}\n`);
+  }, 60_000);
+
+  test("where overlayfs is refused and fuse-overlayfs is missing, run copies the image and says so", async () => {
+    const r = await runWhereOverlayIsRefused(["fuse-overlayfs"]);
+    const [rootType, ...rest] = r.stdout.split("\n");
+    expect(rootType).not.toMatch(/overlay/);
+    expect(rest).toEqual(["w", "exit=0", "copy"]);
+    expect(r.stderr).toBe(`[warn] ${fallbackNotice("copy")}\n`);
+  }, 60_000);
 
   test.skipIf(fuseOverlayCheck().status !== "ok")("kill -9 of bunker with fuse-overlayfs: the container and its fuse-overlayfs daemon go too", async () => {
     const p = Bun.spawn([bunkerBin, "run", "--rm", "--network", "none", BUSYBOX, "sh", "-c", "echo ready; exec sleep 1000"], {
