@@ -273,13 +273,40 @@ describe("logs -f", () => {
 
 describe("generate systemd", () => {
   test("prints a user unit that starts and stops the container with this bunker", async () => {
-    await detached("unit", "true");
+    // ends at SIGTERM: the unit's stop waits up to 10 s before SIGKILL
+    await detached("unit", "sh", "-c", "trap 'exit 0' TERM; while true; do sleep 0.05; done");
+    expect((await sb.run(["stop", "-t", "0", "unit"])).code).toBe(0);
     const r = await sb.run(["generate", "systemd", "unit"]);
     expect(r.code).toBe(0);
     expect(r.stdout).toContain(`ExecStart=${bunkerBin} start unit`);
     expect(r.stdout).toContain(`ExecStop=${bunkerBin} stop -t 10 unit`);
     expect(r.stdout).toContain(`Environment=BUNKER_ROOT=${sb.root}`);
+    expect(r.stdout).toContain("Type=forking");
     expect(r.stdout).toContain("WantedBy=default.target");
+    // what systemd would run, with the unit's environment: start, then stop, the container
+    const line = (key: string) => r.stdout.split("\n").find((l) => l.startsWith(`${key}=`))!.slice(key.length + 1);
+    const [envKey, envValue] = line("Environment").split("=");
+    const env = { ...sb.env, [envKey]: envValue };
+    const start = Bun.spawnSync(line("ExecStart").split(" "), { env, stdout: "pipe", stderr: "pipe" });
+    expect(start.exitCode).toBe(0);
+    expect(await field("unit", "{{.State.Status}}")).toBe("running");
+    const stop = Bun.spawnSync(line("ExecStop").split(" "), { env, stdout: "pipe", stderr: "pipe" });
+    expect(stop.exitCode).toBe(0);
+    expect(await field("unit", "{{.State.Status}}")).toBe("exited");
+    oneLineError(await sb.run(["generate", "systemd", "nosuch"]), "no such container: nosuch");
+  });
+
+  test.skipIf(!Bun.which("systemd-analyze"))("systemd-analyze verify finds nothing wrong in the unit", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "bunker-unit-"));
+    try {
+      const file = join(dir, "container-unit.service");
+      await Bun.write(file, (await sb.run(["generate", "systemd", "unit"])).stdout);
+      const v = Bun.spawnSync(["systemd-analyze", "verify", file], { stdout: "pipe", stderr: "pipe" });
+      expect(v.stderr.toString()).toBe("");
+      expect(v.exitCode).toBe(0);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });
 
