@@ -84,7 +84,7 @@ function firstLine(text: string): string {
  * readiness some 40 ms later). slirp4netns writes "1" to --ready-fd=3 once configured.
  */
 const LAUNCHER = `cpid=$1 kind=$2 ready=$3 err=$4 pidf=$5; shift 5
-trap 'kill $(cat "$pidf" 2>/dev/null) 2>/dev/null; exit 0' TERM HUP INT
+trap 'kill $(cat "$pidf" 2>/dev/null) 2>/dev/null; rm -f "$pidf"; exit 0' TERM HUP INT
 if [ "$kind" = daemon ]; then
   "$@" 2>"$err" >/dev/null </dev/null || exit 1
   echo 1 >>"$ready"
@@ -94,7 +94,8 @@ else
 fi
 tail -s 0.2 --pid="$cpid" -f /dev/null >/dev/null 2>&1 </dev/null &
 wait $!
-kill $(cat "$pidf" 2>/dev/null) 2>/dev/null`;
+kill $(cat "$pidf" 2>/dev/null) 2>/dev/null
+rm -f "$pidf"`;
 
 interface Helper {
   pid: number;

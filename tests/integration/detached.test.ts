@@ -290,6 +290,12 @@ function processesMentioning(text: string): string[] {
   return found;
 }
 
+/** What the network helpers of the container with this pid keep in the runtime dir. */
+function netFilesOf(pid: number): string[] {
+  const dir = join(sb.runroot, "net");
+  return existsSync(dir) ? readdirSync(dir).filter((f) => f.includes(`-${pid}.`)) : [];
+}
+
 /** Host processes serving a container's network: pasta and its launcher name the container's pid. */
 function networkHelpersOf(pid: number): number[] {
   const found: number[] = [];
@@ -332,6 +338,8 @@ describe.if(whyUnusable("pasta") === undefined)("run -d on the default network (
     expect((await sb.run(["stop", "-t", "1", "web"])).code).toBe(0);
     await until("the network helpers to end with the container", () => helpers.every((h) => !alive(h)));
     expect(await fetch(`http://${port}/`).then(() => "open", () => "closed")).toBe("closed");
+    // and their runtime files went with them
+    await until("the network helpers' files to go", () => netFilesOf(pid).length === 0);
     // a stopped container publishes nothing
     expect((await sb.run(["port", "web"])).stdout).toBe("");
     oneLineError(await sb.run(["port", "web", "80"]), "no public port '80/tcp' published for web");
@@ -352,10 +360,12 @@ describe.if(whyUnusable("pasta") === undefined)("run -d on the default network (
       return body !== "";
     });
     expect(body).toBe("second\n");
-    const helpers = networkHelpersOf(liveState(r.stdout.trim()).Pid);
+    const pid = liveState(r.stdout.trim()).Pid;
+    const helpers = networkHelpersOf(pid);
     expect(helpers.length).toBeGreaterThan(0);
     expect((await sb.run(["rm", "-f", "reweb"])).code).toBe(0);
     await until("the network helpers to end with the container", () => helpers.every((h) => !alive(h)));
+    await until("the network helpers' files to go", () => netFilesOf(pid).length === 0);
   }, 30_000);
 });
 
