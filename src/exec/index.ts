@@ -11,7 +11,7 @@ import { errnoMessage, forwardSignals, startFailure, syncPipes, waitForExit } fr
 import { encodeProgram } from "../runtime/program";
 import type { ContainerSpec } from "../runtime/spec";
 import { processSteps } from "../runtime/steps";
-import { attachTerminal, openPty, type Pty } from "../runtime/tty";
+import { attachTerminal, copyWindowSize, openPty, type Pty } from "../runtime/tty";
 import { buildEnv, resolveUser } from "../runtime/user";
 import { cgroupPathOf } from "../cgroup/manager";
 
@@ -57,6 +57,7 @@ function containerPty(pid: number): Pty {
     closeSync(master);
     return openPty(); // an older kernel: the host's pty still works, without a name inside
   }
+  copyWindowSize(master);
   return { master, slave };
 }
 

@@ -18,10 +18,15 @@ export function openPty(): Pty {
   if (master < 0) throw new BunkerError(`cannot open a pseudo-terminal: ${errnoMessage(-master)}`);
   const path = new TextDecoder().decode(name.subarray(0, name.indexOf(0)));
   const slave = openSync(path, fsc.O_RDWR | fsc.O_NOCTTY);
+  copyWindowSize(master);
   return { master, slave };
 }
 
-function copyWindowSize(master: number): void {
+/**
+ * Gives the pty the size of bunker's terminal. Done as the pty is made, before the container is
+ * released: a command that asks at once (stty size) must not see 0x0.
+ */
+export function copyWindowSize(master: number): void {
   for (const fd of [1, 0, 2]) {
     const ws = native().bk_get_winsize(fd);
     if (ws >= 0) {
@@ -43,7 +48,6 @@ export interface TerminalSession {
  * exit path), SIGWINCH → TIOCSWINSZ, stdin → master when interactive, master → stdout.
  */
 export function attachTerminal(pty: Pty, interactive: boolean): TerminalSession {
-  copyWindowSize(pty.master);
   const raw = interactive && process.stdin.isTTY === true;
   if (raw) process.stdin.setRawMode(true);
   const onWinch = () => copyWindowSize(pty.master);
