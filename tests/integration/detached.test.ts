@@ -133,7 +133,15 @@ describe("run -d", () => {
     expect(ps.stdout).toContain("Exited (-1)");
     expect(await inspect("victim", "{{.State.Status}} {{.State.ExitCode}} {{.State.Running}}")).toBe("exited -1 false");
     expect(await inspect("victim", "{{.State.Error}}")).toContain("monitor");
-    expect((await sb.run(["rm", "victim"])).code).toBe(0);
+    expect((await sb.run(["wait", "victim"])).stdout).toBe("-1\n");
+    oneLineError(await sb.run(["exec", "victim", "true"]), "is not running");
+    expect((await sb.run(["ps", "-q"])).stdout).not.toContain(id.slice(0, 12));
+    // it can be started again, under a new monitor
+    expect((await sb.run(["start", "victim"])).code).toBe(0);
+    const again = liveState(id);
+    expect(again.MonitorPid).not.toBe(s.MonitorPid);
+    expect(await inspect("victim", "{{.State.Status}} {{.State.ExitCode}} {{.State.Error}}")).toBe("running 0");
+    expect((await sb.run(["rm", "-f", "victim"])).code).toBe(0);
   });
 
   test("--restart on-failure:2 gives up after 2 restarts", async () => {
