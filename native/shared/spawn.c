@@ -482,6 +482,8 @@ static int run_step(const struct bk_step *s) {
   case BK_OP_UMASK:
     umask((mode_t)int_at(s, 0));
     return 0;
+  case BK_OP_UNSHARE:
+    return syscall(SYS_unshare, (unsigned long)int_at(s, 0)) == 0 ? 0 : -errno;
   default:
     return -EINVAL;
   }

@@ -37,6 +37,7 @@ enum bk_op {
   BK_OP_RLIMIT = 17,    // ints: resource, soft, hard
   BK_OP_IFUP_LO = 18,   // brings the loopback interface of the (new) network namespace up
   BK_OP_UMASK = 19,     // ints: mask
+  BK_OP_UNSHARE = 20,   // ints: CLONE_NEW* flags (unshare(2))
 };
 
 // Validates the program, then clones the child that runs it. Returns the child's pid (in the

@@ -21,6 +21,7 @@ export const enum Op {
   Rlimit = 17,
   IfupLo = 18,
   Umask = 19,
+  Unshare = 20,
 }
 
 const MAGIC = 0x50534b42;

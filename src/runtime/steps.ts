@@ -18,6 +18,8 @@ const MS_BIND = 4096;
 const MS_REC = 16384;
 const MS_PRIVATE = 1 << 18;
 const MS_STRICTATIME = 1 << 24;
+// <sched.h>
+const CLONE_NEWCGROUP = 0x02000000;
 
 const enum Create {
   No = 0,
@@ -124,6 +126,11 @@ export interface Stdio {
 export function buildSteps(spec: ContainerSpec, exec: ExecTarget, stdio: Stdio): Step[] {
   const { steps, root } = rootfsSteps(spec);
   const s: Step[] = [
+    // The cgroup namespace is made again here, after the go byte, when the process sits in its
+    // final cgroup: a systemd scope moves it only after the clone (src/cgroup), and the namespace
+    // made by the clone would stay rooted in bunker's cgroup (/sys/fs/cgroup inside would show
+    // that, and exec could not clone into a cgroup outside it).
+    { op: Op.Unshare, ints: [CLONE_NEWCGROUP], strs: [], what: "make the cgroup namespace" },
     // Nothing we mount may propagate back to the host's mount namespace.
     mount({ target: "/", flags: MS_REC | MS_PRIVATE, targetInRoot: false }),
     ...steps,
