@@ -139,6 +139,13 @@ describe("rm -v", () => {
     expect(made).toContain("named-keep");
     const anon = made.find((v) => v !== "named-keep")!;
     expect(anon).toMatch(/^[0-9a-f]{64}$/);
+    const mounts = JSON.parse(await field("withvols", "{{json .Mounts}}"));
+    expect(mounts).toEqual(
+      expect.arrayContaining([
+        expect.objectContaining({ Type: "volume", Name: anon, Destination: "/anon", RW: true }),
+        expect.objectContaining({ Type: "volume", Name: "named-keep", Destination: "/named", RW: true }),
+      ]),
+    );
     expect((await sb.run(["rm", "-v", "withvols"])).code).toBe(0);
     expect(await volumes()).toEqual([...before, "named-keep"].sort());
     // without -v the anonymous volume stays, as in docker
