@@ -8,8 +8,7 @@
 //       before the clone: pass cg.dirFd to the spawn (clone3 CLONE_INTO_CGROUP, with CLONE_NEWCGROUP
 //       the container's /sys/fs/cgroup is its own cgroup); after the clone and before releasing the
 //       child: await cg.attach(pid); when the container has ended: cg.oomKilled() then await cg.remove().
-//   cgroupPathOf(id)                                       → the live cgroup dir of a container (stats, exec)
-//   joinContainerCgroup(id, pid)                           → an exec'd process joins the container's cgroup
+//   cgroupPathOf(id)                                       → the live cgroup dir of a container (stats; exec clones into it)
 //   cg.release(monitorPid)                                 → run -d: the monitor owns the cgroup from now on
 //   dockerResources(limits)                                → HostConfig's Memory, NanoCpus, PidsLimit... for inspect
 //   readStats(path), oomKilled(path)
@@ -33,6 +32,6 @@ export {
   type ResourceFlag,
   type ResourceLimits,
 } from "./limits";
-export { cgroupPathOf, checkCgroupLimits, cleanupStaleCgroups, type ContainerCgroup, createContainerCgroup, joinContainerCgroup, oomKilled, transientScopeCommand } from "./manager";
+export { cgroupPathOf, checkCgroupLimits, cleanupStaleCgroups, type ContainerCgroup, createContainerCgroup, oomKilled, transientScopeCommand } from "./manager";
 export { type CgroupReport, type CgroupReportLine, cgroupReport } from "./report";
 export { type CgroupStats, readStats } from "./stats";

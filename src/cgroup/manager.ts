@@ -5,6 +5,8 @@
 import {
   closeSync,
   constants,
+  type Dirent,
+  type FSWatcher,
   existsSync,
   mkdirSync,
   openSync,
@@ -13,6 +15,7 @@ import {
   renameSync,
   rmdirSync,
   rmSync,
+  watch,
   writeFileSync,
 } from "node:fs";
 import { join } from "node:path";
@@ -93,6 +96,14 @@ function writeCgroupFile(dir: string, file: string, value: string): void {
   writeFileSync(join(dir, file), value);
 }
 
+function readText(path: string): string {
+  try {
+    return readFileSync(path, "utf8");
+  } catch {
+    return "";
+  }
+}
+
 function isPopulated(dir: string): boolean {
   try {
     return /^populated 1$/m.test(readFileSync(join(dir, "cgroup.events"), "utf8"));
@@ -108,14 +119,22 @@ async function removeCgroupTree(dir: string): Promise<void> {
     try {
       writeCgroupFile(dir, "cgroup.kill", "1"); // kernel ≥ 5.14: SIGKILL to every process inside
     } catch {
-      for (const pid of readFileSync(join(dir, "cgroup.procs"), "utf8").split("\n").filter(Boolean)) {
+      for (const pid of readText(join(dir, "cgroup.procs")).split("\n").filter(Boolean)) {
         try {
           process.kill(Number(pid), "SIGKILL");
         } catch {}
       }
     }
   }
-  for (const entry of readdirSync(dir, { withFileTypes: true })) if (entry.isDirectory()) await removeCgroupTree(join(dir, entry.name));
+  // A systemd scope's cgroup may vanish under us: the manager removes it once it is empty.
+  let entries: Dirent[];
+  try {
+    entries = readdirSync(dir, { withFileTypes: true });
+  } catch (e) {
+    if (errnoCode(e) === "ENOENT") return;
+    throw e;
+  }
+  for (const entry of entries) if (entry.isDirectory()) await removeCgroupTree(join(dir, entry.name));
   // Dying tasks leave the cgroup asynchronously: rmdir says EBUSY until they are gone.
   for (let attempt = 0; ; attempt++) {
     try {
@@ -128,17 +147,6 @@ async function removeCgroupTree(dir: string): Promise<void> {
       await Bun.sleep(10);
     }
   }
-}
-
-/**
- * Moves a process (an `exec` into the container, still waiting before its command) into the
- * container's cgroup. False when the container has no cgroup (none could be made, or disabled).
- */
-export function joinContainerCgroup(id: string, pid: number): boolean {
-  const path = cgroupPathOf(id);
-  if (!path) return false;
-  writeCgroupFile(path, "cgroup.procs", String(pid));
-  return true;
 }
 
 /** Reads memory.events: has the kernel's OOM killer killed something in this cgroup? */
@@ -351,6 +359,14 @@ function cgroupOfProcess(pid: number): string {
  */
 function systemdScope(id: string, limits: ResourceLimits, mount: string): ContainerCgroup {
   let path = "";
+  // The manager removes the scope's cgroup as soon as it is empty, possibly before the container's
+  // exit is seen here: so memory.events is watched while the container runs.
+  let oomSeen = false;
+  let oomWatch: FSWatcher | undefined;
+  const stopWatching = () => {
+    oomWatch?.close();
+    oomWatch = undefined;
+  };
   const unit = `${PREFIX}${id}.scope`;
   const limited = hasLimits(limits);
   const fail = (why: string) => {
@@ -379,12 +395,24 @@ function systemdScope(id: string, limits: ResourceLimits, mount: string): Contai
       self.path = path;
       writeRecord(id, { path, creatorPid: process.pid, creatorStart: processStart("self") ?? "" });
       applyLimits(path, limits);
+      const scopePath = path;
+      try {
+        oomWatch = watch(join(scopePath, "memory.events"), () => {
+          if (oomKilled(scopePath)) oomSeen = true;
+        });
+        oomWatch.on("error", stopWatching);
+        oomWatch.unref();
+      } catch (e) {
+        log.debug(`not watching ${scopePath}/memory.events: ${errnoMessage(e)}`);
+      }
     },
-    oomKilled: () => (path ? oomKilled(path) : false),
+    oomKilled: () => oomSeen || (path ? oomKilled(path) : false),
     release(ownerPid?: number) {
+      stopWatching();
       if (path && ownerPid !== undefined) writeRecord(id, { path, creatorPid: ownerPid, creatorStart: processStart(ownerPid) ?? "" });
     },
     async remove() {
+      stopWatching();
       if (path) await removeCgroupTree(path);
       dropRecord(id);
     },

@@ -28,6 +28,17 @@ const CHECKS = [
   "undelegated-no-limit-runs",
   "undelegated-cgroups-disabled",
   "doctor-undelegated",
+  "scope-user-manager",
+  "scope-doctor",
+  "scope-no-limit-run",
+  "scope-namespace",
+  "scope-limits",
+  "scope-exec-joins",
+  "scope-stats",
+  "scope-removed",
+  "scope-oom",
+  "scope-oom-inspect",
+  "scope-cgroups-gone",
 ];
 
 const unavailable = vmLaneUnavailable();

@@ -24,6 +24,10 @@ export interface VmLaneResult {
 const GUEST_DIR = join(import.meta.dir, "guest");
 const BUSYBOX_LAYOUT = join(imagesSrc, "busybox-1.38.0-musl-amd64-oci");
 
+/** A systemd user manager and the user's D-Bus, for the transient-scope checks (systemd-scope.sh). */
+const SYSTEMD_PROGRAMS = ["/lib/systemd/systemd", "/usr/bin/busctl", "/usr/bin/dbus-daemon"];
+const DBUS_SESSION_CONF = "/usr/share/dbus-1/session.conf";
+
 /** Why the lane can't run on this machine (then it is skipped, loudly), or undefined. */
 export function vmLaneUnavailable(): string | undefined {
   if (!qemuPath()) return "qemu-system-x86_64 is not installed (Debian: qemu-system-x86)";
@@ -63,6 +67,7 @@ export async function runVmLane(opts: { timeoutMs: number; onLine?: (line: strin
     unpackBusybox(rootfs);
     const files: Record<string, { host: string; mode?: number }> = {};
     for (const f of readdirSync(GUEST_DIR)) if (f !== "init.sh") files[`vmtests/${f}`] = { host: join(GUEST_DIR, f), mode: 0o644 };
+    files[DBUS_SESSION_CONF.slice(1)] = { host: DBUS_SESSION_CONF, mode: 0o644 };
     const initrd = join(work, "initrd.cpio");
     buildInitramfs({
       out: initrd,
@@ -72,6 +77,7 @@ export async function runVmLane(opts: { timeoutMs: number; onLine?: (line: strin
       init: readFileSync(join(GUEST_DIR, "init.sh"), "utf8"),
       files,
       trees: { "rootfs/busybox": { host: rootfs, uid: 1000 }, "images/busybox": { host: BUSYBOX_LAYOUT, uid: 0 } },
+      programs: SYSTEMD_PROGRAMS,
     });
     const boot = await bootVm({ vmlinuz: kernel.vmlinuz, initrd, timeoutMs: opts.timeoutMs, onLine: opts.onLine });
     const checks = new Map<string, VmCheck>();

@@ -19,7 +19,7 @@ brun --rm --rootfs $R --cpuset-cpus 0-5 true
 
 # A memory hog: tail keeps a line with no newline in memory, forever.
 brun --name hog --rootfs $R --memory 32m --memory-swap 32m tail /dev/zero
-if [ "$RC" = 137 ] && echo "$OUT" | grep -qi "memory"; then pass oom-exit-137 "exit 137: $OUT"; else fail oom-exit-137 "exit $RC: $OUT"; fi
+if [ "$RC" = 137 ] && [ "$(echo "$OUT" | grep -c .)" = 1 ] && echo "$OUT" | grep -q "out of memory (its --memory limit)"; then pass oom-exit-137 "exit 137: $OUT"; else fail oom-exit-137 "exit $RC: $OUT"; fi
 run bunker inspect hog
 if echo "$OUT" | grep -q '"OOMKilled": *true' && echo "$OUT" | grep -q '"Memory": *33554432'; then pass oom-inspect "State.OOMKilled true, HostConfig.Memory 32MiB"; else fail oom-inspect "exit $RC: $(echo "$OUT" | grep -i -e oom -e error)"; fi
 bunker rm -f hog >/dev/null 2>&1
@@ -37,8 +37,10 @@ if [ "$RC" = 0 ] && [ "${throttled:-0}" -gt 0 ] && [ "${share:-0}" -ge 10 ] && [
   pass cpus-throttle "nr_throttled=$throttled usage=${share}% of one CPU"
 else fail cpus-throttle "exit $RC throttled=$throttled share=$share: $OUT"; fi
 
-# stats reads the live cgroup of a running container.
-bunker run --network none --name busy --rootfs $R --memory 48m --pids-limit 20 sleep 60 >/dev/null 2>&1 &
+# stats reads the live cgroup of a running container: one that read 4 MiB from a RAM disk and
+# then spins at --cpus 0.5.
+bunker run --network none --name busy --rootfs $R --memory 48m --pids-limit 20 --cpus 0.5 -v /dev/ram0:/dev/ram0 \
+  sh -c 'dd if=/dev/ram0 of=/dev/null bs=64k count=64 iflag=direct 2>/dev/null; while :; do :; done' >/dev/null 2>&1 &
 runner=$!
 # until the container runs (its state says so and its cgroup holds its process)
 i=0; while [ $i -lt 30 ]; do
@@ -46,7 +48,9 @@ i=0; while [ $i -lt 30 ]; do
   echo "$OUT" | grep -q '"PIDs":"1"' && break
   sleep 0.5; i=$((i+1))
 done
-if [ "$RC" = 0 ] && echo "$OUT" | grep -q '"MemUsage":"[^"]* / 48MiB"' && echo "$OUT" | grep -q '"PIDs":"1"' && echo "$OUT" | grep -q '"Name":"busy"'; then
+cpu=$(echo "$OUT" | sed -n 's/.*"CPUPerc":"\([0-9]*\)\.[0-9]*%".*/\1/p')
+if [ "$RC" = 0 ] && echo "$OUT" | grep -q '"MemUsage":"[^"]* / 48MiB"' && echo "$OUT" | grep -q '"PIDs":"1"' && echo "$OUT" | grep -q '"Name":"busy"' \
+  && echo "$OUT" | grep -q '"BlockIO":"4.19MB / 0B"' && [ "${cpu:-0}" -ge 25 ] && [ "${cpu:-0}" -le 60 ]; then
   pass stats "$OUT"
 else fail stats "exit $RC: $OUT"; fi
 run bunker stats --no-stream busy

@@ -1,0 +1,55 @@
+# Checks run as uid 1002, in a session scope that is root's, beside a systemd user manager that runs
+# in user@1002.service with the user's D-Bus: each container gets a transient scope from it.
+. /vmtests/lib.sh
+MANAGER=/sys/fs/cgroup/user.slice/user-1002.slice/user@1002.service
+manager_call() { busctl --user call org.freedesktop.systemd1 /org/freedesktop/systemd1 "$@"; }
+scopes() { find $MANAGER -type d -name 'bunker-*.scope' 2>/dev/null; }
+
+# The manager is up once it answers on the user's bus (it starts in the background at boot).
+i=0
+until manager_call org.freedesktop.DBus.Peer Ping >/dev/null 2>&1 || [ $i -ge 240 ]; do sleep 0.5; i=$((i+1)); done
+run busctl --user call org.freedesktop.systemd1 /org/freedesktop/systemd1 org.freedesktop.DBus.Peer Ping
+[ "$RC" = 0 ] && pass scope-user-manager "answered after $((i / 2)) s" || fail scope-user-manager "exit $RC: $OUT"
+
+run bunker doctor
+line=$(echo "$OUT" | grep -A1 cgroups | oneline)
+echo "$line" | grep -q "^ok *cgroups.*transient systemd scopes under $MANAGER; controllers: cpu cpuset io memory pids" && pass scope-doctor "$line" || fail scope-doctor "$OUT"
+
+brun --rm --rootfs $R true
+[ "$RC" = 0 ] && pass scope-no-limit-run "exit 0" || fail scope-no-limit-run "exit $RC: $OUT"
+
+# The container is moved into its scope after the clone, still before its command: its cgroup
+# namespace is made after the move, so /sys/fs/cgroup inside is the scope with the limits.
+brun --rm --rootfs $R --memory 48m --pids-limit 12 sh -c 'cat /proc/self/cgroup /sys/fs/cgroup/memory.max /sys/fs/cgroup/pids.max'
+[ "$RC" = 0 ] && [ "$(echo "$OUT" | oneline)" = "0::/ 50331648 12 " ] && pass scope-namespace "$(echo "$OUT" | oneline)" || fail scope-namespace "exit $RC: $OUT"
+
+# A detached container: its scope is known to the manager and holds the limits.
+run bunker run -d --network none --name scoped --rootfs $R --memory 40m --pids-limit 15 --cpus 0.5 sleep 60
+did=$OUT
+dcg=$(scopes | grep "/bunker-$did.scope$")
+unit=$(manager_call org.freedesktop.systemd1.Manager GetUnit s "bunker-$did.scope" 2>&1)
+if [ -n "$dcg" ] && [ "$(cat $dcg/memory.max)" = 41943040 ] && [ "$(cat $dcg/pids.max)" = 15 ] && [ "$(cat $dcg/cpu.max)" = "50000 100000" ] \
+  && [ -n "$(cat $dcg/cgroup.procs)" ] && echo "$unit" | grep -q "^o "; then
+  pass scope-limits "$dcg: $unit"
+else fail scope-limits "exit $RC: $OUT; scopes: $(scopes); unit: $unit"; fi
+
+run bunker exec scoped cat /proc/self/cgroup
+# the exec'd process is in the scope: the root of the container's cgroup namespace
+[ "$RC" = 0 ] && [ "$OUT" = "0::/" ] && pass scope-exec-joins "$OUT" || fail scope-exec-joins "exit $RC: $OUT"
+
+run bunker stats --no-stream --format json scoped
+[ "$RC" = 0 ] && echo "$OUT" | grep -q '"MemUsage":"[^"]* / 40MiB"' && echo "$OUT" | grep -q '"PIDs":"1"' && pass scope-stats "$OUT" || fail scope-stats "exit $RC: $OUT"
+
+run bunker rm -f scoped
+i=0; while [ $i -lt 40 ] && [ -n "$(scopes)" ]; do sleep 0.25; i=$((i+1)); done
+[ "$RC" = 0 ] && [ -z "$(scopes)" ] && pass scope-removed "no bunker-*.scope left" || fail scope-removed "exit $RC: $OUT; left: $(scopes)"
+
+# OOM in a scope: the manager removes an empty scope's cgroup at once, so the kill must be seen anyway.
+brun --name hog --rootfs $R --memory 32m --memory-swap 32m tail /dev/zero
+if [ "$RC" = 137 ] && [ "$(echo "$OUT" | grep -c .)" = 1 ] && echo "$OUT" | grep -q "out of memory"; then pass scope-oom "exit 137: $OUT"; else fail scope-oom "exit $RC: $OUT"; fi
+run bunker inspect hog
+echo "$OUT" | grep -q '"OOMKilled": *true' && pass scope-oom-inspect "State.OOMKilled true" || fail scope-oom-inspect "exit $RC: $(echo "$OUT" | grep -i -e oom -e error)"
+bunker rm -f hog >/dev/null 2>&1
+
+left=$(scopes)
+[ -z "$left" ] && pass scope-cgroups-gone "no bunker-*.scope under $MANAGER" || fail scope-cgroups-gone "left: $left"
