@@ -55,6 +55,11 @@ function oneLineError(r: { code: number; stderr: string }, text: string) {
 
 const alive = (pid: number) => existsSync(`/proc/${pid}`) && !readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1].startsWith("Z");
 
+/** Resident set of a process, from /proc. */
+function rssKb(pid: number): number {
+  return Number(/VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, "utf8"))![1]);
+}
+
 function sessionOf(pid: number): number {
   return Number(readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1].split(" ")[3]);
 }
@@ -69,9 +74,8 @@ describe("run -d", () => {
     // the container's parent is the monitor, not bunker (which has exited)
     expect(Number(readFileSync(`/proc/${s.Pid}/stat`, "utf8").split(") ")[1].split(" ")[1])).toBe(s.MonitorPid);
     expect(readlinkSync(`/proc/${s.MonitorPid}/exe`)).toContain("memfd:bunker-helper");
-    const rssKb = Number(/VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${s.MonitorPid}/status`, "utf8"))![1]);
-    expect(rssKb).toBeGreaterThan(0);
-    expect(rssKb).toBeLessThanOrEqual(1024);
+    expect(rssKb(s.MonitorPid)).toBeGreaterThan(0);
+    expect(rssKb(s.MonitorPid)).toBeLessThanOrEqual(1024);
     const ps = await sb.run(["ps"]);
     expect(ps.stdout.split("\n")[0]).toMatch(/^CONTAINER ID\s+IMAGE\s+COMMAND\s+CREATED\s+STATUS\s+PORTS\s+NAMES$/);
     expect(ps.stdout).toContain(id.slice(0, 12));
@@ -161,6 +165,8 @@ describe("run -d", () => {
       // exit 0 too: only on-failure looks at the code
       await detached(["--name", "phoenix", "--restart", policy], "sh", "-c", "sleep 0.1; exit 0");
       await until("two restarts", async () => Number(await inspect("phoenix", "{{.RestartCount}}")) >= 2);
+      // restarts (each one ran bunker container-setup) cost the monitor nothing lasting
+      expect(rssKb(liveState(await inspect("phoenix", "{{.Id}}")).MonitorPid)).toBeLessThanOrEqual(1024);
       const stop = await sb.run(["stop", "-t", "1", "phoenix"]);
       expect(stop.code).toBe(0);
       expect(stop.stdout).toBe("phoenix\n");
@@ -200,6 +206,7 @@ describe("run -d", () => {
     const ps = await sb.run(["exec", "tty", "ps", "-o", "pid,tty,args"]);
     expect(ps.stdout).toMatch(/^\s*1\s+\d+,\d+\s+sh$/m); // PID 1 has a controlling terminal
     await until("the prompt in the log", async () => (await sb.run(["logs", "tty"])).stdout.includes("# "));
+    for (const n of ["tty", "stdin"]) expect(rssKb(liveState(await inspect(n, "{{.Id}}")).MonitorPid)).toBeLessThanOrEqual(1024);
     expect((await sb.run(["stop", "-t", "1", "tty", "stdin"])).code).toBe(0);
     expect(await inspect("stdin", "{{.State.Status}}")).toBe("exited");
     await sb.run(["rm", "tty", "stdin"]);
