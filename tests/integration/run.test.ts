@@ -386,21 +386,22 @@ describe("exit codes", () => {
 });
 
 describe("process semantics", () => {
-  test("SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGUSR1 and SIGUSR2 sent to bunker all reach the container's main process", async () => {
-    const signals = ["INT", "TERM", "HUP", "QUIT", "USR1", "USR2"] as const;
-    // PID 1 gets only the signals it handles: one trap per signal, each naming what arrived; the
-    // last one also ends the container, so every earlier one must have left it running.
-    const traps = signals.map((s, i) => `trap 'echo got-${s}${i === signals.length - 1 ? "; exit 42" : ""}' ${s};`).join(" ");
-    const p = await startReady(["run", "--rm", "--rootfs", rootfs, "sh", "-c", `${traps} echo ready; while :; do sleep 0.05; done`]);
-    for (const sig of signals) {
-      p.kill(`SIG${sig}`);
-      // One at a time: the next goes only once the trap has run (no timing assumed).
-      await p.waitFor(`got-${sig}`);
-    }
-    expect(await p.exited).toBe(42);
-    const seen = (await p.output).split("\n").filter((l) => l.startsWith("got-"));
-    expect(seen).toEqual(signals.map((s) => `got-${s}`));
-  });
+  for (const init of [[], ["--init"]])
+    test(`SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGUSR1 and SIGUSR2 sent to bunker all reach the container's main process${init.length ? " (through --init)" : ""}`, async () => {
+      const signals = ["INT", "TERM", "HUP", "QUIT", "USR1", "USR2"] as const;
+      // PID 1 gets only the signals it handles: one trap per signal, each naming what arrived; the
+      // last one also ends the container, so every earlier one must have left it running.
+      const traps = signals.map((s, i) => `trap 'echo got-${s}${i === signals.length - 1 ? "; exit 42" : ""}' ${s};`).join(" ");
+      const p = await startReady(["run", "--rm", ...init, "--rootfs", rootfs, "sh", "-c", `${traps} echo ready; while :; do sleep 0.05; done`]);
+      for (const sig of signals) {
+        p.kill(`SIG${sig}`);
+        // One at a time: the next goes only once the trap has run (no timing assumed).
+        await p.waitFor(`got-${sig}`);
+      }
+      expect(await p.exited).toBe(42);
+      const seen = (await p.output).split("\n").filter((l) => l.startsWith("got-"));
+      expect(seen).toEqual(signals.map((s) => `got-${s}`));
+    });
 
   test("a forwarded SIGTERM that the container does not handle ends it with 143 (through --init)", async () => {
     const p = await startReady(["run", "--rm", "--init", "--rootfs", rootfs, "sh", "-c", "echo ready; exec sleep 1000"]);
