@@ -385,6 +385,19 @@ describe.if(whyUnusable("pasta") === undefined)("run -d on the default network (
 });
 
 describe("concurrency", () => {
+  test("10 run -d --name same at once: one wins, the others are refused with a clear error", async () => {
+    const runs = await Promise.all(Array.from({ length: 10 }, () => sb.run(["run", "-d", "--network", "none", "--name", "same", "--rootfs", rootfs, "sleep", "600"])));
+    const won = runs.filter((r) => r.code === 0);
+    expect(won).toHaveLength(1);
+    for (const r of runs.filter((x) => x.code !== 0)) {
+      expect(r.code).toBe(125);
+      expect(r.stderr.trim().split("\n")).toHaveLength(1);
+      expect(r.stderr).toContain('the container name "same" is already in use');
+    }
+    expect((await sb.run(["ps", "-aq", "--no-trunc"])).stdout).toBe(won[0].stdout);
+    expect((await sb.run(["rm", "-f", "same"])).code).toBe(0);
+  });
+
   test("50 run -d at once, then 50 rm -f at once: unique names, nothing left behind", async () => {
     const runs = await Promise.all(Array.from({ length: 50 }, () => sb.run(["run", "-d", "--network", "none", "--rootfs", rootfs, "sleep", "600"])));
     for (const r of runs) expect(r.code).toBe(0);
