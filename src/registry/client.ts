@@ -82,9 +82,13 @@ function isNetworkError(e: unknown): boolean {
   return !(e instanceof BunkerError) && !(e instanceof DOMException && (e.name === "AbortError" || e.name === "TimeoutError"));
 }
 
+/** A network error in one line: Bun's code and message, without its "pass verbose: true" advice. */
 function errorText(e: unknown): string {
   const err = e as { code?: string; message?: string };
-  return [err?.code, err?.message].filter(Boolean).join(": ") || String(e);
+  const message = (err?.message ?? "").replace(/\.? For more information, pass `verbose: true`.*$/s, "").trim();
+  if (err?.code === "Malformed_HTTP_Response") return "it answered something that is not HTTP";
+  if (err?.code && message.includes(err.code)) return message;
+  return [err?.code, message].filter(Boolean).join(": ") || String(e);
 }
 
 async function readLimited(res: Response, limit: number, what: string): Promise<Uint8Array> {

@@ -441,6 +441,28 @@ describe("pull failures: one line, exit 125, nothing stored", () => {
     expect(images).toBe("");
   }, 60_000);
 
+  test("a server that doesn't speak HTTP", async () => {
+    const garbage = Bun.listen({
+      hostname: "127.0.0.1",
+      port: 0,
+      socket: {
+        data(sock) {
+          sock.write("SSH-2.0-OpenSSH_9.2\r\n\r\n\x00\x01garbage");
+          sock.end();
+        },
+      },
+    });
+    const other = bunkerSandbox();
+    try {
+      const r = await other.run(["pull", `127.0.0.1:${garbage.port}/busybox:musl`]);
+      expectErrorLast(r, new RegExp(`^Error: cannot reach 127\\.0\\.0\\.1:${garbage.port}: it answered something that is not HTTP \\(tried 4 times\\)$`));
+      expect(layers(other.root)).toEqual([]);
+    } finally {
+      garbage.stop(true);
+      other.cleanup();
+    }
+  });
+
   test("a manifest that is not JSON", async () => {
     const { r, images } = await pullThrough((u) =>
       u.pathname.includes("/manifests/") ? new Response("<html>garbage", { headers: { "content-type": "application/vnd.oci.image.manifest.v1+json" } }) : undefined,
