@@ -1,6 +1,7 @@
 // bunker run on stored images: overlayfs over the layers with a per-container writable layer,
 // the image config (Entrypoint, Cmd, Env, WorkingDir, User), Alpine's owners (group 42), chown
-// to subordinate ids, --rm and --pull=never; a debootstrap Debian where chown and dpkg work.
+// to subordinate ids, --rm and --pull; a debootstrap Debian where chown and dpkg work; the rootfs
+// fallbacks (fuse-overlayfs, copy) forced and chosen by themselves; pulls from the test registry.
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { chmodSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -9,6 +10,7 @@ import { bunkerBin, bunkerSandbox, imagesSrc, type Sandbox } from "../support/bu
 import { fuseOverlayCheck } from "../../src/doctor";
 import { fallbackNotice } from "../../src/runtime/rootfs";
 import { gzipLayer, writeOciLayout } from "../support/oci";
+import { standardRegistry } from "../support/registry";
 
 let sb: Sandbox;
 let layouts: string;
@@ -229,6 +231,23 @@ describe("images", () => {
     expect(containerIds().length).toBe(before);
     expect(readdirSync(join(sb.root, "containers")).filter((n) => n.startsWith(".removing"))).toEqual([]);
   });
+
+  test("an image that isn't stored is pulled from the registry first (--pull=missing), then run; --pull=always asks the registry again", async () => {
+    const reg = await standardRegistry();
+    const ref = `${reg.host}/alpine:3.20.3`;
+    const first = await sb.run(["run", "--rm", ref, "cat", "/etc/alpine-release"]);
+    expect(first.stdout).toBe("3.20.3\n");
+    expect(first.code).toBe(0);
+    expect((await sb.run(["images", "-q", ref])).stdout.trim()).toMatch(/^[0-9a-f]{12}$/);
+    // A name that is stored but not in the registry tells who asks the registry: missing doesn't, always does.
+    const local = `${reg.host}/not-pushed:1`;
+    expect((await sb.run(["tag", ref, local])).code).toBe(0);
+    const missing = await sb.run(["run", "--rm", local, "cat", "/etc/alpine-release"]);
+    expect(missing.stdout).toBe("3.20.3\n");
+    const always = await sb.run(["run", "--rm", "--pull=always", local, "true"]);
+    expect(always.code).toBe(125);
+    expect(always.stderr).toContain("not-pushed");
+  }, 60_000);
 
   test("--pull=never with an image that is not stored: one line, 125", async () => {
     const r = await sb.run(["run", "--rm", "--pull=never", "not-here:1", "true"]);
