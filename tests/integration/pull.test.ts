@@ -181,14 +181,40 @@ describe("pull", () => {
     }
   });
 
-  test("two pulls of one image at once: both succeed, one layer", async () => {
+  test("two pulls of one image at once: both succeed, the layer is downloaded and stored once", async () => {
+    let manifestGets = 0;
+    let release = () => {};
+    const bothStarted = new Promise<void>((r) => (release = r));
+    const layerGets: string[] = [];
+    // Holds the layer back until both pulls have asked for the manifest, so that they overlap.
+    const gate = Bun.serve({
+      hostname: "127.0.0.1",
+      port: 0,
+      async fetch(req) {
+        const url = new URL(req.url);
+        if (url.pathname.endsWith("/manifests/latest") && ++manifestGets === 2) release();
+        if (url.pathname.includes("/blobs/") && !url.pathname.endsWith(MUSL_CONFIG.slice(7))) {
+          layerGets.push(url.pathname);
+          await bothStarted;
+        }
+        return fetch(`${reg.url}${url.pathname}${url.search}`, { headers: req.headers, method: req.method, redirect: "manual" });
+      },
+    });
     const other = bunkerSandbox();
     try {
-      const [a, b] = await Promise.all([other.run(["pull", "-q", `${reg.host}/alpine:latest`]), other.run(["pull", "-q", `${reg.host}/alpine:latest`])]);
-      expect([a.code, b.code, a.stderr, b.stderr]).toEqual([0, 0, "", ""]);
-      expect(layers(other.root)).toHaveLength(1);
+      const image = `127.0.0.1:${gate.port}/busybox:latest`;
+      const [a, b] = await Promise.all([other.run(["pull", "-q", image]), other.run(["pull", "-q", image])]);
+      expect([a.code, b.code, a.stderr, b.stderr, a.stdout, b.stdout]).toEqual([0, 0, "", "", `${MUSL_CONFIG}\n`, `${MUSL_CONFIG}\n`]);
+      expect(manifestGets).toBe(2);
+      expect(layerGets).toEqual([`/v2/busybox/blobs/sha256:${MUSL_BLOB}`]); // the second pull waited and reused it
+      expect(layers(other.root)).toEqual([MUSL_DIFF]);
+      expect(readdirSync(join(other.root, "blobs/sha256"))).toHaveLength(3); // config, manifest, layer
       expect(readdirSync(join(other.root, "tmp"))).toEqual([]);
+      expect((await other.run(["images", "-q"])).stdout).toBe(`${MUSL_CONFIG.slice(7, 19)}\n`);
+      const sh = statSync(join(other.root, "layers", MUSL_DIFF, "diff/bin/sh"));
+      expect(sh.nlink).toBeGreaterThan(300);
     } finally {
+      gate.stop(true);
       other.cleanup();
     }
   });
