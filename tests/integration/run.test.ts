@@ -1,8 +1,9 @@
 // bunker run as a real unprivileged user, on exploded root filesystems (--rootfs): identity and
-// isolation, docker's exit codes, signals, stdin, the pty, --init, and cleanup after kill -9.
+// isolation (namespaces, id mapping, masked paths, /dev, capabilities, seccomp, CVE-2019-5736),
+// docker's exit codes, signals, stdio, the pty, --init, and cleanup after kill -9.
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { chmodSync, copyFileSync, existsSync, mkdtempSync, readdirSync, readFileSync, readlinkSync, rmSync, statSync, writeFileSync } from "node:fs";
-import { tmpdir, userInfo } from "node:os";
+import { hostname, tmpdir, userInfo } from "node:os";
 import { dirname, join } from "node:path";
 import { bunkerBin, bunkerSandbox, type Sandbox } from "../support/bunker";
 import { busyboxRootfs } from "../support/rootfs";
@@ -220,6 +221,11 @@ describe("identity and isolation", () => {
     expect(dropped.stdout).toContain("CapBnd:\t0000000000001000");
     const priv = await sh("grep CapBnd /proc/self/status; cat /proc/keys >/dev/null && echo keys-readable", "--privileged");
     expect(priv.stdout).toMatch(/CapBnd:\t000001ffffffffff/);
+    // every capability, but of the user namespace only: the host's kernel settings and devices stay out of reach
+    const host = hostname();
+    const inside = await sh("echo 3 > /proc/sys/vm/drop_caches 2>/dev/null || echo drop-refused; mknod /tmp/disk b 8 0 2>/dev/null || echo mknod-refused; hostname changed && hostname", "--privileged");
+    expect(inside.stdout).toBe("drop-refused\nmknod-refused\nchanged\n");
+    expect(hostname()).toBe(host);
     const nnp = await sh("grep NoNewPrivs /proc/self/status", "--security-opt", "no-new-privileges=false");
     expect(nnp.stdout).toContain("NoNewPrivs:\t0");
     const bad = await sh("true", "--cap-add", "NOT_A_CAP");
