@@ -215,6 +215,10 @@ describe("ps and inspect", () => {
     expect(rows[0].Status).toMatch(/^Exited \(3\) /);
     expect((await sb.run(["ps", "-a", "--no-trunc", "-q", "--filter", "name=up1"])).stdout.trim()).toBe(up);
     oneLineError(await sb.run(["ps", "--filter", "colour=red"]), "invalid filter");
+    // docker's Go templates, and table templates with titles
+    expect((await sb.run(["ps", "-a", "--filter", "name=done1", "--format", "{{.Names}}: {{.State}}"])).stdout).toBe("done1: exited\n");
+    const table = await sb.run(["ps", "--filter", "name=up1", "--format", "table {{.ID}}\\t{{.Names}}"]);
+    expect(table.stdout).toBe(`CONTAINER ID\tNAMES\n${up.slice(0, 12)}\tup1\n`);
     const [obj] = JSON.parse((await sb.run(["inspect", "up1"])).stdout);
     expect(obj.Id).toBe(up);
     expect(obj.Name).toBe("/up1");
