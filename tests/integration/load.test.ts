@@ -228,6 +228,12 @@ describe("tag, inspect, rmi", () => {
     expect(sk.exitCode).toBe(0);
     const info = JSON.parse(sk.stdout.toString());
     expect(info.Layers).toHaveLength(1);
+    // skopeo copies every blob out, checking each digest: the config keeps the image's id.
+    const copied = join(work, "saved-dir");
+    const cp = Bun.spawnSync(["skopeo", "--insecure-policy", "copy", "--quiet", `docker-archive:${out}`, `dir:${copied}`], { stderr: "pipe" });
+    expect(cp.stderr.toString()).toBe("");
+    const manifest = JSON.parse(readFileSync(join(copied, "manifest.json"), "utf8"));
+    expect(manifest.config.digest).toBe("sha256:654fc8fd836e35f4a64586bddf8f59b9029b48cf80f520834c6c98ca8ab5def9");
     const other = bunkerSandbox();
     try {
       const r = await other.run(["load", "-i", out]);
@@ -249,6 +255,8 @@ describe("tag, inspect, rmi", () => {
       expect(p.stderr.toString()).not.toContain("Error");
       expect(p.exitCode).toBe(0);
       expect(p.stdout.toString()).toContain("busybox:1.38.0-musl");
+      const id = Bun.spawnSync(["podman", "--root", proot, "--runroot", join(work, "podman-run"), "image", "inspect", "--format", "{{.Id}}", "busybox:1.38.0-musl"]);
+      expect(id.stdout.toString().trim()).toBe("654fc8fd836e35f4a64586bddf8f59b9029b48cf80f520834c6c98ca8ab5def9");
     } finally {
       Bun.spawnSync(["podman", "unshare", "rm", "-rf", proot]);
     }
