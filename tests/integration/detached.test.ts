@@ -290,40 +290,30 @@ describe("state", () => {
   });
 });
 
-/** Processes whose command line mentions text. */
-function processesMentioning(text: string): string[] {
-  const found: string[] = [];
+/** Pids of the processes whose command line (its arguments) matches. */
+function processesWhere(match: (argv: string[]) => boolean): number[] {
+  const found: number[] = [];
   for (const entry of readdirSync("/proc")) {
     if (!/^\d+$/.test(entry)) continue;
     try {
-      const cmd = readFileSync(`/proc/${entry}/cmdline`, "utf8");
-      if (cmd.includes(text)) found.push(`${entry}: ${cmd.replaceAll("\0", " ")}`);
+      if (match(readFileSync(`/proc/${entry}/cmdline`, "utf8").split("\0"))) found.push(Number(entry));
     } catch {
       // gone meanwhile
     }
   }
   return found;
 }
+
+/** Processes whose command line mentions text (a monitor names its container's dirs). */
+const processesMentioning = (text: string) => processesWhere((argv) => argv.some((a) => a.includes(text)));
+
+/** Host processes serving a container's network: pasta, its launcher and tail name the container's pid. */
+const networkHelpersOf = (pid: number) => processesWhere((argv) => argv.includes(String(pid)) || argv.includes(`--pid=${pid}`));
 
 /** What the network helpers of the container with this pid keep in the runtime dir. */
 function netFilesOf(pid: number): string[] {
   const dir = join(sb.runroot, "net");
   return existsSync(dir) ? readdirSync(dir).filter((f) => f.includes(`-${pid}.`)) : [];
-}
-
-/** Host processes serving a container's network: pasta and its launcher name the container's pid. */
-function networkHelpersOf(pid: number): number[] {
-  const found: number[] = [];
-  for (const entry of readdirSync("/proc")) {
-    if (!/^\d+$/.test(entry)) continue;
-    try {
-      const cmd = readFileSync(`/proc/${entry}/cmdline`, "utf8").split("\0");
-      if (cmd.includes(String(pid)) || cmd.includes(`--pid=${pid}`)) found.push(Number(entry));
-    } catch {
-      // gone meanwhile
-    }
-  }
-  return found;
 }
 
 describe.if(whyUnusable("pasta") === undefined)("run -d on the default network (pasta)", () => {
