@@ -213,6 +213,8 @@ describe("ps and inspect", () => {
     const rows = exited.stdout.trim().split("\n").map((l) => JSON.parse(l));
     expect(rows.map((r) => r.Names)).toEqual(["done1"]);
     expect(rows[0].Status).toMatch(/^Exited \(3\) /);
+    // --restart no (the default): a failure stays a failure
+    expect(await field("done1", "{{.RestartCount}} {{.HostConfig.RestartPolicy.Name}} {{.State.Status}}")).toBe("0 no exited");
     expect((await sb.run(["ps", "-a", "--no-trunc", "-q", "--filter", "name=up1"])).stdout.trim()).toBe(up);
     oneLineError(await sb.run(["ps", "--filter", "colour=red"]), "invalid filter");
     // docker's Go templates, and table templates with titles
