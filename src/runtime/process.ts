@@ -57,6 +57,8 @@ export interface StartOptions {
   stdio?: Stdio;
   /** called as soon as the child exists, before it is released (to forward signals at once) */
   onCloned?: (pid: number) => void;
+  /** see SpawnRequest.released */
+  released?: (pid: number) => void;
 }
 
 export interface Started {
@@ -89,6 +91,11 @@ export interface SpawnRequest {
   onCloned?: (pid: number) => void;
   /** after the id mapping, before the child is released */
   setup?: SetupHook;
+  /**
+   * Called (it must not throw) once the child is released, while it runs its steps: work that
+   * overlaps them instead of delaying the command. Its execve may still fail.
+   */
+  released?: (pid: number) => void;
 }
 
 export interface SyncPipes {
@@ -135,6 +142,7 @@ export async function spawnAndRelease(req: SpawnRequest, p: SyncPipes): Promise<
     throw e;
   }
   closeSync(p.goWrite);
+  req.released?.(pid);
   // The error pipe closes at a successful execve (O_CLOEXEC): EOF means the command runs.
   // The steps take a few milliseconds, so a blocking read here costs nothing.
   const report = new Uint8Array(8);
@@ -172,6 +180,7 @@ export async function startContainer(spec: ContainerSpec, opts: StartOptions = {
       idMapping: spec.idMapping,
       closeAfterClone: own.close,
       onCloned: opts.onCloned,
+      released: opts.released,
       setup: async (pid) => {
         await prepareRootfs(spec, pid);
         await opts.setup?.(pid);

@@ -4,7 +4,7 @@ import { existsSync, rmdirSync, statSync, writeFileSync, writeSync } from "node:
 import { join, posix, resolve } from "node:path";
 // The record and state modules only (not ../container): a run must not load the monitor, logs, cp...
 import { type ContainerRecord, containerDir, createContainer, nowTimestamp, removeContainer } from "../container/records";
-import { updateState } from "../container/state";
+import { initialState, updateState, writeState } from "../container/state";
 import type { ContainerCgroup } from "../cgroup";
 import { dockerResources, hasLimits, parseCgroupMode, parseResourceFlags, RESOURCE_FLAGS } from "../cgroup/limits";
 import { BunkerError, EXIT_BUNKER } from "../errors";
@@ -276,6 +276,8 @@ export async function containerCgroup(spec: ContainerSpec): Promise<ContainerCgr
 
 /** What a foreground run reports to its caller (run keeps the container's state; sandbox has none). */
 export interface AttachedHooks {
+  /** the child runs its steps (see SpawnRequest.released): must not throw */
+  released?: (pid: number) => void;
   started?: (pid: number, net: NetworkAttachment | undefined) => Promise<unknown> | unknown;
   exited?: (code: number, oomKilled: boolean) => Promise<unknown> | unknown;
 }
@@ -303,6 +305,7 @@ export async function runAttached(spec: ContainerSpec, hooks: AttachedHooks = {}
       stdio,
       cgroupFd: cgroup?.dirFd,
       onCloned: (pid) => (stopForwarding = forwardSignals(pid)),
+      released: hooks.released,
       setup: async (pid) => {
         await cgroup?.attach(pid);
         net = await attachNetwork(spec.network, pid);
@@ -338,10 +341,20 @@ export async function runAttached(spec: ContainerSpec, hooks: AttachedHooks = {}
 /** Runs a planned container in the foreground and returns its exit code. */
 export async function runForeground(plan: ContainerPlan): Promise<number> {
   const { record, spec } = plan;
+  // The running state (what `ps` shows) is written while the child mounts its root (~2 ms), not
+  // after its execve: a short command would be done before the write. writeState's work is
+  // synchronous; the promise carries its outcome.
+  let running: Promise<void> | undefined;
+  let ran = false;
   try {
     return await runAttached(spec, {
+      released: (pid) => {
+        running = writeState(record.Id, { ...initialState(), Status: "running", Pid: pid, StartedAt: nowTimestamp(), MonitorPid: process.pid });
+        running.catch(() => {}); // awaited in started; if the start fails first, its error is the one to report
+      },
       started: async (pid, net) => {
-        await updateState(record.Id, { Status: "running", Running: true, Pid: pid, StartedAt: nowTimestamp(), MonitorPid: process.pid });
+        ran = true;
+        await running;
         // -p without a host port: the port picked now is what port, ps and inspect show (as for run -d)
         if (net?.ports.length) (await import("../container/ports")).writePublishedPorts(record.Id, publishedBindings(net.ports));
       },
@@ -351,6 +364,10 @@ export async function runForeground(plan: ContainerPlan): Promise<number> {
           ? undefined
           : updateState(record.Id, { Status: "exited", Running: false, Pid: 0, ExitCode: code, FinishedAt: nowTimestamp(), OOMKilled: oom }),
     });
+  } catch (e) {
+    // its execve failed (or the set-up after it): the container never ran, as docker's "created"
+    if (running && !ran && !record.HostConfig.AutoRemove) await writeState(record.Id, initialState());
+    throw e;
   } finally {
     if (record.HostConfig.AutoRemove) {
       // overlayfs leaves an empty mode-000 work/work behind; without it the writable layer can
