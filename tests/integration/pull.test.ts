@@ -339,8 +339,11 @@ describe("pull from registries that need credentials", () => {
         expect(layers(other.root)).toEqual([]);
         const authFile = join(other.root, "..", "auth.json");
         writeFileSync(authFile, JSON.stringify({ auths: { [secured.host]: { auth: Buffer.from(`${TEST_USER}:${TEST_PASSWORD}`).toString("base64") } } }));
+        const issued = secured.tokensIssued?.() ?? 0;
         const r = await other.run(["pull", "-q", `${secured.host}/private/bb:1`], { env: { REGISTRY_AUTH_FILE: authFile } });
         expect(r.stderr).toBe("");
+        // Manifest, config and layer share one token for the repository's pull scope.
+        if (auth === "token") expect((secured.tokensIssued?.() ?? 0) - issued).toBe(1);
         expect(r.stdout.trim()).toBe(MUSL_CONFIG);
         expect(layers(other.root)).toEqual([MUSL_DIFF]);
         // The same file named by --authfile (the manifest is fetched again, with credentials).
@@ -485,6 +488,47 @@ describe("pull failures: one line, exit 125, nothing stored", () => {
       expect(layers(other.root)).toEqual([]);
     } finally {
       garbage.stop(true);
+      other.cleanup();
+    }
+  });
+
+  test("500s and a dropped connection on the way are retried, and the pull succeeds", async () => {
+    const hits = new Map<string, number>();
+    const proxy = Bun.serve({
+      hostname: "127.0.0.1",
+      port: 0,
+      async fetch(req) {
+        const url = new URL(req.url);
+        const n = (hits.get(url.pathname) ?? 0) + 1;
+        hits.set(url.pathname, n);
+        // The manifest fails once with 500 and the config once with 503; the layer's first answer breaks off.
+        if (n === 1 && url.pathname.endsWith("/manifests/musl")) return new Response("overloaded", { status: 500 });
+        if (n === 1 && url.pathname.endsWith(MUSL_CONFIG.slice(7))) return new Response("busy", { status: 503 });
+        if (n === 1 && url.pathname.endsWith(MUSL_BLOB)) {
+          const blob = new Uint8Array(await (await fetch(`${reg.url}${url.pathname}`)).arrayBuffer());
+          return new Response(
+            new ReadableStream({
+              start(c) {
+                c.enqueue(blob.subarray(0, 1000));
+                c.close(); // short of its Content-Length: the connection drops
+              },
+            }),
+            { headers: { "content-length": String(blob.length) } },
+          );
+        }
+        return fetch(`${reg.url}${url.pathname}${url.search}`, { headers: req.headers, method: req.method, redirect: "manual" });
+      },
+    });
+    const other = bunkerSandbox();
+    try {
+      const r = await other.run(["pull", "-q", `127.0.0.1:${proxy.port}/busybox:musl`]);
+      expect([r.code, r.stderr, r.stdout.trim()]).toEqual([0, "", MUSL_CONFIG]);
+      expect(hits.get("/v2/busybox/manifests/musl")).toBe(2);
+      expect(hits.get(`/v2/busybox/blobs/${MUSL_CONFIG}`)).toBe(2);
+      expect(hits.get(`/v2/busybox/blobs/sha256:${MUSL_BLOB}`)).toBe(2);
+      expect(layers(other.root)).toEqual([MUSL_DIFF]);
+    } finally {
+      proxy.stop(true);
       other.cleanup();
     }
   });
