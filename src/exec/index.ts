@@ -71,7 +71,10 @@ export async function execInContainer(rec: ContainerRecord, argv: string[], o: E
   // The container's files as its processes see them: through its init's root.
   const root = `/proc/${state.Pid}/root`;
   const user = o.user ? resolveUser(o.user, [root]) : { uid: spec.uid, gid: spec.gid, groups: spec.groups, home: "/root" };
-  const env = buildEnv({ image: spec.env, flags: o.env, envFiles: o.envFiles, hostname: spec.hostname, home: user.home, tty: o.tty });
+  // The HOME the run computed for its own user is not -u's: docker computes it per process.
+  const runHome = o.user ? resolveUser(rec.Config.User || "0", [root]).home : undefined;
+  const base = runHome === undefined ? spec.env : spec.env.filter((kv) => kv !== `HOME=${runHome}`);
+  const env = buildEnv({ image: base, flags: o.env, envFiles: o.envFiles, hostname: spec.hostname, home: user.home, tty: o.tty });
   const cwd = o.workdir ?? spec.cwd;
   if (!cwd.startsWith("/")) throw new BunkerError(`the working directory '${cwd}' is invalid: it needs to be an absolute path`);
   const caps = o.privileged ? (await import("../runtime/caps")).effectiveCaps({ privileged: true, add: [], drop: [] }) : spec.caps;

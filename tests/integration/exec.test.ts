@@ -90,6 +90,11 @@ describe("exec", () => {
     const r = await sb.run(["exec", "-e", "GREETING=hi", "-w", "/tmp", "-u", "1000:1000", "box", "sh", "-c", 'echo $GREETING; pwd; id -u; id -g; grep CapEff /proc/self/status']);
     expect(r.stdout).toBe("hi\n/tmp\n1000\n1000\nCapEff:\t0000000000000000\n");
     expect((await sb.run(["exec", "-u", "nobody", "box", "id", "-un"])).stdout).toBe("nobody\n");
+    // HOME is the exec user's (busybox's nobody lives in /home; a uid without an entry gets /)
+    expect((await sb.run(["exec", "-u", "nobody", "box", "sh", "-c", "echo $HOME"])).stdout).toBe("/home\n");
+    expect((await sb.run(["exec", "-u", "4321", "box", "sh", "-c", "echo $HOME"])).stdout).toBe("/\n");
+    expect((await sb.run(["exec", "box", "sh", "-c", "echo $HOME"])).stdout).toBe("/root\n");
+    expect((await sb.run(["exec", "-u", "nobody", "-e", "HOME=/mine", "box", "sh", "-c", "echo $HOME"])).stdout).toBe("/mine\n");
   });
 
   test("-t gives a terminal from the container's own devpts", async () => {
