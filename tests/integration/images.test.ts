@@ -1,5 +1,5 @@
 // The store under stress: two loads of one image at once, a load killed with SIGKILL midway,
-// the single-id mapping, and system reset.
+// where the store lives, the single-id mapping, and system reset.
 import { afterAll, describe, expect, setDefaultTimeout, test } from "bun:test";
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -86,6 +86,31 @@ describe("layers", () => {
     } finally {
       sb.cleanup();
     }
+  });
+});
+
+describe("where the store lives", () => {
+  test("$XDG_DATA_HOME/bunker, by default ~/.local/share/bunker; $BUNKER_ROOT and then --root override it", async () => {
+    const home = join(work, "home");
+    const { BUNKER_ROOT: _, XDG_DATA_HOME: __, ...base } = process.env as Record<string, string>;
+    const run = async (args: string[], env: Record<string, string>) => {
+      const p = Bun.spawn([bunkerBin, ...args], { env: { ...base, HOME: home, ...env }, stdout: "pipe", stderr: "pipe" });
+      const [out, err, code] = await Promise.all([new Response(p.stdout).text(), new Response(p.stderr).text(), p.exited]);
+      if (code !== 0) throw new Error(`bunker ${args.join(" ")}: ${err}`);
+      return out;
+    };
+    const storeOf = async (env: Record<string, string>, args: string[] = []) => JSON.parse(await run([...args, "version", "--format", "json"], env)).Store;
+    expect(await storeOf({})).toBe(join(home, ".local/share/bunker"));
+    expect(await storeOf({ XDG_DATA_HOME: join(work, "xdg") })).toBe(join(work, "xdg/bunker"));
+    expect(await storeOf({ XDG_DATA_HOME: join(work, "xdg"), BUNKER_ROOT: join(work, "env-root") })).toBe(join(work, "env-root"));
+    expect(await storeOf({ BUNKER_ROOT: join(work, "env-root") }, ["--root", join(work, "flag-root")])).toBe(join(work, "flag-root"));
+    // And the default is where a load really writes.
+    await run(["load", "-i", join(imagesSrc, "busybox-1.38.0-musl-amd64-oci")], {});
+    const store = join(home, ".local/share/bunker");
+    expect(entries(join(store, "layers"))).toHaveLength(1);
+    expect(await run(["images", "-q"], {})).toBe("654fc8fd836e\n");
+    await run(["system", "reset", "--force"], {});
+    expect(existsSync(store)).toBe(false);
   });
 });
 
