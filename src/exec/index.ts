@@ -6,7 +6,7 @@
 import { closeSync, openSync, readSync, constants as fsc, writeSync } from "node:fs";
 import { native } from "../../native/ffi";
 import { type ContainerRecord, isRunning, readState } from "../container";
-import { BunkerError, EXIT_BUNKER } from "../errors";
+import { BunkerError, EXIT_BUNKER, EXIT_CANNOT_EXEC } from "../errors";
 import { errnoMessage, forwardSignals, startFailure, syncPipes, waitForExit } from "../runtime/process";
 import { encodeProgram } from "../runtime/program";
 import type { ContainerSpec } from "../runtime/spec";
@@ -132,7 +132,12 @@ export async function execInContainer(rec: ContainerRecord, argv: string[], o: E
     const index = view.getInt32(0, true);
     const errno = view.getInt32(4, true);
     await waitForExit(pid);
-    if (index >= 0) throw startFailure(steps[index], errno, { args: argv } as ContainerSpec);
+    if (index >= 0) {
+      const failure = startFailure(steps[index], errno, { args: argv } as ContainerSpec);
+      if (failure.exitCode !== EXIT_BUNKER) throw failure;
+      // docker exec: a process that can't be set up (its working directory, its ids) can't be executed
+      throw new BunkerError(`cannot exec in container ${rec.Name}: ${steps[index]?.what ?? "set-up"}: ${errnoMessage(errno)}`, EXIT_CANNOT_EXEC);
+    }
     const what = index === -100 ? "clone the command" : index === -101 ? "join its cgroup" : `join its ${NAMESPACES[-index - 1]} namespace`;
     throw new BunkerError(`cannot exec in container ${rec.Name}: ${what}: ${errnoMessage(errno)}`);
   }

@@ -71,6 +71,12 @@ describe("exec", () => {
     expect(nf.code).toBe(127);
     expect(nf.stderr).toContain("executable file not found");
     expect((await sb.run(["exec", "box", "/etc/passwd"])).code).toBe(126);
+    // a working directory that isn't there: docker's 126, one line
+    const wd = await sb.run(["exec", "-w", "/nonexistent", "box", "pwd"]);
+    expect(wd.code).toBe(126);
+    expect(wd.stderr.trim().split("\n")).toHaveLength(1);
+    expect(wd.stderr).toContain("cannot exec in container box");
+    expect(wd.stderr).toContain("/nonexistent");
     expect((await sb.run(["exec", "box", "sh", "-c", "kill -9 $$"])).code).toBe(137);
     await sb.run(["run", "-d", "--network", "none", "--name", "stopped", "--rootfs", rootfs, "true"]);
     await sb.run(["wait", "stopped"]);
