@@ -141,6 +141,19 @@ describe("tag, inspect, rmi", () => {
     expect(q).toContain("654fc8fd836e");
   });
 
+  test("tag by id prefix; bad tags, missing images: one line, exit 125, nothing changed", async () => {
+    await ok(["tag", "654fc8", "short:1"]);
+    expect((await ok(["images", "short"])).stdout).toMatch(/\nshort\s+1\s+654fc8fd836e/);
+    await ok(["rmi", "short:1"]);
+    const before = (await ok(["images"])).stdout;
+    expectOneLineError(await sb.run(["tag", "nosuch:1", "x:1"]), "no such image: nosuch:1");
+    expectOneLineError(await sb.run(["tag", "busybox:1.38.0-musl", "Bad!"]), 'invalid reference format "Bad!"');
+    expectOneLineError(await sb.run(["tag", "busybox:1.38.0-musl", `x@sha256:${"a".repeat(64)}`]), "cannot tag with a digest");
+    expectOneLineError(await sb.run(["rmi", "nosuch"]), "no such image: nosuch");
+    expectOneLineError(await sb.run(["image", "inspect", "nosuch"]), "no such image: nosuch");
+    expect((await ok(["images"])).stdout).toBe(before);
+  });
+
   test("image inspect is docker-shaped JSON", async () => {
     const [img] = JSON.parse((await ok(["image", "inspect", "busybox:1.38.0-musl"])).stdout);
     expect(img.Id).toBe("sha256:654fc8fd836e35f4a64586bddf8f59b9029b48cf80f520834c6c98ca8ab5def9");
