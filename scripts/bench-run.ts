@@ -2,8 +2,9 @@
 // on the same busybox, median of N runs each, interleaved so that machine noise hits all alike.
 // Run it as the unprivileged user the numbers are for:
 //   bun scripts/bench-run.ts [--runs 30] [--bin dist/bunker]
-// It prints one line per contender (median, p90, ratio to bunker) and bunker's peak RSS; the
-// figures go to docs/benchmarks.md.
+// It prints one line per contender (median, p90, ratio to bunker) and bunker's peak RSS, then
+// where bunker's time and memory go: the medians of BUNKER_TRACE=1's phases over separate runs
+// (so that tracing costs the timed runs nothing). The figures go to docs/benchmarks.md.
 import { mkdirSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -86,6 +87,24 @@ for (const c of contenders)
 const rss = Math.max(...contenders[0].maxRss);
 // Bun reports resourceUsage().maxRSS in bytes
 console.log(`bunker peak RSS (largest of ${runs} runs): ${(rss / 1024 / 1024).toFixed(1)} MB`);
+
+// BUNKER_TRACE=1 prints "bunker trace (ms): name ms | ..." and "bunker trace (RSS MB): name MB | ...".
+const phases = new Map<string, { ms: number[]; rss: number[] }>();
+for (let i = 0; i < Math.min(runs, 15); i++) {
+  const r = Bun.spawnSync(contenders[0].cmd, { env: { ...env, BUNKER_TRACE: "1" }, stdout: "ignore", stderr: "pipe" });
+  for (const line of r.stderr.toString().split("\n")) {
+    const m = /^bunker trace \((ms|RSS MB)\): (.*)$/.exec(line);
+    if (!m) continue;
+    for (const part of m[2].split(" | ")) {
+      const at = part.lastIndexOf(" ");
+      const name = part.slice(0, at);
+      if (!phases.has(name)) phases.set(name, { ms: [], rss: [] });
+      phases.get(name)![m[1] === "ms" ? "ms" : "rss"].push(Number(part.slice(at + 1)));
+    }
+  }
+}
+console.log(`where bunker's time goes (BUNKER_TRACE=1, medians of ${Math.min(runs, 15)} more runs): ms since the previous mark, RSS at the mark`);
+for (const [name, p] of phases) console.log(`  ${name.padEnd(18)} ${median(p.ms).toFixed(1).padStart(6)} ms  ${median(p.rss).toFixed(1).padStart(6)} MB`);
 
 Bun.spawnSync([bunker, "system", "reset", "--force"], { env, stdout: "ignore", stderr: "ignore" });
 rmSync(work, { recursive: true, force: true });
