@@ -201,7 +201,7 @@ export interface RemoveOutcome {
 /**
  * docker rmi: a tag with other tags beside it is only untagged; otherwise the image goes, unless a
  * container uses it (or, by id, several tags name it) and force is not given. Layers no other image
- * uses are freed.
+ * uses are freed. Forced, an image a container uses loses its tags but stays until the container goes.
  */
 export async function removeImage(nameOrId: string, force: boolean): Promise<RemoveOutcome> {
   const outcome: RemoveOutcome = { untagged: [], deleted: [] };
@@ -223,6 +223,16 @@ export async function removeImage(nameOrId: string, force: boolean): Promise<Rem
       throw new BunkerError(`unable to delete ${id.slice(7, 19)} (must be forced): the image is tagged in several repositories`);
     const user = imagesInUse().get(id);
     if (user && !force) throw new BunkerError(`unable to remove image ${nameOrId}: container ${user.slice(0, 12)} uses it; remove the container first or use -f`);
+    if (user) {
+      // -f: the tags go, but the image stays (dangling) while a container stands on its layers:
+      // freeing them would pull the ground from under a running container's overlay mount.
+      for (const t of tags) {
+        delete repos[t];
+        outcome.untagged.push(familiarTag(t));
+      }
+      writeJsonAtomic(store.repositories(), repos);
+      return;
+    }
     const rec = readImageRecord(id)!;
     for (const t of tags) {
       delete repos[t];

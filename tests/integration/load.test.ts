@@ -145,13 +145,14 @@ describe("tag, inspect, rmi", () => {
     await ok(["tag", "654fc8", "short:1"]);
     expect((await ok(["images", "short"])).stdout).toMatch(/\nshort\s+1\s+654fc8fd836e/);
     await ok(["rmi", "short:1"]);
-    const before = (await ok(["images"])).stdout;
+    const listing = async () => (await ok(["images", "--format", "{{.Repository}}:{{.Tag}} {{.ID}}"])).stdout;
+    const before = await listing();
     expectOneLineError(await sb.run(["tag", "nosuch:1", "x:1"]), "no such image: nosuch:1");
     expectOneLineError(await sb.run(["tag", "busybox:1.38.0-musl", "Bad!"]), 'invalid reference format "Bad!"');
     expectOneLineError(await sb.run(["tag", "busybox:1.38.0-musl", `x@sha256:${"a".repeat(64)}`]), "cannot tag with a digest");
     expectOneLineError(await sb.run(["rmi", "nosuch"]), "no such image: nosuch");
     expectOneLineError(await sb.run(["image", "inspect", "nosuch"]), "no such image: nosuch");
-    expect((await ok(["images"])).stdout).toBe(before);
+    expect(await listing()).toBe(before);
   });
 
   test("image inspect is docker-shaped JSON", async () => {
@@ -223,15 +224,19 @@ describe("tag, inspect, rmi", () => {
     expect((await ok(["images", "-q"])).stdout).toContain("654fc8fd836e");
   });
 
-  test("rmi refuses an image a container uses, unless -f", async () => {
-    const cdir = join(sb.root, "containers", "c0ffee");
-    Bun.spawnSync(["mkdir", "-p", cdir]);
-    writeFileSync(join(cdir, "config.json"), JSON.stringify({ Id: "c0ffee", Image: "sha256:654fc8fd836e35f4a64586bddf8f59b9029b48cf80f520834c6c98ca8ab5def9" }));
-    const r = await sb.run(["rmi", "busybox:1.38.0-musl"]);
-    expect(r.code).toBe(125);
-    expect(r.stderr.trim().split("\n")).toHaveLength(1);
-    expect(r.stderr).toContain("c0ffee");
-    Bun.spawnSync(["rm", "-rf", cdir]);
+  test("rmi refuses an image a container uses; -f untags it but keeps it while the container needs its layers", async () => {
+    const run = await sb.run(["run", "--name", "rmi-user", "--network", "none", "busybox:1.38.0-musl", "true"]);
+    expect(run.code).toBe(0);
+    const id = (await ok(["inspect", "-f", "{{.Id}}", "rmi-user"])).stdout.trim();
+    const refused = await sb.run(["rmi", "busybox:1.38.0-musl"]);
+    expectOneLineError(refused, `container ${id.slice(0, 12)} uses it`);
+    const forced = await ok(["rmi", "-f", "busybox:1.38.0-musl"]);
+    expect(forced.stdout).toBe("Untagged: busybox:1.38.0-musl\n");
+    expect((await ok(["images"])).stdout).toMatch(/\n<none>\s+<none>\s+654fc8fd836e/);
+    expect(existsSync(join(sb.root, "layers/0f8918d0fe4f272ce8acece89916a9ba0b240584d3c1dd1943f343f69b0d0ffb/diff/bin/busybox"))).toBe(true);
+    expect(JSON.parse((await ok(["image", "inspect", "654fc8fd836e"])).stdout)[0].RepoTags).toEqual([]);
+    await ok(["rm", "rmi-user"]);
+    await ok(["tag", "654fc8fd836e", "busybox:1.38.0-musl"]);
   });
 
   test("save writes an archive skopeo reads, and load brings it back in a fresh store", async () => {
