@@ -248,67 +248,68 @@ describe("pull", () => {
     }
   });
 
-  test("kill -9 mid-pull: the finished layer is kept, the next pull skips it and resumes the other with Range", async () => {
-    const work = join(sb.root, "..", "two-layers");
-    const small = gzipLayer(makeTar([{ path: "etc/first", data: "first layer" }]));
-    // Random bytes don't compress: half the blob is a real partial download.
-    const big = gzipLayer(makeTar([{ path: "data/random", data: crypto.getRandomValues(new Uint8Array(60_000)) }, { path: "data/more", data: crypto.getRandomValues(new Uint8Array(60_000)) }]));
-    writeOciLayout(work, { layers: [small, big], refName: "two" });
-    await reg.push(`oci:${work}:two`, "two-layers:1");
-    const [smallHex, bigHex] = [sha256(small.blob), sha256(big.blob)];
-    const blobGets: { hex: string; range: string | null }[] = [];
-    let stall = true;
-    // Relays the registry; while `stall`, the big layer stops after its first half.
-    const proxy = Bun.serve({
-      hostname: "127.0.0.1",
-      port: 0,
-      async fetch(req) {
-        const url = new URL(req.url);
-        const res = await fetch(`${reg.url}${url.pathname}${url.search}`, { headers: req.headers, method: req.method, redirect: "manual" });
-        const hex = /\/blobs\/sha256:([0-9a-f]{64})$/.exec(url.pathname)?.[1];
-        if (hex) blobGets.push({ hex, range: req.headers.get("range") });
-        if (!stall || hex !== bigHex) return res;
-        const bytes = new Uint8Array(await res.arrayBuffer());
-        return new Response(
-          new ReadableStream({
-            start(c) {
-              c.enqueue(bytes.subarray(0, bytes.length >> 1));
-            },
-          }),
-          { headers: { "content-length": String(bytes.length) } },
-        );
-      },
-    });
-    const other = bunkerSandbox();
-    try {
-      const image = `127.0.0.1:${proxy.port}/two-layers:1`;
-      const partial = join(other.root, "tmp", `blob-${bigHex}.partial`);
-      const p = Bun.spawn([bunkerBin, "pull", image], { env: other.env, stdout: "ignore", stderr: "ignore" });
-      const smallDiff = sha256(small.tar);
-      while (!(existsSync(join(other.root, "layers", smallDiff, "layer.json")) && existsSync(partial) && statSync(partial).size > 0)) {
-        expect(p.exitCode).toBeNull();
-        await Bun.sleep(10);
+  for (const signal of ["SIGKILL", "SIGINT"] as const)
+    test(`${signal} mid-pull: the finished layer is kept, the next pull skips it and resumes the other with Range`, async () => {
+      const work = join(sb.root, "..", `two-layers-${signal}`);
+      const small = gzipLayer(makeTar([{ path: "etc/first", data: "first layer" }]));
+      // Random bytes don't compress: half the blob is a real partial download.
+      const big = gzipLayer(makeTar([{ path: "data/random", data: crypto.getRandomValues(new Uint8Array(60_000)) }, { path: "data/more", data: crypto.getRandomValues(new Uint8Array(60_000)) }]));
+      writeOciLayout(work, { layers: [small, big], refName: "two" });
+      await reg.push(`oci:${work}:two`, `two-layers:${signal.toLowerCase()}`);
+      const [smallHex, bigHex] = [sha256(small.blob), sha256(big.blob)];
+      const blobGets: { hex: string; range: string | null }[] = [];
+      let stall = true;
+      // Relays the registry; while `stall`, the big layer stops after its first half.
+      const proxy = Bun.serve({
+        hostname: "127.0.0.1",
+        port: 0,
+        async fetch(req) {
+          const url = new URL(req.url);
+          const res = await fetch(`${reg.url}${url.pathname}${url.search}`, { headers: req.headers, method: req.method, redirect: "manual" });
+          const hex = /\/blobs\/sha256:([0-9a-f]{64})$/.exec(url.pathname)?.[1];
+          if (hex) blobGets.push({ hex, range: req.headers.get("range") });
+          if (!stall || hex !== bigHex) return res;
+          const bytes = new Uint8Array(await res.arrayBuffer());
+          return new Response(
+            new ReadableStream({
+              start(c) {
+                c.enqueue(bytes.subarray(0, bytes.length >> 1));
+              },
+            }),
+            { headers: { "content-length": String(bytes.length) } },
+          );
+        },
+      });
+      const other = bunkerSandbox();
+      try {
+        const image = `127.0.0.1:${proxy.port}/two-layers:${signal.toLowerCase()}`;
+        const partial = join(other.root, "tmp", `blob-${bigHex}.partial`);
+        const p = Bun.spawn([bunkerBin, "pull", image], { env: other.env, stdout: "ignore", stderr: "ignore" });
+        const smallDiff = sha256(small.tar);
+        while (!(existsSync(join(other.root, "layers", smallDiff, "layer.json")) && existsSync(partial) && statSync(partial).size > 0)) {
+          expect(p.exitCode).toBeNull();
+          await Bun.sleep(10);
+        }
+        p.kill(signal);
+        expect(await p.exited).not.toBe(0);
+        const kept = statSync(partial).size;
+        expect(layers(other.root)).toEqual([smallDiff]);
+        expect((await other.run(["images", "-q"])).stdout).toBe("");
+        stall = false;
+        blobGets.length = 0;
+        const r = await other.run(["pull", "-q", image]);
+        expect(r.stderr).toBe("");
+        expect(r.code).toBe(0);
+        // The config is fetched again (a killed pull stores none); the small layer is not.
+        expect(blobGets.filter((g) => g.hex === smallHex)).toEqual([]);
+        expect(blobGets.filter((g) => g.hex === bigHex)).toEqual([{ hex: bigHex, range: `bytes=${kept}-` }]);
+        expect(layers(other.root).sort()).toEqual([smallDiff, sha256(big.tar)].sort());
+        expect(readdirSync(join(other.root, "tmp"))).toEqual([]);
+      } finally {
+        proxy.stop(true);
+        other.cleanup();
       }
-      p.kill("SIGKILL");
-      await p.exited;
-      const kept = statSync(partial).size;
-      expect(layers(other.root)).toEqual([smallDiff]);
-      expect((await other.run(["images", "-q"])).stdout).toBe("");
-      stall = false;
-      blobGets.length = 0;
-      const r = await other.run(["pull", "-q", image]);
-      expect(r.stderr).toBe("");
-      expect(r.code).toBe(0);
-      // The config is fetched again (a killed pull stores none); the small layer is not.
-      expect(blobGets.filter((g) => g.hex === smallHex)).toEqual([]);
-      expect(blobGets.filter((g) => g.hex === bigHex)).toEqual([{ hex: bigHex, range: `bytes=${kept}-` }]);
-      expect(layers(other.root).sort()).toEqual([smallDiff, sha256(big.tar)].sort());
-      expect(readdirSync(join(other.root, "tmp"))).toEqual([]);
-    } finally {
-      proxy.stop(true);
-      other.cleanup();
-    }
-  });
+    });
 
   test("a partial download with wrong bytes fails the digest check once, then pulls cleanly", async () => {
     const other = bunkerSandbox();
