@@ -573,5 +573,7 @@ int bk_monitor_main(int argc, char **argv) {
     sigprocmask(SIG_SETMASK, &none, NULL);
     execv(o.on_exit[0], o.on_exit);
   }
-  return 0;
+  // The container's exit code is ours: whoever waits for the monitor (systemd following a
+  // `bunker generate systemd` unit, with Restart=on-failure) sees whether the container failed.
+  return st.exit_code;
 }

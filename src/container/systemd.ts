@@ -1,7 +1,8 @@
 // `bunker generate systemd NAME`: bunker has no daemon, so nothing restarts a container after a
 // reboot. A systemd user unit does: it runs `bunker start` at login (or at boot with lingering:
 // `loginctl enable-linger`) and `bunker stop` on the way down; systemd follows the monitor, which
-// stays in the unit's cgroup because bunker start forks it and returns (Type=forking).
+// stays in the unit's cgroup because bunker start forks it and returns (Type=forking). The monitor
+// exits with the container's exit code, so the unit's Restart=on-failure sees a failed container.
 import { BunkerError } from "../errors";
 import { storeRoot } from "../paths";
 import type { ContainerRecord } from "./records";

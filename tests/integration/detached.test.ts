@@ -176,6 +176,26 @@ describe("run -d", () => {
       await sb.run(["rm", "phoenix"]);
     });
 
+  test.skipIf(!Bun.which("python3"))("the monitor exits with the container's code (what systemd sees for Restart=on-failure)", async () => {
+    // A child subreaper (as systemd is) inherits the monitor once bunker has returned, and reaps it.
+    const reaper = `
+import ctypes, os, subprocess, sys
+ctypes.CDLL(None).prctl(36, 1, 0, 0, 0)  # PR_SET_CHILD_SUBREAPER
+subprocess.run(sys.argv[1:], check=True, stdout=subprocess.DEVNULL)
+pid, status = os.wait()  # the monitor, our only orphan (--network none)
+print(os.waitstatus_to_exitcode(status), flush=True)
+`;
+    const r = Bun.spawnSync(["python3", "-c", reaper, bunkerBin, "run", "-d", "--network", "none", "--name", "reaped", "--rootfs", rootfs, "sh", "-c", "exit 7"], {
+      env: sb.env,
+      stdout: "pipe",
+      stderr: "pipe",
+    });
+    expect(r.stderr.toString()).toBe("");
+    expect(r.stdout.toString()).toBe("7\n");
+    expect(await inspect("reaped", "{{.State.ExitCode}}")).toBe("7");
+    await sb.run(["rm", "reaped"]);
+  });
+
   test("the monitor records the exit: code, signal (128+N), start and finish times", async () => {
     const before = new Date().toISOString();
     await detached(["--name", "timed"], "sleep", "600");
