@@ -31,6 +31,8 @@ After=network-online.target
 [Service]
 Environment=BUNKER_ROOT=${quote(root)}
 Restart=${restart}
+# what a container that doesn't catch the ExecStop's SIGTERM exits with: a clean stop, not a failure
+SuccessExitStatus=143
 TimeoutStopSec=${o.stopTimeout + 60}
 ExecStart=${quote(bunker)} start ${quote(rec.Name)}
 ExecStop=${quote(bunker)} stop -t ${o.stopTimeout} ${quote(rec.Name)}

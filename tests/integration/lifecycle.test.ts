@@ -295,6 +295,7 @@ describe("generate systemd", () => {
     expect(r.stdout).toContain(`ExecStop=${bunkerBin} stop -t 10 unit`);
     expect(r.stdout).toContain(`Environment=BUNKER_ROOT=${sb.root}`);
     expect(r.stdout).toContain("Type=forking");
+    expect(r.stdout).toContain("SuccessExitStatus=143");
     expect(r.stdout).toContain("WantedBy=default.target");
     // what systemd would run, with the unit's environment: start, then stop, the container
     const line = (key: string) => r.stdout.split("\n").find((l) => l.startsWith(`${key}=`))!.slice(key.length + 1);
