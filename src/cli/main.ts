@@ -93,6 +93,8 @@ export async function main(argv: string[]): Promise<number> {
   }
   if (first === "--version" || first === "-v") return main(["version"]);
   const name = aliases[first] ?? first;
+  // docker's `container run` and `container exec` are the raw commands run and exec
+  if (name === "container" && (args[1] === "run" || args[1] === "exec")) return main(args.slice(1));
   const entry = commands[name];
   if (!entry) throw new BunkerError(`'${first}' is not a bunker command. See 'bunker --help'.`);
   if (STREAMING_COMMANDS.has(name)) Bun.unsafe.setJITPolicy(1);

@@ -134,6 +134,12 @@ describe("exec", () => {
     expect(out).toBe("done\n");
   });
 
+  test("docker's management spelling: container exec", async () => {
+    const r = await sb.run(["container", "exec", "-e", "X=1", "box", "sh", "-c", "echo $X; hostname"]);
+    expect(r.stdout).toBe("1\nboxhost\n");
+    expect(r.code).toBe(0);
+  });
+
   test("top lists the container's processes", async () => {
     const r = await sb.run(["top", "box"]);
     expect(r.code).toBe(0);

@@ -233,6 +233,13 @@ describe("ps and inspect", () => {
     await sb.run(["rm", "-f", "up1", "done1"]);
   });
 
+  test("docker's management spelling: container run, container ls", async () => {
+    const r = await sb.run(["container", "run", "-d", "--network", "none", "--name", "managed", "--rootfs", rootfs, "sleep", "600"]);
+    expect(r.code).toBe(0);
+    expect((await sb.run(["container", "ls", "-q", "--filter", "name=managed"])).stdout).toBe(`${r.stdout.slice(0, 12)}\n`);
+    expect((await sb.run(["container", "rm", "-f", "managed"])).code).toBe(0);
+  });
+
   test("container prune removes stopped containers only", async () => {
     await detached("keep", "sleep", "600");
     await detached("gone", "true");
