@@ -40,6 +40,45 @@ function expectErrorLast(r: { code: number; stderr: string }, words: RegExp) {
   expect(last).toMatch(words);
 }
 
+/**
+ * An HTTP proxy on 127.0.0.1 in front of the real registry: `answer` may reply to a request
+ * itself (a fault); when it returns nothing, the request goes to the registry unchanged.
+ */
+function relay(answer: (req: Request, url: URL) => Response | undefined | Promise<Response | undefined> = () => undefined) {
+  return Bun.serve({
+    hostname: "127.0.0.1",
+    port: 0,
+    async fetch(req) {
+      const url = new URL(req.url);
+      const own = await answer(req, url);
+      if (own) return own;
+      return fetch(`${reg.url}${url.pathname}${url.search}`, { headers: req.headers, method: req.method, redirect: "manual" });
+    },
+  });
+}
+
+/**
+ * A body that declares all of `whole` but sends only its first `cut` bytes, then: the rest once
+ * `rest` resolves, or (no `rest`) it closes short of its Content-Length, which drops the connection.
+ */
+function cutBody(whole: Uint8Array, cut: number, rest?: Promise<void>): Response {
+  return new Response(
+    new ReadableStream({
+      async start(c) {
+        c.enqueue(whole.subarray(0, cut));
+        if (rest) {
+          await rest;
+          c.enqueue(whole.subarray(cut));
+        }
+        c.close();
+      },
+    }),
+    { headers: { "content-type": "application/octet-stream", "content-length": String(whole.length) } },
+  );
+}
+
+const muslBlob = readFileSync(join(imagesSrc, "busybox-1.38.0-musl-amd64-oci/blobs/sha256", MUSL_BLOB));
+
 describe("pull", () => {
   test("an OCI image: the reference on stdout, plain progress lines on stderr, the layer unpacked", async () => {
     const r = await sb.run(["pull", `${reg.host}/busybox:musl`]);
@@ -57,30 +96,10 @@ describe("pull", () => {
   });
 
   test.skipIf(!Bun.which("script"))("on a terminal: a progress bar per layer, redrawn in place", async () => {
-    const blob = readFileSync(join(imagesSrc, "busybox-1.38.0-musl-amd64-oci/blobs/sha256", MUSL_BLOB));
     let release = () => {};
     const released = new Promise<void>((r) => (release = r));
     // Sends the first half of the layer, and the rest only once the test has seen a bar.
-    const slow = Bun.serve({
-      hostname: "127.0.0.1",
-      port: 0,
-      async fetch(req) {
-        const url = new URL(req.url);
-        if (!url.pathname.includes(`/blobs/sha256:${MUSL_BLOB}`))
-          return fetch(`${reg.url}${url.pathname}${url.search}`, { headers: req.headers, method: req.method, redirect: "manual" });
-        return new Response(
-          new ReadableStream({
-            async start(c) {
-              c.enqueue(blob.subarray(0, blob.length >> 1));
-              await released;
-              c.enqueue(blob.subarray(blob.length >> 1));
-              c.close();
-            },
-          }),
-          { headers: { "content-length": String(blob.length) } },
-        );
-      },
-    });
+    const slow = relay((_req, url) => (url.pathname.endsWith(MUSL_BLOB) ? cutBody(muslBlob, muslBlob.length >> 1, released) : undefined));
     const other = bunkerSandbox();
     try {
       const { NO_COLOR: _, ...env } = other.env;
@@ -187,18 +206,13 @@ describe("pull", () => {
     const bothStarted = new Promise<void>((r) => (release = r));
     const layerGets: string[] = [];
     // Holds the layer back until both pulls have asked for the manifest, so that they overlap.
-    const gate = Bun.serve({
-      hostname: "127.0.0.1",
-      port: 0,
-      async fetch(req) {
-        const url = new URL(req.url);
-        if (url.pathname.endsWith("/manifests/latest") && ++manifestGets === 2) release();
-        if (url.pathname.includes("/blobs/") && !url.pathname.endsWith(MUSL_CONFIG.slice(7))) {
-          layerGets.push(url.pathname);
-          await bothStarted;
-        }
-        return fetch(`${reg.url}${url.pathname}${url.search}`, { headers: req.headers, method: req.method, redirect: "manual" });
-      },
+    const gate = relay(async (_req, url) => {
+      if (url.pathname.endsWith("/manifests/latest") && ++manifestGets === 2) release();
+      if (url.pathname.includes("/blobs/") && !url.pathname.endsWith(MUSL_CONFIG.slice(7))) {
+        layerGets.push(url.pathname);
+        await bothStarted;
+      }
+      return undefined;
     });
     const other = bunkerSandbox();
     try {
@@ -260,25 +274,12 @@ describe("pull", () => {
       const blobGets: { hex: string; range: string | null }[] = [];
       let stall = true;
       // Relays the registry; while `stall`, the big layer stops after its first half.
-      const proxy = Bun.serve({
-        hostname: "127.0.0.1",
-        port: 0,
-        async fetch(req) {
-          const url = new URL(req.url);
-          const res = await fetch(`${reg.url}${url.pathname}${url.search}`, { headers: req.headers, method: req.method, redirect: "manual" });
-          const hex = /\/blobs\/sha256:([0-9a-f]{64})$/.exec(url.pathname)?.[1];
-          if (hex) blobGets.push({ hex, range: req.headers.get("range") });
-          if (!stall || hex !== bigHex) return res;
-          const bytes = new Uint8Array(await res.arrayBuffer());
-          return new Response(
-            new ReadableStream({
-              start(c) {
-                c.enqueue(bytes.subarray(0, bytes.length >> 1));
-              },
-            }),
-            { headers: { "content-length": String(bytes.length) } },
-          );
-        },
+      const proxy = relay(async (req, url) => {
+        const hex = /\/blobs\/sha256:([0-9a-f]{64})$/.exec(url.pathname)?.[1];
+        if (hex) blobGets.push({ hex, range: req.headers.get("range") });
+        if (!stall || hex !== bigHex) return undefined;
+        const bytes = new Uint8Array(await (await fetch(`${reg.url}${url.pathname}`)).arrayBuffer());
+        return cutBody(bytes, bytes.length >> 1, new Promise(() => {})); // the rest never comes
       });
       const other = bunkerSandbox();
       try {
@@ -435,23 +436,9 @@ describe("pull failures: one line, exit 125, nothing stored", () => {
     expectErrorLast(r, /Bad_Ref!!|invalid|reference/i);
   });
 
-  /** A proxy in front of the real registry that breaks chosen answers. */
-  function faultyProxy(fault: (url: URL) => Response | undefined, seen: Request[] = []) {
-    return Bun.serve({
-      hostname: "127.0.0.1",
-      port: 0,
-      async fetch(req) {
-        seen.push(req);
-        const url = new URL(req.url);
-        const f = fault(url);
-        if (f) return f;
-        return fetch(`${reg.url}${url.pathname}${url.search}`, { headers: req.headers, method: req.method, redirect: "manual" });
-      },
-    });
-  }
 
   async function pullThrough(fault: (url: URL) => Response | undefined, image = "busybox:musl") {
-    const proxy = faultyProxy(fault);
+    const proxy = relay((_req, url) => fault(url));
     const other = bunkerSandbox();
     try {
       const r = await other.run(["pull", `127.0.0.1:${proxy.port}/${image}`]);
@@ -495,30 +482,14 @@ describe("pull failures: one line, exit 125, nothing stored", () => {
 
   test("500s and a dropped connection on the way are retried, and the pull succeeds", async () => {
     const hits = new Map<string, number>();
-    const proxy = Bun.serve({
-      hostname: "127.0.0.1",
-      port: 0,
-      async fetch(req) {
-        const url = new URL(req.url);
-        const n = (hits.get(url.pathname) ?? 0) + 1;
-        hits.set(url.pathname, n);
-        // The manifest fails once with 500 and the config once with 503; the layer's first answer breaks off.
-        if (n === 1 && url.pathname.endsWith("/manifests/musl")) return new Response("overloaded", { status: 500 });
-        if (n === 1 && url.pathname.endsWith(MUSL_CONFIG.slice(7))) return new Response("busy", { status: 503 });
-        if (n === 1 && url.pathname.endsWith(MUSL_BLOB)) {
-          const blob = new Uint8Array(await (await fetch(`${reg.url}${url.pathname}`)).arrayBuffer());
-          return new Response(
-            new ReadableStream({
-              start(c) {
-                c.enqueue(blob.subarray(0, 1000));
-                c.close(); // short of its Content-Length: the connection drops
-              },
-            }),
-            { headers: { "content-length": String(blob.length) } },
-          );
-        }
-        return fetch(`${reg.url}${url.pathname}${url.search}`, { headers: req.headers, method: req.method, redirect: "manual" });
-      },
+    const proxy = relay((_req, url) => {
+      const n = (hits.get(url.pathname) ?? 0) + 1;
+      hits.set(url.pathname, n);
+      // The manifest fails once with 500 and the config once with 503; the layer's first answer breaks off.
+      if (n === 1 && url.pathname.endsWith("/manifests/musl")) return new Response("overloaded", { status: 500 });
+      if (n === 1 && url.pathname.endsWith(MUSL_CONFIG.slice(7))) return new Response("busy", { status: 503 });
+      if (n === 1 && url.pathname.endsWith(MUSL_BLOB)) return cutBody(muslBlob, 1000);
+      return undefined;
     });
     const other = bunkerSandbox();
     try {
@@ -571,30 +542,14 @@ describe("pull failures: one line, exit 125, nothing stored", () => {
 
   test("a connection dropped mid-blob is resumed with Range in the same pull", async () => {
     const other = bunkerSandbox();
-    const blob = readFileSync(join(imagesSrc, "busybox-1.38.0-musl-amd64-oci/blobs/sha256", MUSL_BLOB));
+    const blob = muslBlob;
     const half = blob.length >> 1;
     const blobRanges: (string | null)[] = [];
     // Relays the real registry, except that the first answer for the layer breaks off halfway.
-    const flaky = Bun.serve({
-      hostname: "127.0.0.1",
-      port: 0,
-      async fetch(req) {
-        const url = new URL(req.url);
-        const res = await fetch(`${reg.url}${url.pathname}${url.search}`, { headers: req.headers, method: req.method, redirect: "manual" });
-        if (!url.pathname.includes(`/blobs/sha256:${MUSL_BLOB}`)) return res;
-        blobRanges.push(req.headers.get("range"));
-        if (blobRanges.length > 1) return res;
-        const bytes = new Uint8Array(await res.arrayBuffer());
-        return new Response(
-          new ReadableStream({
-            start(c) {
-              c.enqueue(bytes.subarray(0, half));
-              c.close(); // short of its Content-Length: the server has to drop the connection
-            },
-          }),
-          { headers: { "content-type": "application/octet-stream", "content-length": String(bytes.length) } },
-        );
-      },
+    const flaky = relay((req, url) => {
+      if (!url.pathname.endsWith(MUSL_BLOB)) return undefined;
+      blobRanges.push(req.headers.get("range"));
+      return blobRanges.length === 1 ? cutBody(blob, half) : undefined;
     });
     try {
       const r = await other.run(["pull", "-q", `127.0.0.1:${flaky.port}/busybox:musl`]);
@@ -618,28 +573,17 @@ describe("pull failures: one line, exit 125, nothing stored", () => {
 
   test("a connection lost mid-blob: the pull fails in one line, keeps what it got, and the next pull resumes with Range", async () => {
     const other = bunkerSandbox();
-    const blob = readFileSync(join(imagesSrc, "busybox-1.38.0-musl-amd64-oci/blobs/sha256", MUSL_BLOB));
     // The first proxy sends half the layer and then goes away for good.
-    const dying = Bun.serve({
-      hostname: "127.0.0.1",
-      port: 0,
-      async fetch(req) {
-        const url = new URL(req.url);
-        if (!url.pathname.includes(`/blobs/sha256:${MUSL_BLOB}`))
-          return fetch(`${reg.url}${url.pathname}${url.search}`, { headers: req.headers, method: req.method, redirect: "manual" });
-        setTimeout(() => dying.stop(true), 300);
-        return new Response(
-          new ReadableStream({
-            start(c) {
-              c.enqueue(blob.subarray(0, blob.length >> 1));
-            },
-          }),
-          { headers: { "content-type": "application/octet-stream", "content-length": String(blob.length) } },
-        );
-      },
+    const dying = relay((_req, url) => {
+      if (!url.pathname.endsWith(MUSL_BLOB)) return undefined;
+      setTimeout(() => dying.stop(true), 300);
+      return cutBody(muslBlob, muslBlob.length >> 1, new Promise(() => {}));
     });
     const seen: Request[] = [];
-    const healthy = faultyProxy(() => undefined, seen);
+    const healthy = relay((req) => {
+      seen.push(req);
+      return undefined;
+    });
     try {
       const r = await other.run(["pull", `127.0.0.1:${dying.port}/busybox:musl`]);
       expectErrorLast(r, /busybox|download|connection|127\.0\.0\.1/i);
