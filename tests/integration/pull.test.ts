@@ -331,7 +331,7 @@ describe("pull", () => {
 
 describe("pull from registries that need credentials", () => {
   for (const auth of ["htpasswd", "token"] as const)
-    test(`${auth}: fails in one line without credentials, pulls with them from REGISTRY_AUTH_FILE or --authfile`, async () => {
+    test(`${auth}: fails in one line without credentials, pulls with them from REGISTRY_AUTH_FILE, --authfile or $DOCKER_CONFIG`, async () => {
       const secured = await startRegistry({ auth });
       const other = bunkerSandbox();
       try {
@@ -351,6 +351,12 @@ describe("pull from registries that need credentials", () => {
         // The same file named by --authfile (the manifest is fetched again, with credentials).
         const flag = await other.run(["pull", "-q", "--authfile", authFile, `${secured.host}/private/bb:1`]);
         expect([flag.stderr, flag.stdout.trim()]).toEqual(["", MUSL_CONFIG]);
+        // And docker's config.json in $DOCKER_CONFIG.
+        const dockerConfig = join(other.root, "..", "docker-config");
+        mkdirSync(dockerConfig);
+        writeFileSync(join(dockerConfig, "config.json"), readFileSync(authFile));
+        const viaDocker = await other.run(["pull", "-q", `${secured.host}/private/bb:1`], { env: { DOCKER_CONFIG: dockerConfig } });
+        expect([viaDocker.stderr, viaDocker.stdout.trim()]).toEqual(["", MUSL_CONFIG]);
       } finally {
         other.cleanup();
         await secured.stop();
