@@ -262,6 +262,38 @@ describe("pull", () => {
     }
   });
 
+  test("the layers of an image download at the same time", async () => {
+    const work = join(sb.root, "..", "concurrent");
+    const parts = ["one", "two", "three"].map((name) => gzipLayer(makeTar([{ path: `etc/${name}`, data: name }])));
+    writeOciLayout(work, { layers: parts, refName: "c" });
+    await reg.push(`oci:${work}:c`, "concurrent:1");
+    const wanted = new Set(parts.map((p) => sha256(p.blob)));
+    let allAsked = () => {};
+    const together = new Promise<void>((r) => (allAsked = r));
+    // No layer is answered until every layer has been asked for: a pull that fetched them one
+    // after another would wait here forever (and the test time out).
+    const asked = new Set<string>();
+    const proxy = relay(async (_req, url) => {
+      const hex = /\/blobs\/sha256:([0-9a-f]{64})$/.exec(url.pathname)?.[1];
+      if (hex && wanted.has(hex)) {
+        asked.add(hex);
+        if (asked.size === wanted.size) allAsked();
+        await together;
+      }
+      return undefined;
+    });
+    const other = bunkerSandbox();
+    try {
+      const r = await other.run(["pull", "-q", `127.0.0.1:${proxy.port}/concurrent:1`]);
+      expect([r.code, r.stderr]).toEqual([0, ""]);
+      expect(layers(other.root)).toHaveLength(3);
+    } finally {
+      allAsked();
+      proxy.stop(true);
+      other.cleanup();
+    }
+  }, 30_000);
+
   for (const signal of ["SIGKILL", "SIGINT"] as const)
     test(`${signal} mid-pull: the finished layer is kept, the next pull skips it and resumes the other with Range`, async () => {
       const work = join(sb.root, "..", `two-layers-${signal}`);
