@@ -6,7 +6,7 @@ import { existsSync, mkdtempSync, readdirSync, readFileSync, readlinkSync, rmSyn
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { whyUnusable } from "../../src/net";
-import { bunkerBin, bunkerSandbox, type Sandbox } from "../support/bunker";
+import { bunkerBin, bunkerSandbox, imagesSrc, type Sandbox } from "../support/bunker";
 import { busyboxRootfs } from "../support/rootfs";
 
 let sb: Sandbox;
@@ -409,7 +409,13 @@ describe("concurrency", () => {
   });
 
   test("50 run -d at once, then 50 rm -f at once: unique names, nothing left behind", async () => {
-    const runs = await Promise.all(Array.from({ length: 50 }, () => sb.run(["run", "-d", "--network", "none", "--rootfs", rootfs, "sleep", "600"])));
+    // half on an image (an overlay and a writable layer each, removed by rm), half on --rootfs
+    expect((await sb.run(["load", "-q", "-i", `${imagesSrc}/busybox-1.38.0-musl-amd64-oci`])).code).toBe(0);
+    const runs = await Promise.all(
+      Array.from({ length: 50 }, (_, i) =>
+        sb.run(["run", "-d", "--network", "none", ...(i % 2 ? ["busybox:1.38.0-musl"] : ["--rootfs", rootfs]), "sleep", "600"]),
+      ),
+    );
     for (const r of runs) expect(r.code).toBe(0);
     const ids = runs.map((r) => r.stdout.trim());
     const states = ids.map(liveState);
@@ -426,10 +432,14 @@ describe("concurrency", () => {
       expect(alive(s.MonitorPid)).toBe(false);
     }
     expect((await sb.run(["ps", "-aq"])).stdout).toBe("");
-    expect(readdirSync(join(sb.root, "containers")).filter((n) => !n.startsWith("."))).toEqual([]);
+    // no record, no writable layer, no removal cut short (.removing-ID), no name claimed (.names)
+    expect(readdirSync(join(sb.root, "containers")).filter((n) => n !== ".locks" && n !== ".names")).toEqual([]);
+    expect(existsSync(join(sb.root, "containers", ".names")) ? readdirSync(join(sb.root, "containers", ".names")) : []).toEqual([]);
     expect(existsSync(join(sb.runroot, "containers")) ? readdirSync(join(sb.runroot, "containers")) : []).toEqual([]);
     // no container mount survives: each lived in its own mount namespace, gone with its processes
-    expect(readFileSync("/proc/self/mountinfo", "utf8")).not.toContain(rootfs);
+    const mountinfo = readFileSync("/proc/self/mountinfo", "utf8");
+    expect(mountinfo).not.toContain(rootfs);
+    expect(mountinfo).not.toContain(sb.root);
     // no process of ours is left (a monitor or a restart setup names the sandbox's dirs)
     expect(processesMentioning(sb.runroot)).toEqual([]);
     expect(processesMentioning(sb.root)).toEqual([]);
