@@ -11,9 +11,11 @@ import { BunkerError } from "../../src/errors";
 import { parseImageConfig, parseManifestDocument, selectManifest } from "../../src/image/manifest";
 import { RegistryClient, resetRegistryState } from "../../src/registry/client";
 import { sha256 } from "../support/oci";
-import { BUSYBOX_LAYOUTS, selfSignedCert, standardRegistry, startRegistry, type TestRegistry, TEST_PASSWORD, TEST_USER } from "../support/registry";
+import { BUSYBOX_LAYOUTS, loopbackHostName, selfSignedCert, standardRegistry, startRegistry, type TestRegistry, TEST_PASSWORD, TEST_USER } from "../support/registry";
 
 const hasRegistry = Bun.which("docker-registry") !== null && Bun.which("skopeo") !== null;
+
+const ownName = await loopbackHostName();
 
 async function errorOf(p: Promise<unknown>): Promise<Error> {
   try {
@@ -456,6 +458,12 @@ describe.if(hasRegistry)("registry client, TLS", () => {
     expect(reg.url).toStartWith("https://");
     // distribution refuses plain HTTP on a TLS port, so success means the client chose HTTPS.
     expect((await new RegistryClient(reg.host).getManifest("tls/busybox", "1")).digest).toBe(muslManifestDigest);
+  });
+
+  test.skipIf(ownName === undefined)("by a name that isn't loopback, the certificate is verified unless tlsVerify is false", async () => {
+    const host = `${ownName}:${reg.host.split(":")[1]}`;
+    expectOneLine(await errorOf(new RegistryClient(host, { retryDelayMs: 10 }).getManifest("tls/busybox", "1")), new RegExp(`the TLS certificate of ${host} is not trusted`));
+    expect((await new RegistryClient(host, { tlsVerify: false }).getManifest("tls/busybox", "1")).digest).toBe(muslManifestDigest);
   });
 
   test("a host the registry redirects to is verified: an untrusted certificate fails at once", async () => {

@@ -11,6 +11,7 @@
 //                            Token mode counts the tokens issued and can shorten their lifetime.
 //                            It dies with the test process (parent-death signal) if stop() isn't called.
 //   selfSignedCert(dir)      [cert, key] for 127.0.0.1 and localhost
+//   loopbackHostName()       this machine's name when it resolves only to loopback, else undefined
 //   credentialSandbox()      a bunker sandbox that reads and writes credentials only in its own dir
 //   BUSYBOX_LAYOUTS, alpineLayout(dir), helloWorldLayout(dir), multiArchLayout(dir): OCI layouts
 //   standardRegistry()       one shared no-auth registry per test process with the standard images:
@@ -22,7 +23,8 @@
 //     busybox-zstd:latest             (OCI manifest with a zstd layer)
 import { createPrivateKey, sign as cryptoSign } from "node:crypto";
 import { closeSync, copyFileSync, mkdirSync, openSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { lookup } from "node:dns/promises";
+import { hostname, tmpdir } from "node:os";
 import { join } from "node:path";
 import type { Subprocess } from "bun";
 import { bunkerSandbox, imagesSrc, type Sandbox } from "./bunker";
@@ -176,6 +178,18 @@ function removeStaleDirs(): void {
       if ((e as { code?: string }).code === "ESRCH") rmSync(dir, { recursive: true, force: true });
     }
   }
+}
+
+/**
+ * This machine's own name when it resolves only to loopback (Debian's /etc/hosts does that): a
+ * registry name that is not a loopback literal, so bunker must treat it as a remote host, yet
+ * reachable without leaving the machine. undefined where the name resolves elsewhere.
+ */
+export async function loopbackHostName(): Promise<string | undefined> {
+  const name = hostname().toLowerCase();
+  if (!/^[a-z0-9-]+$/.test(name) || name === "localhost") return undefined;
+  const addrs = await lookup(name, { all: true }).catch(() => []);
+  return addrs.length > 0 && addrs.every((a) => a.address.startsWith("127.") || a.address === "::1") ? name : undefined;
 }
 
 /** A self-signed certificate for 127.0.0.1 and localhost, in dir; returns [certFile, keyFile]. */
