@@ -69,6 +69,9 @@ export function psRow(v: ContainerView, noTrunc: boolean, now = new Date()): str
 
 export const PS_HEADERS = ["CONTAINER ID", "IMAGE", "COMMAND", "CREATED", "STATUS", "PORTS", "NAMES"];
 
+/** docker's container statuses, the values of --filter status= */
+const STATUSES = ["created", "restarting", "running", "removing", "paused", "exited", "dead"];
+
 /** docker ps --filter: name= (substring), id= (prefix), status=, label=KEY[=VALUE]; repeated keys OR, different keys AND. */
 export function filterViews(views: ContainerView[], filters: string[]): ContainerView[] {
   const byKey = new Map<string, string[]>();
@@ -78,6 +81,8 @@ export function filterViews(views: ContainerView[], filters: string[]): Containe
     if (!["name", "id", "status", "label", "exited"].includes(key)) {
       throw new BunkerError(`invalid filter "${f}": bunker knows name=, id=, status=, label= and exited=`);
     }
+    if (key === "status" && !STATUSES.includes(f.slice(eq + 1)))
+      throw new BunkerError(`invalid filter "${f}": a status is one of ${STATUSES.join(", ")}`);
     byKey.set(key, [...(byKey.get(key) ?? []), f.slice(eq + 1)]);
   }
   const match: Record<string, (v: ContainerView, value: string) => boolean> = {

@@ -217,6 +217,7 @@ describe("ps and inspect", () => {
     expect(await field("done1", "{{.RestartCount}} {{.HostConfig.RestartPolicy.Name}} {{.State.Status}}")).toBe("0 no exited");
     expect((await sb.run(["ps", "-a", "--no-trunc", "-q", "--filter", "name=up1"])).stdout.trim()).toBe(up);
     oneLineError(await sb.run(["ps", "--filter", "colour=red"]), "invalid filter");
+    oneLineError(await sb.run(["ps", "--filter", "status=sleepy"]), 'invalid filter "status=sleepy"');
     // docker's Go templates, and table templates with titles
     expect((await sb.run(["ps", "-a", "--filter", "name=done1", "--format", "{{.Names}}: {{.State}}"])).stdout).toBe("done1: exited\n");
     const table = await sb.run(["ps", "--filter", "name=up1", "--format", "table {{.ID}}\\t{{.Names}}"]);
