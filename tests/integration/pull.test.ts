@@ -42,9 +42,9 @@ function expectErrorLast(r: { code: number; stderr: string }, words: RegExp) {
  * An HTTP proxy on 127.0.0.1 in front of the real registry: `answer` may reply to a request
  * itself (a fault); when it returns nothing, the request goes to the registry unchanged.
  */
-function relay(answer: (req: Request, url: URL) => Response | undefined | Promise<Response | undefined> = () => undefined) {
+function relay(answer: (req: Request, url: URL) => Response | undefined | Promise<Response | undefined> = () => undefined, hostname = "127.0.0.1") {
   return Bun.serve({
-    hostname: "127.0.0.1",
+    hostname,
     port: 0,
     async fetch(req) {
       const url = new URL(req.url);
@@ -437,6 +437,23 @@ describe("a registry that redirects blob downloads to another host", () => {
 });
 
 describe("plain HTTP", () => {
+  test("for ::1 and the rest of 127.0.0.0/8, as for 127.0.0.1", async () => {
+    for (const [listen, host] of [
+      ["::1", "[::1]"],
+      ["127.0.0.2", "127.0.0.2"],
+    ]) {
+      const front = relay(undefined, listen);
+      const other = bunkerSandbox();
+      try {
+        const r = await other.run(["pull", "-q", `${host}:${front.port}/busybox:musl`]);
+        expect([host, r.stderr, r.stdout.trim()]).toEqual([host, "", MUSL_CONFIG]);
+      } finally {
+        front.stop(true);
+        other.cleanup();
+      }
+    }
+  });
+
   test.skipIf(ownName === undefined)(
     "only for loopback names: another name needs HTTPS unless --tls-verify=false",
     async () => {
