@@ -620,6 +620,27 @@ describe("pull failures: one line, exit 125, nothing stored", () => {
     }
   });
 
+  test("a connection dropped mid-blob from a registry that ignores Range: the repeated bytes are skipped", async () => {
+    let blobGets = 0;
+    const noRange = relay(async (req, url) => {
+      if (!url.pathname.endsWith(MUSL_BLOB)) return undefined;
+      if (++blobGets === 1) return cutBody(muslBlob, 300_000);
+      // The whole blob again, 200 and all, whatever Range asked for.
+      return new Response(muslBlob, { headers: { "content-type": "application/octet-stream" } });
+    });
+    const other = bunkerSandbox();
+    try {
+      const r = await other.run(["pull", "-q", `127.0.0.1:${noRange.port}/busybox:musl`]);
+      expect([r.code, r.stderr, r.stdout.trim()]).toEqual([0, "", MUSL_CONFIG]);
+      expect(blobGets).toBe(2);
+      expect(readFileSync(join(other.root, "blobs/sha256", MUSL_BLOB)).equals(muslBlob)).toBe(true);
+      expect(layers(other.root)).toEqual([MUSL_DIFF]);
+    } finally {
+      noRange.stop(true);
+      other.cleanup();
+    }
+  });
+
   test("a connection lost mid-blob: the pull fails in one line, keeps what it got, and the next pull resumes with Range", async () => {
     const other = bunkerSandbox();
     // The first proxy sends half the layer and then goes away for good.
