@@ -2,7 +2,8 @@
 // by every image that has it; its compressed blob is kept in blobs/ (for save and push).
 // An unpack happens in tmp/ under the layer's lock and is renamed into place only once both
 // digests are verified, with layer.json (written last) marking it complete. A download goes to
-// tmp/blob-<hex>.partial first, so an interrupted pull resumes with Range where the registry can.
+// tmp/blob-<hex>.partial first: a dropped connection resumes with Range within the pull, and an
+// interrupted pull's next run resumes from the file (where the registry honours Range).
 import { createReadStream, existsSync, mkdirSync, readdirSync, renameSync, rmSync, statSync, unlinkSync } from "node:fs";
 import { open } from "node:fs/promises";
 import { join } from "node:path";
