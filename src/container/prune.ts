@@ -1,7 +1,7 @@
 // image prune and system prune: what no container uses any more. Which images containers use is
 // known here (containers refer to images), so the image side of pruning lives with containers.
 import { BunkerError } from "../errors";
-import { pruneContainers } from "./lifecycle";
+import { pruneContainers, rmContainer } from "./lifecycle";
 import { listContainers } from "./records";
 
 export interface ImagePruneOutcome {
@@ -28,6 +28,11 @@ export async function pruneImages(all: boolean): Promise<ImagePruneOutcome> {
     }
   }
   return out;
+}
+
+/** Kills and removes every container, running ones included (system reset). */
+export async function removeAllContainers(): Promise<void> {
+  await Promise.all((await listContainers()).map((rec) => rmContainer(rec, true)));
 }
 
 /** docker system prune [-a] [--volumes]: stopped containers, then unused images (and volumes). */

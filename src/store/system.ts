@@ -8,13 +8,18 @@ import { removeTree } from "../userns/helper-process";
 import { listImageRecords } from "./images";
 import { store } from "./layout";
 
-/** Removes the whole store and the runtime dir (files owned by subordinate ids included). */
-export async function resetStore(force: boolean): Promise<void> {
+/**
+ * Removes the whole store and the runtime dir (files owned by subordinate ids included). Once
+ * confirmed, beforeRemove runs first: the caller stops what lives on the store (detached
+ * containers, which would otherwise outlive their records).
+ */
+export async function resetStore(force: boolean, beforeRemove?: () => Promise<void>): Promise<void> {
   if (!force) {
     if (!process.stdin.isTTY) throw new BunkerError("system reset removes every image, container and volume: run it with --force");
     const answer = prompt(`This removes every image, container and volume in ${storeRoot()}. Are you sure? [y/N]`);
     if (!answer || !/^y(es)?$/i.test(answer.trim())) return;
   }
+  await beforeRemove?.();
   for (const dir of [storeRoot(), runtimeRoot()]) {
     if (!existsSync(dir)) continue;
     await removeTree(dir);

@@ -336,6 +336,30 @@ function netFilesOf(pid: number): string[] {
   return existsSync(dir) ? readdirSync(dir).filter((f) => f.includes(`-${pid}.`)) : [];
 }
 
+describe("system reset", () => {
+  test("stops the running containers before it removes the store: nothing is orphaned", async () => {
+    const own = bunkerSandbox();
+    try {
+      const ids: string[] = [];
+      for (const flags of [[], ["--restart", "always"]]) {
+        const r = await own.run(["run", "-d", "--network", "none", ...flags, "--rootfs", rootfs, "sleep", "600"]);
+        expect(r.code).toBe(0);
+        ids.push(r.stdout.trim());
+      }
+      const states = ids.map((id) => JSON.parse(readFileSync(join(own.runroot, "containers", id, "state.json"), "utf8")));
+      expect((await own.run(["system", "reset", "--force"])).code).toBe(0);
+      for (const s of states) {
+        expect(alive(s.Pid)).toBe(false);
+        expect(alive(s.MonitorPid)).toBe(false);
+      }
+      expect(existsSync(own.root)).toBe(false);
+      expect(existsSync(own.runroot)).toBe(false);
+    } finally {
+      own.cleanup();
+    }
+  });
+});
+
 describe.if(whyUnusable("pasta") === undefined)("run -d on the default network (pasta)", () => {
   test("-p is reachable after bunker returned; port, ps and inspect show the port chosen; pasta ends with the container", async () => {
     // no --network: the default, a private pasta network

@@ -6,7 +6,9 @@ const reset = defineCommand({
   meta: { name: "reset", description: "Remove every image, container and volume in the store" },
   args: { force: { type: "boolean", alias: "f", description: "Do not ask for confirmation" } },
   async run({ args }) {
-    await resetStore(Boolean(args.force));
+    // running containers first: deleting their records under them would orphan them for good
+    const { removeAllContainers } = await import("../../container/prune");
+    await resetStore(Boolean(args.force), removeAllContainers);
   },
 });
 
