@@ -140,10 +140,22 @@ describe("exec", () => {
     expect(r.code).toBe(0);
   });
 
-  test("top lists the container's processes", async () => {
+  test("top lists the container's processes, and only them, with ps options", async () => {
     const r = await sb.run(["top", "box"]);
     expect(r.code).toBe(0);
-    expect(r.stdout.split("\n")[0]).toMatch(/PID/);
+    expect(r.stdout.split("\n")[0]).toMatch(/^UID\s+PID\s+PPID/);
     expect(r.stdout).toContain("sleep 600");
+    // ps's own options; "aux" alone would list every process of the host
+    for (const opts of [["-o", "pid,comm"], ["aux"]]) {
+      const t = await sb.run(["top", "box", ...opts]);
+      expect(t.code).toBe(0);
+      const lines = t.stdout.trim().split("\n");
+      expect(lines[0]).toMatch(/PID/);
+      expect(lines.slice(1)).toHaveLength(1); // sleep 600, the container's only process
+      expect(lines[1]).toContain(String(mainPid));
+    }
+    const bad = await sb.run(["top", "box", "-o", "comm"]);
+    expect(bad.code).toBe(125);
+    expect(bad.stderr).toContain("no PID column");
   });
 });
