@@ -8,12 +8,12 @@ import { Readable, Writable } from "node:stream";
 import { pipeline } from "node:stream/promises";
 import { Header, Parser, type ReadEntry } from "tar";
 import { BunkerError } from "../errors";
-import { ensureLayer, putBlob, readBlob, readLayer, removeStaleWork } from "../store/layers";
+import { blobCompression, ensureLayer, putBlob, readBlob, readLayer, removeStaleWork } from "../store/layers";
 import { ensureStoreDirs, store, tmpPath } from "../store/layout";
 import { commitImage, familiarTag, type ImageRecord, readImageRecord, resolveImageId, tagsOf } from "../store/images";
 import { decompressor, detectFileCompression } from "../unpack/compression";
 import { cleanEntryName } from "../unpack/layer";
-import { type Descriptor, hostPlatform, type ImageIndex, parseImageConfig, parseManifestDocument, selectManifest } from "./manifest";
+import { type Descriptor, hostPlatform, type ImageIndex, layerMediaType, parseImageConfig, parseManifestDocument, selectManifest } from "./manifest";
 import { formatReference, parseReference } from "./reference";
 
 const MAX_JSON = 16 * 1024 * 1024;
@@ -204,7 +204,11 @@ async function loadItem(files: ArchiveFiles, item: LoadItem): Promise<string> {
       const path = files.path(name) ?? fail(`the archive lacks the layer ${name}`);
       const blobDigest = await sha256File(path);
       const rec = await ensureLayer({ diffId: diffIds[i], blobDigest, label: `layer ${diffIds[i].slice(7, 19)}` }, { kind: "file", path });
-      return { diffId: diffIds[i], blobDigest: rec.blobDigest, mediaType: item.layerMediaTypes?.[i] ?? "application/vnd.docker.image.rootfs.diff.tar", size: rec.size };
+      // The archive's own media type when it has one and the store kept this very blob; else what
+      // the stored blob's bytes say (old archives name none; a layer may come from another blob).
+      const named = item.layerMediaTypes?.[i];
+      const mediaType = named && rec.blobDigest === blobDigest ? named : layerMediaType(blobCompression(rec.blobDigest), named ?? "application/vnd.docker.image.rootfs.diff.tar");
+      return { diffId: diffIds[i], blobDigest: rec.blobDigest, mediaType, size: rec.size };
     }),
   );
   putBlob(id, configBytes);

@@ -92,6 +92,17 @@ const LAYER_COMPRESSION: Record<string, "none" | "gzip" | "zstd"> = {
   "application/vnd.docker.image.rootfs.diff.tar.gzip": "gzip",
   "application/vnd.docker.image.rootfs.diff.tar.zstd": "zstd",
 };
+/**
+ * The media type for a layer blob compressed this way, in the family (Docker or OCI) of `like`:
+ * for an image whose layer is stored from another image's blob of the same content.
+ */
+export function layerMediaType(compression: "none" | "gzip" | "zstd", like: string): string {
+  // Docker's family has no zstd type that its own tools know; OCI's has every kind.
+  if (like.startsWith("application/vnd.docker.") && compression !== "zstd")
+    return compression === "gzip" ? "application/vnd.docker.image.rootfs.diff.tar.gzip" : "application/vnd.docker.image.rootfs.diff.tar";
+  return `application/vnd.oci.image.layer.v1.tar${compression === "none" ? "" : `+${compression}`}`;
+}
+
 const FOREIGN_LAYER_TYPES = new Set([
   "application/vnd.oci.image.layer.nondistributable.v1.tar",
   "application/vnd.oci.image.layer.nondistributable.v1.tar+gzip",

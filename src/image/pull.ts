@@ -5,8 +5,8 @@ import { BunkerError } from "../errors";
 import { log } from "../log";
 import { RegistryClient } from "../registry/client";
 import { commitImage, findImage, type ImageRecord, type StoredImage, storedImage } from "../store/images";
-import { ensureLayer, putBlob, readBlob, readLayer, removeStaleWork, verifyDigest } from "../store/layers";
-import { hostPlatform, type ImageManifest, parseImageConfig, parseManifestDocument, parsePlatform, selectManifest } from "./manifest";
+import { blobCompression, ensureLayer, putBlob, readBlob, readLayer, removeStaleWork, verifyDigest } from "../store/layers";
+import { hostPlatform, type ImageManifest, layerMediaType, parseImageConfig, parseManifestDocument, parsePlatform, selectManifest } from "./manifest";
 import { PullProgress } from "./pull-progress";
 import { formatReference, parseReference } from "./reference";
 
@@ -86,7 +86,10 @@ export async function pullImage(input: string, opts: PullOptions = {}): Promise<
           (n) => progress.advance(row, n),
         );
         progress.finish(row, existed);
-        return { diffId: diffIds[i], blobDigest: desc.digest, mediaType: desc.mediaType, size: rec.size };
+        // The layer may have come from another image's blob of the same content (a gzip copy of
+        // this zstd one, say): the record names the blob that is really in the store.
+        const mediaType = rec.blobDigest === desc.digest ? desc.mediaType : layerMediaType(blobCompression(rec.blobDigest), desc.mediaType);
+        return { diffId: diffIds[i], blobDigest: rec.blobDigest, mediaType, size: rec.size };
       }),
     );
   } finally {

@@ -10,6 +10,7 @@ import { join } from "node:path";
 import { withLock } from "../container/lock";
 import { BunkerError, errnoCode } from "../errors";
 import { log } from "../log";
+import type { Compression } from "../unpack/compression";
 import { removeTree } from "../userns/helper-process";
 import { ensureStoreDirs, hexOf, readJson, staleTmpEntries, store, tmpPath, writeJsonAtomic } from "./layout";
 
@@ -53,6 +54,13 @@ export function layerDiffDir(diffId: string): string {
 
 export function hasBlob(digest: string): boolean {
   return existsSync(store.blob(digest));
+}
+
+/** How a stored blob is compressed, from its first bytes. */
+export function blobCompression(digest: string): Compression {
+  // Loaded when used: `run` reads the store through this module and must not pay for zlib.
+  const { detectFileCompression } = require("../unpack/compression") as typeof import("../unpack/compression");
+  return detectFileCompression(store.blob(digest));
 }
 
 /** Marks errors of the download itself, which keep the partial file for a resume. */

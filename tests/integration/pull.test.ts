@@ -141,6 +141,21 @@ describe("pull", () => {
     const ls = (await sb.run(["images"])).stdout;
     expect(ls).toContain(`${reg.host}/busybox-v2s2`);
     expect(ls).toContain(`${reg.host}/busybox-zstd`);
+    // The zstd copy's layer came from the gzip blob already here (its own was never fetched):
+    // pushing it sends that blob, under a gzip media type, and the result pulls back whole.
+    const pushed = await sb.run(["push", "-q", `${reg.host}/busybox-zstd:latest`, `${reg.host}/repushed/zstd:1`]);
+    expect([pushed.code, pushed.stderr]).toEqual([0, ""]);
+    const raw = JSON.parse(Bun.spawnSync(["skopeo", "inspect", "--raw", "--tls-verify=false", `docker://${reg.host}/repushed/zstd:1`]).stdout.toString());
+    expect(raw.layers.map((l: { mediaType: string; digest: string }) => [l.mediaType, l.digest])).toEqual([
+      ["application/vnd.oci.image.layer.v1.tar+gzip", `sha256:${MUSL_BLOB}`],
+    ]);
+    const other = bunkerSandbox();
+    try {
+      const back = await other.run(["pull", "-q", `${reg.host}/repushed/zstd:1`]);
+      expect([back.code, back.stderr, back.stdout.trim()]).toEqual([0, "", MUSL_CONFIG]);
+    } finally {
+      other.cleanup();
+    }
   });
 
   test("a zstd layer alone unpacks to the same tree", async () => {
