@@ -5,6 +5,7 @@ import {
   hostPlatform,
   type ImageIndex,
   layerCompression,
+  layerMediaType,
   parseImageConfig,
   parseManifestDocument,
   parsePlatform,
@@ -83,6 +84,17 @@ describe("parseManifestDocument", () => {
       expect(parseManifestDocument(enc(manifest(t)), OCI_M).kind).toBe("manifest");
       expect(layerCompression(t)).toBe(c);
     }
+  });
+
+  test("a layer media type for a blob's compression, in the family of the one it replaces", () => {
+    const docker = "application/vnd.docker.image.rootfs.diff.tar.gzip";
+    const oci = "application/vnd.oci.image.layer.v1.tar+zstd";
+    expect(layerMediaType("gzip", oci)).toBe("application/vnd.oci.image.layer.v1.tar+gzip");
+    expect(layerMediaType("none", oci)).toBe("application/vnd.oci.image.layer.v1.tar");
+    expect(layerMediaType("none", docker)).toBe("application/vnd.docker.image.rootfs.diff.tar");
+    expect(layerMediaType("gzip", "application/vnd.docker.image.rootfs.diff.tar")).toBe(docker);
+    expect(layerMediaType("zstd", docker)).toBe(oci); // Docker's family has no zstd type its tools know
+    for (const c of ["none", "gzip", "zstd"] as const) for (const like of [docker, oci]) expect(layerCompression(layerMediaType(c, like))).toBe(c);
   });
 
   test("bad documents are one-line errors", () => {
