@@ -400,13 +400,40 @@ static int exit_code(int ws) {
   return 125;
 }
 
+// SIGTERM to the monitor (systemd stopping a unit, a plain `kill`) means what `bunker stop` means:
+// the container gets SIGTERM, SIGKILL after TERM_GRACE_MS, and no restart follows; its exit is
+// recorded as usual instead of the monitor dying with an unknown exit code.
+#define TERM_GRACE_MS 10000
+static int term_requested;
+
+static long long now_ms(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+// Reads the pending signals: notes a SIGTERM; returns whether one came.
+static int read_signals(int sigfd) {
+  struct signalfd_siginfo si;
+  int term = 0;
+  while (read(sigfd, &si, sizeof si) == (ssize_t)sizeof si)
+    if (si.ssi_signo == SIGTERM) term = term_requested = 1;
+  return term;
+}
+
 // Waits for the container while logging its output; returns its wait status.
 static int supervise(int pid, int sigfd) {
   int ws = 0, exited = 0;
+  long long kill_at = -1; // when SIGKILL follows a forwarded SIGTERM
+  if (term_requested) {
+    kill(pid, SIGTERM); // it came while the container started
+    kill_at = now_ms() + TERM_GRACE_MS;
+  }
   for (;;) {
     struct pollfd pf[3] = {{out.fd, POLLIN, 0}, {err.fd, POLLIN, 0}, {sigfd, POLLIN, 0}};
     // After the exit, the pipes close as the pid namespace dies; don't wait for them forever.
     int timeout = exited ? 2000 : -1;
+    if (!exited && kill_at >= 0) timeout = kill_at > now_ms() ? (int)(kill_at - now_ms()) : 0;
     if (exited && out.fd < 0 && err.fd < 0) return ws;
     if (exited && o.tty_master >= 0) {
       // We hold the pty's slave (for restarts), so the master never reads EOF: take what is there.
@@ -417,12 +444,18 @@ static int supervise(int pid, int sigfd) {
     int n = poll(pf, 3, timeout);
     if (n < 0 && errno == EINTR) continue;
     if (n < 0) die("poll", errno);
-    if (n == 0) break;
+    if (n == 0 && exited) break;
+    if (n == 0) {
+      kill(pid, SIGKILL); // the grace after SIGTERM is over
+      kill_at = -1;
+      continue;
+    }
     if (pf[0].revents && out.fd >= 0) stream_read(&out);
     if (pf[1].revents && err.fd >= 0) stream_read(&err);
     if (pf[2].revents) {
-      struct signalfd_siginfo si;
-      while (read(sigfd, &si, sizeof si) > 0) {
+      if (read_signals(sigfd) && !exited && kill_at < 0) {
+        kill(pid, SIGTERM);
+        kill_at = now_ms() + TERM_GRACE_MS;
       }
       int s;
       pid_t r;
@@ -443,7 +476,7 @@ static int supervise(int pid, int sigfd) {
 }
 
 static int should_restart(int code) {
-  if (access(o.stopped, F_OK) == 0) return 0; // `bunker stop` / `kill` said so
+  if (term_requested || access(o.stopped, F_OK) == 0) return 0; // `bunker stop` / `kill` / SIGTERM said so
   if (strcmp(o.restart, "always") == 0 || strcmp(o.restart, "unless-stopped") == 0) return 1;
   if (strcmp(o.restart, "on-failure") == 0) return code != 0 && (o.max_retries <= 0 || st.restarts < o.max_retries);
   return 0;
@@ -519,6 +552,7 @@ int bk_monitor_main(int argc, char **argv) {
   sigset_t chld;
   sigemptyset(&chld);
   sigaddset(&chld, SIGCHLD);
+  sigaddset(&chld, SIGTERM);
   sigprocmask(SIG_BLOCK, &chld, NULL);
   int sigfd = signalfd(-1, &chld, SFD_CLOEXEC | SFD_NONBLOCK);
   if (sigfd < 0) die("signalfd", errno);
@@ -559,7 +593,7 @@ int bk_monitor_main(int argc, char **argv) {
     struct timespec d = {(100 << shift) / 1000, (long)((100 << shift) % 1000) * 1000 * 1000};
     nanosleep(&d, NULL);
     st.restarts++;
-    if (access(o.stopped, F_OK) == 0) {
+    if (read_signals(sigfd) || term_requested || access(o.stopped, F_OK) == 0) {
       st.status = "exited";
       save_state();
       break;

@@ -148,6 +148,16 @@ describe("run -d", () => {
     expect((await sb.run(["rm", "-f", "victim"])).code).toBe(0);
   });
 
+  test("SIGTERM to the monitor (systemd stopping the unit) stops the container like bunker stop: its exit is recorded, no restart", async () => {
+    const id = await detached(["--name", "termed", "--restart", "always"], "sh", "-c", "trap 'exit 42' TERM; while true; do sleep 0.05; done");
+    await Bun.sleep(100); // the trap is set
+    const s = liveState(id);
+    process.kill(s.MonitorPid, "SIGTERM");
+    await until("the monitor to finish", () => !alive(s.MonitorPid) && !alive(s.Pid));
+    expect(await inspect("termed", "{{.State.Status}} {{.State.ExitCode}} {{.RestartCount}} {{.State.Error}}")).toBe("exited 42 0");
+    expect((await sb.run(["rm", "termed"])).code).toBe(0);
+  });
+
   test("--restart on-failure:2 gives up after 2 restarts", async () => {
     await detached(["--name", "flaky", "--restart", "on-failure:2"], "sh", "-c", "echo attempt; exit 3");
     const w = await sb.run(["wait", "flaky"]);
