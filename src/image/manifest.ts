@@ -236,6 +236,16 @@ export function parsePlatform(s: string): Platform {
   return { os: os.toLowerCase(), architecture: architecture.toLowerCase(), ...(variant ? { variant: variant.toLowerCase() } : {}) };
 }
 
+/**
+ * Whether an image of platform `have` serves a `want`: same os and architecture, and the variant
+ * when one is wanted (amd64's variants are levels of one instruction set: any will do).
+ */
+export function platformMatches(have: Platform, want: Platform): boolean {
+  const h = normalizePlatform(have);
+  const w = normalizePlatform(want);
+  return h.os === w.os && h.architecture === w.architecture && (w.variant === undefined || w.architecture === "amd64" || h.variant === w.variant);
+}
+
 export function formatPlatform(p: Platform): string {
   return `${p.os}/${p.architecture}${p.variant ? `/${p.variant}` : ""}`;
 }

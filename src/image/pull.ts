@@ -6,7 +6,17 @@ import { log } from "../log";
 import { RegistryClient } from "../registry/client";
 import { commitImage, findImage, type ImageRecord, type StoredImage, storedImage } from "../store/images";
 import { blobCompression, ensureLayer, putBlob, readBlob, readLayer, removeStaleWork, verifyDigest } from "../store/layers";
-import { hostPlatform, type ImageManifest, layerMediaType, parseImageConfig, parseManifestDocument, parsePlatform, selectManifest } from "./manifest";
+import {
+  formatPlatform,
+  hostPlatform,
+  type ImageManifest,
+  layerMediaType,
+  parseImageConfig,
+  parseManifestDocument,
+  parsePlatform,
+  platformMatches,
+  selectManifest,
+} from "./manifest";
 import { PullProgress } from "./pull-progress";
 import { formatReference, parseReference } from "./reference";
 
@@ -43,6 +53,7 @@ async function readSmallBlob(body: AsyncIterable<Uint8Array>, what: string): Pro
 export async function pullImage(input: string, opts: PullOptions = {}): Promise<PullResult> {
   const ref = parseReference(input);
   const reference = formatReference(ref);
+  const wanted = opts.platform ? parsePlatform(opts.platform) : undefined; // a bad one fails before any request
   const repo = ref.repository;
   const client = new RegistryClient(ref.registry, { tlsVerify: opts.tlsVerify, authFile: opts.authFile });
   await removeStaleWork();
@@ -51,8 +62,7 @@ export async function pullImage(input: string, opts: PullOptions = {}): Promise<
   let doc = parseManifestDocument(top.bytes, top.mediaType);
   let manifest = top;
   if (doc.kind === "index") {
-    const want = opts.platform ? parsePlatform(opts.platform) : hostPlatform();
-    const desc = selectManifest(doc, want);
+    const desc = selectManifest(doc, wanted ?? hostPlatform());
     manifest = await client.getManifest(repo, desc.digest);
     doc = parseManifestDocument(manifest.bytes, manifest.mediaType);
     if (doc.kind === "index") throw new BunkerError(`${reference}: the index entry ${desc.digest} is itself an index; nested indexes are not supported`);
@@ -62,6 +72,10 @@ export async function pullImage(input: string, opts: PullOptions = {}): Promise<
   const configBytes = readBlob(configDigest) ?? (await readSmallBlob((await client.getBlob(repo, configDigest)).body, `config of ${reference}`));
   verifyDigest(configDigest, configBytes, `config of ${reference}`);
   const config = parseImageConfig(configBytes);
+  // A single-platform image asked for by --platform must be that platform (as docker checks).
+  const actual = { os: config.os, architecture: config.architecture, ...(config.variant ? { variant: config.variant } : {}) };
+  if (wanted && !platformMatches(actual, wanted))
+    throw new BunkerError(`${reference} is for ${formatPlatform(actual)}, not the ${formatPlatform(wanted)} that --platform asks for`);
   const diffIds = config.rootfs.diff_ids;
   if (diffIds.length !== image.layers.length)
     throw new BunkerError(`${reference}: the manifest has ${image.layers.length} layers but the config lists ${diffIds.length}`);

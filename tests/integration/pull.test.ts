@@ -196,6 +196,18 @@ describe("pull", () => {
     }
     const none = await sb.run(["pull", "--platform", "linux/s390x", `${reg.host}/multi:latest`]);
     expectErrorLast(none, /linux\/amd64/);
+    // A single-platform image must be the platform asked for; a malformed one fails before any request.
+    const fresh = bunkerSandbox();
+    try {
+      const single = await fresh.run(["pull", "--platform", "linux/arm64", `${reg.host}/busybox:musl`]);
+      expectErrorLast(single, /busybox:musl is for linux\/amd64, not the linux\/arm64 that --platform asks for$/);
+      expect(layers(fresh.root)).toEqual([]);
+      expect(existsSync(join(fresh.root, "blobs"))).toBe(false);
+      const malformed = await fresh.run(["pull", "--platform", "linux/arm/v7/x", "127.0.0.1:1/nothing:here"]);
+      expectErrorLast(malformed, /^Error: invalid platform "linux\/arm\/v7\/x"/);
+    } finally {
+      fresh.cleanup();
+    }
   });
 
   test("by digest: the digest reference on stdout, no tag", async () => {

@@ -9,6 +9,7 @@ import {
   parseImageConfig,
   parseManifestDocument,
   parsePlatform,
+  platformMatches,
   selectManifest,
 } from "../../src/image/manifest";
 
@@ -158,6 +159,17 @@ describe("platforms", () => {
   test("a single entry without a platform is taken", () => {
     const one = { kind: "index" as const, mediaType: OCI_I, manifests: [{ mediaType: OCI_M, digest: d("9"), size: 1 }] };
     expect(selectManifest(one, hostPlatform()).digest).toBe(d("9"));
+  });
+
+  test("platformMatches: os and architecture, the variant when one is wanted", () => {
+    const p = (s: string) => parsePlatform(s);
+    expect(platformMatches(p("linux/amd64"), p("linux/amd64"))).toBe(true);
+    expect(platformMatches(p("linux/amd64/v3"), p("linux/amd64"))).toBe(true);
+    expect(platformMatches(p("linux/arm64"), p("linux/arm64/v8"))).toBe(true);
+    expect(platformMatches(p("linux/arm/v7"), p("linux/arm/v6"))).toBe(false);
+    expect(platformMatches(p("linux/arm/v7"), p("linux/arm"))).toBe(true);
+    expect(platformMatches(p("linux/amd64"), p("linux/arm64"))).toBe(false);
+    expect(platformMatches(p("windows/amd64"), p("linux/amd64"))).toBe(false);
   });
 
   test("parsePlatform and formatPlatform", () => {
