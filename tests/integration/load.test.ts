@@ -131,6 +131,40 @@ describe("load", () => {
   });
 });
 
+describe("bad archives: one line, exit 125, nothing stored", () => {
+  test("not an archive, missing, empty dir, truncated, a member missing, a non-JSON manifest", async () => {
+    const bad = join(work, "bad");
+    mkdirSync(join(bad, "empty"), { recursive: true });
+    writeFileSync(join(bad, "random.tar"), crypto.getRandomValues(new Uint8Array(3000)));
+    const whole = readFileSync(WHITEOUT);
+    writeFileSync(join(bad, "truncated.tar"), whole.subarray(0, whole.length >> 1));
+    mkdirSync(join(bad, "missing-layer"));
+    writeFileSync(join(bad, "missing-layer/manifest.json"), JSON.stringify([{ Config: "c.json", RepoTags: ["gone:1"], Layers: ["nope/layer.tar"] }]));
+    writeFileSync(join(bad, "missing-layer/c.json"), JSON.stringify({ architecture: "amd64", os: "linux", rootfs: { type: "layers", diff_ids: [`sha256:${"1".repeat(64)}`] } }));
+    mkdirSync(join(bad, "not-json"));
+    writeFileSync(join(bad, "not-json/manifest.json"), "<html>");
+    const other = bunkerSandbox();
+    try {
+      for (const [input, words] of [
+        ["/etc/passwd", "is not a readable image archive"],
+        [join(bad, "nonexistent.tar"), "no such file or directory"],
+        [join(bad, "empty"), "is neither a docker-save archive (manifest.json) nor an OCI layout (index.json)"],
+        [join(bad, "random.tar"), "is not a readable image archive"],
+        [join(bad, "truncated.tar"), "Truncated input"],
+        [join(bad, "missing-layer"), "nope/layer.tar"],
+        [join(bad, "not-json"), "manifest.json (manifest.json) is not JSON"],
+      ]) {
+        const r = await other.run(["load", "-i", input]);
+        expectOneLineError(r, words);
+      }
+      const list = (dir: string) => (existsSync(join(other.root, dir)) ? readdirSync(join(other.root, dir)) : []);
+      expect({ images: list("images"), layers: list("layers"), tmp: list("tmp") }).toEqual({ images: [], layers: [], tmp: [] });
+    } finally {
+      other.cleanup();
+    }
+  });
+});
+
 describe("tag, inspect, rmi", () => {
   test("tag adds a name; images -q lists ids once", async () => {
     await ok(["tag", "busybox:1.38.0-musl", "localhost:5000/mine/bb:v1"]);
