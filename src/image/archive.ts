@@ -109,14 +109,14 @@ async function tarFiles(file: string): Promise<ArchiveFiles> {
   };
 }
 
-function readJsonFile<T>(files: ArchiveFiles, name: string, what: string): T {
+function readJsonFile<T>(files: ArchiveFiles, name: string): T {
   const p = files.path(name);
-  if (!p) throw new BunkerError(`the archive has no ${what} (${name})`);
-  if (statSync(p).size > MAX_JSON) throw new BunkerError(`the archive's ${what} (${name}) is too large`);
+  if (!p) throw new BunkerError(`the archive has no ${name}`);
+  if (statSync(p).size > MAX_JSON) throw new BunkerError(`the archive's ${name} is too large`);
   try {
     return JSON.parse(readFileSync(p, "utf8")) as T;
   } catch {
-    throw new BunkerError(`the archive's ${what} (${name}) is not JSON`);
+    throw new BunkerError(`the archive's ${name} is not JSON`);
   }
 }
 
@@ -242,7 +242,7 @@ export async function loadArchive(input: string): Promise<string[]> {
   try {
     let items: LoadItem[];
     if (files.path("manifest.json")) {
-      const entries = readJsonFile<DockerManifestEntry[]>(files, "manifest.json", "manifest.json");
+      const entries = readJsonFile<DockerManifestEntry[]>(files, "manifest.json");
       if (!Array.isArray(entries)) throw new BunkerError("the archive's manifest.json is not a list of images");
       items = entries.map((e) => ({
         configName: e.Config,

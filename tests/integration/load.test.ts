@@ -152,7 +152,7 @@ describe("bad archives: one line, exit 125, nothing stored", () => {
         [join(bad, "random.tar"), "is not a readable image archive"],
         [join(bad, "truncated.tar"), "Truncated input"],
         [join(bad, "missing-layer"), "nope/layer.tar"],
-        [join(bad, "not-json"), "manifest.json (manifest.json) is not JSON"],
+        [join(bad, "not-json"), "the archive's manifest.json is not JSON"],
       ]) {
         const r = await other.run(["load", "-i", input]);
         expectOneLineError(r, words);
