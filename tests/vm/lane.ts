@@ -61,6 +61,8 @@ function unpackBusybox(into: string): void {
 export async function runVmLane(opts: { timeoutMs: number; onLine?: (line: string) => void }): Promise<VmLaneResult> {
   const kernel = findKernel();
   if ("missing" in kernel) throw new Error(kernel.missing);
+  for (const need of [...SYSTEMD_PROGRAMS, DBUS_SESSION_CONF])
+    if (!readable(need)) throw new Error(`the VM lane needs ${need} on the host (Debian: systemd, dbus-daemon; scripts/test.sh installs them)`);
   const work = mkdtempSync(join(tmpdir(), "bunker-vm-"));
   try {
     const rootfs = join(work, "rootfs");

@@ -71,12 +71,13 @@ as_user() { # user uid cgroup-dir script
 # The user manager: sd_booted() wants /run/systemd/system; a minimal user unit set whose default
 # target starts the user's D-Bus (as Debian's dbus-user-session does through sockets.target).
 mkdir -p /run/systemd/system /usr/lib/systemd/user
+chmod 0622 /dev/console # the user manager logs there (the serial console)
 head -c 16 /dev/urandom | od -An -tx1 | tr -d ' \n' >/etc/machine-id
 printf '[Unit]\nDescription=Main User Target\nWants=dbus.service\n' >/usr/lib/systemd/user/default.target
 printf '[Socket]\nListenStream=%%t/bus\n' >/usr/lib/systemd/user/dbus.socket
 printf '[Unit]\nRequires=dbus.socket\nAfter=dbus.socket\n[Service]\nType=notify\nNotifyAccess=main\nExecStart=/usr/bin/dbus-daemon --session --address=systemd: --nofork --nopidfile --systemd-activation --syslog-only\n' >/usr/lib/systemd/user/dbus.service
 sh -c "echo \$\$ >$SCOPED_MANAGER/cgroup.procs && exec su -s /bin/sh scoped -c 'exec env -i PATH=$PATH HOME=/home/u1002 \
-  XDG_RUNTIME_DIR=/run/user/1002 SYSTEMD_LOG_TARGET=console SYSTEMD_LOG_LEVEL=notice /lib/systemd/systemd --user'" >/tmp/systemd-user.log 2>&1 &
+  XDG_RUNTIME_DIR=/run/user/1002 SYSTEMD_LOG_TARGET=console SYSTEMD_LOG_LEVEL=info /lib/systemd/systemd --user'" >/tmp/systemd-user.log 2>&1 &
 
 echo "VMINFO checks start $(cut -d' ' -f1 /proc/uptime)"
 as_user tester 1000 $SERVICE/session.scope /vmtests/delegated.sh

@@ -9,7 +9,7 @@ scopes() { find $MANAGER -type d -name 'bunker-*.scope' 2>/dev/null; }
 i=0
 until manager_call org.freedesktop.DBus.Peer Ping >/dev/null 2>&1 || [ $i -ge 240 ]; do sleep 0.5; i=$((i+1)); done
 run busctl --user call org.freedesktop.systemd1 /org/freedesktop/systemd1 org.freedesktop.DBus.Peer Ping
-[ "$RC" = 0 ] && pass scope-user-manager "answered after $((i / 2)) s" || fail scope-user-manager "exit $RC: $OUT"
+[ "$RC" = 0 ] && pass scope-user-manager "answered after $((i / 2)) s" || fail scope-user-manager "exit $RC: $OUT; manager: $(for p in $(pgrep -f 'systemd --user'); do echo "$p wchan=$(cat /proc/$p/wchan) syscall=$(cut -d' ' -f1 /proc/$p/syscall 2>&1)"; done | oneline); /run/user/1002: $(ls -R /run/user/1002 | oneline)"
 
 run bunker doctor
 line=$(echo "$OUT" | grep -A1 cgroups | oneline)
@@ -50,6 +50,8 @@ if [ "$RC" = 137 ] && [ "$(echo "$OUT" | grep -c .)" = 1 ] && echo "$OUT" | grep
 run bunker inspect hog
 echo "$OUT" | grep -q '"OOMKilled": *true' && pass scope-oom-inspect "State.OOMKilled true" || fail scope-oom-inspect "exit $RC: $(echo "$OUT" | grep -i -e oom -e error)"
 bunker rm -f hog >/dev/null 2>&1
+# Not checked, because it doesn't work yet: a detached container's OOM in a scope. The monitor is
+# launched before the scope exists (its --cgroup is empty), so it never reads memory.events.
 
 left=$(scopes)
 [ -z "$left" ] && pass scope-cgroups-gone "no bunker-*.scope under $MANAGER" || fail scope-cgroups-gone "left: $left"
