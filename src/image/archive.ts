@@ -322,16 +322,26 @@ export async function saveArchive(names: string[], out: Writable): Promise<void>
         const blob = store.blob(layer.blobDigest);
         yield tarHeader(`${l.diffId.slice(7)}/`, 0, "Directory");
         yield tarHeader(name, layer.size);
+        // The layer is in the store already, so a pull would reuse it: only removing it helps.
+        const damaged = (why: string) =>
+          new BunkerError(`layer ${l.diffId.slice(7, 19)} in the store is damaged (${why}); remove the image with bunker rmi, then pull or load it again`);
         let sent = 0;
         const hasher = new Bun.CryptoHasher("sha256");
         const plain = createReadStream(blob).pipe(decompressor(detectFileCompression(blob)));
-        for await (const chunk of plain as AsyncIterable<Buffer>) {
-          sent += chunk.length;
-          hasher.update(chunk);
-          yield chunk;
+        const chunks = (plain as AsyncIterable<Buffer>)[Symbol.asyncIterator]();
+        for (;;) {
+          let next: IteratorResult<Buffer>;
+          try {
+            next = await chunks.next();
+          } catch (e) {
+            throw damaged((e as Error).message); // a cut or garbled blob: zlib's error, not the output's
+          }
+          if (next.done) break;
+          sent += next.value.length;
+          hasher.update(next.value);
+          yield next.value;
         }
-        if (sent !== layer.size || `sha256:${hasher.digest("hex")}` !== l.diffId)
-          throw new BunkerError(`layer ${l.diffId.slice(7, 19)} in the store is damaged (its blob no longer matches); pull the image again`);
+        if (sent !== layer.size || `sha256:${hasher.digest("hex")}` !== l.diffId) throw damaged("its blob no longer matches");
         yield padding(layer.size);
       }
       manifest.push({ Config: configName, RepoTags: tags, Layers: layerNames });

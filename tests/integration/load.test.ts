@@ -165,6 +165,25 @@ describe("bad archives: one line, exit 125, nothing stored", () => {
   });
 });
 
+describe("save from a damaged store", () => {
+  test("a cut layer blob: one line naming the layer, no archive written, an old file kept", async () => {
+    const other = bunkerSandbox();
+    try {
+      await other.run(["load", "-i", MUSL]);
+      const blob = join(other.root, "blobs/sha256/5c3b447848a98e48dce106cb3e6acbd4fb6f9b26ee778798137349ce01f4d3c1");
+      writeFileSync(blob, readFileSync(blob).subarray(0, 1000));
+      const out = join(work, "damaged.tar");
+      writeFileSync(out, "an older archive");
+      const r = await other.run(["save", "-o", out, "busybox:1.38.0-musl"]);
+      expectOneLineError(r, "layer 0f8918d0fe4f in the store is damaged (unexpected end of file); remove the image with bunker rmi");
+      expect(readFileSync(out, "utf8")).toBe("an older archive");
+      expect(readdirSync(work).filter((n) => n.startsWith("damaged.tar."))).toEqual([]);
+    } finally {
+      other.cleanup();
+    }
+  });
+});
+
 describe("tag, inspect, rmi", () => {
   test("tag adds a name; images -q lists ids once", async () => {
     await ok(["tag", "busybox:1.38.0-musl", "localhost:5000/mine/bb:v1"]);
