@@ -2,7 +2,7 @@
 // byte for byte (same manifest digest), an image loaded from a docker-save archive gets an OCI
 // manifest that skopeo and bunker read back, auth is required where the registry wants it.
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { readFileSync } from "node:fs";
+import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { bunkerSandbox, imagesSrc, type Sandbox } from "../support/bunker";
 import { BUSYBOX_LAYOUTS, credentialSandbox, standardRegistry, startRegistry, type TestRegistry, TEST_PASSWORD, TEST_USER } from "../support/registry";
@@ -59,6 +59,31 @@ describe.if(hasRegistry)("push", () => {
     expect(inspect.exitCode).toBe(0);
     expect(JSON.parse(inspect.stdout.toString()).Digest).toBe(original.digest);
   });
+
+  test("to a token registry: the Bearer token is asked for with push in its scope", async () => {
+    const tok = await startRegistry({ auth: "token" });
+    try {
+      const dest = `${tok.host}/team/bb:v1`;
+      const denied = await sb.run(["push", `${std.host}/busybox:musl`, dest]);
+      expect(denied.code).toBe(125);
+      expect(denied.stderr).toContain(`Error: authentication required: run bunker login ${tok.host}`);
+      const authFile = join(sb.root, "..", "token-auth.json");
+      writeFileSync(authFile, JSON.stringify({ auths: { [tok.host]: { auth: Buffer.from(`${TEST_USER}:${TEST_PASSWORD}`).toString("base64") } } }));
+      // The issuer grants what the scope asks: a token scoped to pull only would make the registry refuse the upload.
+      const r = await ok(sb, ["push", "-q", "--authfile", authFile, `${std.host}/busybox:musl`, dest]);
+      const original = muslIndex.manifests[0];
+      expect(r.stdout).toBe(`v1: digest: ${original.digest} size: ${original.size}\n`);
+      const fresh = bunkerSandbox();
+      try {
+        const back = await fresh.run(["pull", "-q", "--authfile", authFile, dest]);
+        expect([back.code, back.stderr]).toEqual([0, ""]);
+      } finally {
+        fresh.cleanup();
+      }
+    } finally {
+      await tok.stop();
+    }
+  }, 120_000);
 
   test("an image loaded from a docker-save archive is pushed with an OCI manifest and pulls back identical", async () => {
     const loaded = await ok(sb, ["load", "-i", join(imagesSrc, "ggcr-testdata/whiteout_image.tar")]);
