@@ -98,6 +98,22 @@ describe("hostile layers", () => {
     expectCanaryIntact();
   });
 
+  test("a hard link to a symlink that points out links the symlink; files written over either stay inside", async () => {
+    const r = await loadLayer([
+      { path: "esc", type: "SymbolicLink", linkpath: `${canary}/file` },
+      { path: "hl", type: "Link", linkpath: "esc" },
+      { path: "hl", data: "replaced hl" },
+      { path: "esc", data: "replaced esc" },
+    ]);
+    expectCanaryIntact();
+    expect(r.code).toBe(0);
+    const [img] = JSON.parse((await sb.run(["image", "inspect", `localhost/hostile:${n}`])).stdout);
+    const diff = join(sb.root, "layers", img.RootFS.Layers[0].slice(7), "diff");
+    expect(readFileSync(join(diff, "hl"), "utf8")).toBe("replaced hl");
+    expect(readFileSync(join(diff, "esc"), "utf8")).toBe("replaced esc");
+    expect((await sb.run(["rmi", `localhost/hostile:${n}`])).code).toBe(0);
+  });
+
   test('a whiteout naming ".." fails', async () => {
     const r = await loadLayer([{ path: "sub/.wh...", data: "" }]);
     expectRefused(r, 'names ".."');
