@@ -46,6 +46,8 @@ const symbols = {
   bk_openpt: { args: [FFIType.ptr, FFIType.i32], returns: FFIType.i32 },
   bk_set_winsize: { args: [FFIType.i32, FFIType.i32, FFIType.i32], returns: FFIType.i32 },
   bk_get_winsize: { args: [FFIType.i32], returns: FFIType.i32 },
+  bk_socketpair: { args: [FFIType.ptr], returns: FFIType.i32 },
+  bk_recv_fd: { args: [FFIType.i32], returns: FFIType.i32 },
   // exec and cp (native/lib/exec.c)
   bk_exec_join: { args: [FFIType.i32, FFIType.ptr, FFIType.u32, FFIType.i32, FFIType.i32], returns: FFIType.i32 },
   bk_open_in_root: { args: [FFIType.i32, FFIType.cstring, FFIType.i32, FFIType.i32], returns: FFIType.i32 },

@@ -353,6 +353,71 @@ static int op_stdio(const struct bk_step *s) {
   return 0;
 }
 
+// A pty from the container's own devpts instance (as crun makes it): its slave has a name inside
+// (tty, ttyname), which a pty of the host's devpts would not. The slave becomes 0-2 and the
+// controlling terminal of a new session; the master goes to the parent over a unix socket.
+static int send_fd(int sock, int fd) {
+  char byte = 0;
+  struct iovec iov = {.iov_base = &byte, .iov_len = 1};
+  union {
+    struct cmsghdr align;
+    char buf[CMSG_SPACE(sizeof(int))];
+  } ctl;
+  memset(&ctl, 0, sizeof ctl);
+  struct msghdr msg = {.msg_iov = &iov, .msg_iovlen = 1, .msg_control = ctl.buf, .msg_controllen = sizeof ctl.buf};
+  struct cmsghdr *c = CMSG_FIRSTHDR(&msg);
+  c->cmsg_level = SOL_SOCKET;
+  c->cmsg_type = SCM_RIGHTS;
+  c->cmsg_len = CMSG_LEN(sizeof(int));
+  memcpy(CMSG_DATA(c), &fd, sizeof fd);
+  ssize_t n;
+  do n = sendmsg(sock, &msg, MSG_NOSIGNAL);
+  while (n < 0 && errno == EINTR);
+  return n == 1 ? 0 : n < 0 ? -errno : -EIO;
+}
+
+static int op_pty(const struct bk_step *s) {
+  int sock = (int)int_at(s, 0);
+  struct winsize ws = {.ws_row = (unsigned short)int_at(s, 1), .ws_col = (unsigned short)int_at(s, 2)};
+  int master = open_path("/dev/ptmx", 1, O_RDWR | O_NOCTTY), slave = -1, rc = 0;
+  if (master < 0) return master;
+  int unlock = 0;
+  unsigned num;
+  char path[32], digits[12];
+  if (ioctl(master, TIOCSPTLCK, &unlock) < 0 || ioctl(master, TIOCGPTN, &num) < 0) {
+    rc = -errno;
+    goto out;
+  }
+  // "/dev/pts/N", without snprintf
+  static const char prefix[] = "/dev/pts/";
+  int d = 0, i = sizeof prefix - 1;
+  do digits[d++] = (char)('0' + num % 10), num /= 10;
+  while (num);
+  memcpy(path, prefix, sizeof prefix - 1);
+  while (d) path[i++] = digits[--d];
+  path[i] = 0;
+  slave = open_path(path, 1, O_RDWR | O_NOCTTY);
+  if (slave < 0) {
+    rc = slave;
+    goto out;
+  }
+  if (setsid() < 0 || ioctl(slave, TIOCSCTTY, 0) < 0 || (ws.ws_row && ws.ws_col && ioctl(slave, TIOCSWINSZ, &ws) < 0)) {
+    rc = -errno;
+    goto out;
+  }
+  for (int fd = 0; fd < 3; fd++)
+    if (dup2(slave, fd) < 0) {
+      rc = -errno;
+      goto out;
+    }
+  rc = send_fd(sock, master);
+out:
+  if (slave > 2) close(slave);
+  close(master);
+  close(sock);
+  return rc;
+}
+
 // execve with the container's PATH searched here, so that "not found" (127) and "cannot execute"
 // (126) can be told apart exactly, as docker does.
 static int op_exec(const struct bk_step *s) {
@@ -484,6 +549,8 @@ static int run_step(const struct bk_step *s) {
     return 0;
   case BK_OP_UNSHARE:
     return syscall(SYS_unshare, (unsigned long)int_at(s, 0)) == 0 ? 0 : -errno;
+  case BK_OP_PTY:
+    return op_pty(s);
   default:
     return -EINVAL;
   }

@@ -38,6 +38,8 @@ enum bk_op {
   BK_OP_IFUP_LO = 18,   // brings the loopback interface of the (new) network namespace up
   BK_OP_UMASK = 19,     // ints: mask
   BK_OP_UNSHARE = 20,   // ints: CLONE_NEW* flags (unshare(2))
+  BK_OP_PTY = 21,       // ints: unix socket fd, rows, cols (0: leave); a pty of /dev/ptmx in root becomes 0-2 and the
+                        // controlling tty of a new session; its master is sent on the socket (SCM_RIGHTS)
 };
 
 // Validates the program, then clones the child that runs it. Returns the child's pid (in the

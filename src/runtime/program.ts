@@ -22,6 +22,7 @@ export const enum Op {
   IfupLo = 18,
   Umask = 19,
   Unshare = 20,
+  Pty = 21,
 }
 
 const MAGIC = 0x50534b42;

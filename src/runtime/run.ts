@@ -1,6 +1,6 @@
 // `bunker run`: from flags and an image (or --rootfs DIR) to a ContainerSpec, then a foreground
 // run of it. The detached path (-d) hands the same plan to the lifecycle's monitor.
-import { existsSync, rmdirSync, statSync, writeFileSync, writeSync } from "node:fs";
+import { closeSync, existsSync, rmdirSync, statSync, writeFileSync, writeSync } from "node:fs";
 import { join, posix, resolve } from "node:path";
 // The record and state modules only (not ../container): a run must not load the monitor, logs, cp...
 import { type ContainerRecord, containerDir, createContainer, nowTimestamp, removeContainer } from "../container/records";
@@ -289,13 +289,12 @@ export interface AttachedHooks {
 export async function runAttached(spec: ContainerSpec, hooks: AttachedHooks = {}): Promise<number> {
   prepareVolumes(spec.mounts);
   const tty = spec.tty ? await import("./tty") : undefined;
-  const pty = tty?.openPty();
+  // -t: the child makes the pty in the container's devpts and sends its master back here
+  const channel = tty?.containerPtyChannel();
   let cgroup: ContainerCgroup | undefined;
   let net: NetworkAttachment | undefined;
   try {
-    const stdio = pty
-      ? { fds: [pty.slave, pty.slave, pty.slave] as [number, number, number], setsid: true, controllingTty: true }
-      : undefined;
+    const stdio = channel ? { pty: channel.pty } : undefined;
     // Signals are forwarded from the moment the child exists: a signal sent while it starts
     // must not kill bunker and orphan the container.
     let stopForwarding = () => {};
@@ -310,12 +309,26 @@ export async function runAttached(spec: ContainerSpec, hooks: AttachedHooks = {}
         await cgroup?.attach(pid);
         net = await attachNetwork(spec.network, pid);
       },
-    }).catch((e) => {
-      stopForwarding();
-      throw e;
-    });
-    const session = pty ? tty!.attachTerminal(pty, spec.stdin) : undefined;
-    if (pty) (await import("node:fs")).closeSync(pty.slave);
+    })
+      .catch((e) => {
+        stopForwarding();
+        if (channel) closeSync(channel.socket);
+        throw e;
+      })
+      .finally(() => {
+        if (channel) closeSync(channel.pty.socket); // the child's end: it has its own copy
+      });
+    let session: import("./tty").TerminalSession | undefined;
+    if (channel) {
+      try {
+        session = tty!.attachTerminal({ master: tty!.receiveMaster(channel) }, spec.stdin);
+      } catch (e) {
+        process.kill(started.pid, "SIGKILL");
+        await waitForExit(started.pid);
+        stopForwarding();
+        throw e;
+      }
+    }
     mark("started");
     await hooks.started?.(started.pid, net);
     let code = EXIT_BUNKER;

@@ -117,10 +117,26 @@ export interface ExecTarget {
   execFd: number;
 }
 
-export interface Stdio {
+/** The container's stdio: fds of ours (dup'ed onto 0-2), or a pty the child makes (-t). */
+export type Stdio = StdioFds | { pty: ContainerPty };
+
+export interface StdioFds {
   fds: [number, number, number];
   setsid: boolean;
   controllingTty: boolean;
+}
+
+/**
+ * -t: the child makes a pty in the container's own devpts (so the command's terminal has a name
+ * inside, as with docker), makes its slave 0-2 and the controlling terminal of a new session, and
+ * sends the master back over `socket`.
+ */
+export interface ContainerPty {
+  /** the child's end of a unix socketpair */
+  socket: number;
+  /** the window size the pty starts with (0: none known) */
+  rows: number;
+  cols: number;
 }
 
 export function buildSteps(spec: ContainerSpec, exec: ExecTarget, stdio: Stdio): Step[] {
@@ -207,11 +223,16 @@ export function processSteps(spec: ProcessSpec, exec: ExecTarget, stdio: Stdio):
     // A non-root user keeps no capabilities (setresuid cleared them), as in docker.
     { op: Op.CapSet, ints: spec.uid === 0 ? [caps, caps, 0, 0] : [0, 0, 0, 0], strs: [], what: "set capabilities" },
   );
+  s.push({ op: Op.ResetSignals, ints: [], strs: [], what: "reset signal handling" });
+  // After the switch to the user: the pty's slave belongs to the command's user, as in docker.
+  if ("pty" in stdio)
+    s.push({ op: Op.Pty, ints: [stdio.pty.socket, stdio.pty.rows, stdio.pty.cols], strs: [], what: "make the container's pty in its /dev/pts" });
+  // After a pty step, 0-2 and the session are made: the stdio step keeps them (and clears O_NONBLOCK).
+  const own: StdioFds = "pty" in stdio ? { fds: [-1, -1, -1], setsid: false, controllingTty: false } : stdio;
   s.push(
-    { op: Op.ResetSignals, ints: [], strs: [], what: "reset signal handling" },
     {
       op: Op.Stdio,
-      ints: [...stdio.fds, stdio.setsid ? 1 : 0, stdio.controllingTty ? 1 : 0, 1],
+      ints: [...own.fds, own.setsid ? 1 : 0, own.controllingTty ? 1 : 0, 1],
       strs: [],
       what: "set up stdin, stdout and stderr",
     },

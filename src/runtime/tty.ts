@@ -1,11 +1,15 @@
 // -t: a pty whose slave becomes the container's stdio and controlling terminal, while bunker
-// copies between its own terminal and the master. Bun.Terminal hands out no slave fd (NOTES), so
-// the pty comes from posix_openpt through FFI.
+// copies between its own terminal and the master. A foreground run has the child make the pty in
+// the container's own devpts and send the master back (containerPtyChannel / receiveMaster), so
+// that `tty` names it inside. The detached path still makes it on the host (openPty): its monitor
+// holds master and slave across restarts. Bun.Terminal hands out no slave fd (NOTES), so the
+// host's pty comes from posix_openpt through FFI.
 import { closeSync, constants as fsc, openSync, writeSync } from "node:fs";
 import { ReadStream } from "node:tty";
 import { native } from "../../native/ffi";
 import { BunkerError } from "../errors";
 import { errnoMessage } from "./process";
+import type { ContainerPty } from "./steps";
 
 export interface Pty {
   master: number;
@@ -27,13 +31,45 @@ export function openPty(): Pty {
  * released: a command that asks at once (stty size) must not see 0x0.
  */
 export function copyWindowSize(master: number): void {
+  const ws = terminalSize();
+  if (ws) native().bk_set_winsize(master, ws.rows, ws.cols);
+}
+
+/** The size of bunker's terminal (its stdout, stdin or stderr), if it has one. */
+function terminalSize(): { rows: number; cols: number } | undefined {
   for (const fd of [1, 0, 2]) {
     const ws = native().bk_get_winsize(fd);
-    if (ws >= 0) {
-      native().bk_set_winsize(master, ws >>> 16, ws & 0xffff);
-      return;
-    }
+    if (ws >= 0) return { rows: ws >>> 16, cols: ws & 0xffff };
   }
+  return undefined;
+}
+
+export interface PtyChannel {
+  /** what the spawn program's pty step needs (its socket is the child's end) */
+  pty: ContainerPty;
+  /** our end, on which the master arrives */
+  socket: number;
+}
+
+/** The socketpair a -t child sends its pty's master back on, and the size the pty starts with. */
+export function containerPtyChannel(): PtyChannel {
+  const fds = new Int32Array(2);
+  const rc = native().bk_socketpair(fds);
+  if (rc < 0) throw new BunkerError(`cannot create a socket pair for the pseudo-terminal: ${errnoMessage(-rc)}`);
+  const ws = terminalSize() ?? { rows: 0, cols: 0 };
+  return { pty: { socket: fds[1], ...ws }, socket: fds[0] };
+}
+
+/**
+ * The master the child sent once its command runs (its pty step comes before the exec), then the
+ * size again: the terminal may have been resized while the container started.
+ */
+export function receiveMaster(channel: PtyChannel): number {
+  const master = native().bk_recv_fd(channel.socket);
+  closeSync(channel.socket);
+  if (master < 0) throw new BunkerError(`the container's pseudo-terminal did not arrive: ${errnoMessage(-master)}`);
+  copyWindowSize(master);
+  return master;
 }
 
 export interface TerminalSession {
@@ -47,7 +83,7 @@ export interface TerminalSession {
  * Connects bunker's stdio to the pty master: raw mode on the host terminal (restored on every
  * exit path), SIGWINCH → TIOCSWINSZ, stdin → master when interactive, master → stdout.
  */
-export function attachTerminal(pty: Pty, interactive: boolean): TerminalSession {
+export function attachTerminal(pty: Pick<Pty, "master">, interactive: boolean): TerminalSession {
   const raw = interactive && process.stdin.isTTY === true;
   if (raw) process.stdin.setRawMode(true);
   const onWinch = () => copyWindowSize(pty.master);

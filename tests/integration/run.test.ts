@@ -452,6 +452,32 @@ describe("process semantics", () => {
   });
 });
 
+describe("-t: the pty comes from the container's own devpts (as with docker)", () => {
+  const inScript = (cmd: string) => {
+    const r = Bun.spawnSync(["script", "-qec", cmd, "/dev/null"], { env: sb.env, stdout: "pipe", stderr: "pipe" });
+    return { code: r.exitCode, out: r.stdout.toString().replaceAll("\r", "") };
+  };
+
+  test("tty names it, /dev/pts inside lists it, and it is stdin, stdout, stderr and the controlling terminal", async () => {
+    // ttyname() finds the terminal by looking for fd 0's device in /dev/pts: a pty of the host's
+    // devpts isn't in the container's instance, and `tty` would say "not a tty".
+    const script = 'n=$(tty) && echo "tty=$n"; echo "pts=$(ls /dev/pts | tr "\n" " ")"; for fd in 0 1 2; do [ /proc/self/fd/$fd -ef "$n" ] && echo "fd$fd=pty"; done; : </dev/tty && echo ctty=yes';
+    const r = inScript(`${bunkerBin} run --rm -t --rootfs ${rootfs} sh -c '${script.replaceAll("'", "'\\''")}'`);
+    expect(r.code).toBe(0);
+    const n = r.out.match(/^tty=\/dev\/pts\/(\d+)$/m)?.[1];
+    expect(n).toBeDefined();
+    expect(r.out).toMatch(new RegExp(`^pts=(.* )?${n} (.* )?ptmx $`, "m"));
+    for (const fd of [0, 1, 2]) expect(r.out).toContain(`fd${fd}=pty`);
+    expect(r.out).toContain("ctty=yes"); // /dev/tty opens only for a process with a controlling terminal
+  });
+
+  test("its slave belongs to the command's user (-u), as in docker", async () => {
+    const r = inScript(`${bunkerBin} run --rm -t -u 1000:1000 --rootfs ${rootfs} sh -c 'stat -c "owner=%u" "$(tty)"'`);
+    expect(r.code).toBe(0);
+    expect(r.out).toContain("owner=1000");
+  });
+});
+
 describe("-t on a terminal the test owns (tests/support/pty-drive.py)", () => {
   interface Drive {
     code: number;

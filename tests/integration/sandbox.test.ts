@@ -110,9 +110,11 @@ describe("bunker sandbox", () => {
     const t = await sh("touch /scratch/a /t2/b && grep -E ' /(scratch|t2) ' /proc/mounts | cut -d' ' -f2 | sort", "--tmpfs", "/scratch:size=1m", "--mount", "type=tmpfs,target=/t2");
     expect(t.stdout).toBe("/scratch\n/t2\n");
   });
-  test("-t gives a pty (through script(1)); --rm is accepted", async () => {
-    const p = Bun.spawn(["script", "-qec", `${bunkerBin} sandbox -t --rm -- sh -c 'test -t 0 && echo is-a-tty'`, "/dev/null"], { cwd: work, env: sb.env, stdout: "pipe", stderr: "pipe" });
-    expect(await new Response(p.stdout).text()).toContain("is-a-tty");
+  test("-t gives a pty of the sandbox's own devpts (through script(1)); --rm is accepted", async () => {
+    const p = Bun.spawn(["script", "-qec", `${bunkerBin} sandbox -t --rm -- sh -c 'test -t 0 && echo is-a-tty; tty'`, "/dev/null"], { cwd: work, env: sb.env, stdout: "pipe", stderr: "pipe" });
+    const out = (await new Response(p.stdout).text()).replaceAll("\r", "");
+    expect(out).toContain("is-a-tty");
+    expect(out).toMatch(/^\/dev\/pts\/\d+$/m); // ttyname() finds it in the sandbox's /dev/pts
     expect(await p.exited).toBe(0);
   });
   test.if(whyUnusable("pasta") === undefined)("-p with --network pasta publishes on 127.0.0.1", async () => {
