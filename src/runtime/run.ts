@@ -3,7 +3,7 @@
 import { closeSync, existsSync, rmdirSync, statSync, writeFileSync, writeSync } from "node:fs";
 import { join, posix, resolve } from "node:path";
 // The record and state modules only (not ../container): a run must not load the monitor, logs, cp...
-import { type ContainerRecord, containerDir, createContainer, nowTimestamp, removeContainer } from "../container/records";
+import { type ContainerRecord, containerDir, createContainer, nowTimestamp, removeContainer, saveContainer } from "../container/records";
 import { initialState, updateState, writeState } from "../container/state";
 import type { ContainerCgroup } from "../cgroup";
 import { dockerResources, hasLimits, parseCgroupMode, parseResourceFlags, RESOURCE_FLAGS } from "../cgroup/limits";
@@ -362,7 +362,12 @@ export async function runForeground(plan: ContainerPlan): Promise<number> {
   try {
     return await runAttached(spec, {
       released: (pid) => {
-        running = writeState(record.Id, { ...initialState(), Status: "running", Pid: pid, StartedAt: nowTimestamp(), MonitorPid: process.pid });
+        // The record again, now with its RunSpec, Env and Hostname: `exec` needs them while it
+        // runs, and `start` after it exits (docker starts any stopped container again).
+        running = (async () => {
+          saveContainer(record);
+          await writeState(record.Id, { ...initialState(), Status: "running", Pid: pid, StartedAt: nowTimestamp(), MonitorPid: process.pid });
+        })();
         running.catch(() => {}); // awaited in started; if the start fails first, its error is the one to report
       },
       started: async (pid, net) => {

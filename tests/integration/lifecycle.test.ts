@@ -118,6 +118,30 @@ describe("start, restart, rm", () => {
     await sb.run(["rm", "-f", "again"]);
   });
 
+  test("a foreground run's container: exec while it runs, inspect shows its env, start runs it again detached", async () => {
+    const base = ["--network", "none", "--rootfs", rootfs, "-e", "FROM_RUN=yes"];
+    // exec needs the run's spec while a foreground run is still running
+    const running = sb.run(["run", "--name", "fgexec", ...base, "sleep", "600"]);
+    for (let i = 0; i < 200 && (await field("fgexec", "{{.State.Status}}")) !== "running"; i++) await Bun.sleep(25);
+    const exec = await sb.run(["exec", "fgexec", "sh", "-c", "echo $FROM_RUN"]);
+    expect(exec.stderr).toBe("");
+    expect(exec.stdout).toBe("yes\n");
+    expect((await sb.run(["kill", "fgexec"])).code).toBe(0);
+    expect((await running).code).toBe(137);
+
+    // docker starts any stopped container again, detached: its output goes to the log
+    const first = await sb.run(["run", "--name", "fgstart", ...base, "sh", "-c", "echo ran $FROM_RUN; exit 3"]);
+    expect(first).toMatchObject({ code: 3, stdout: "ran yes\n" });
+    expect(await field("fgstart", "{{json .Config.Env}}")).toContain('"FROM_RUN=yes"');
+    const start = await sb.run(["start", "fgstart"]);
+    expect(start.stderr).toBe("");
+    expect(start).toMatchObject({ code: 0, stdout: "fgstart\n" });
+    expect((await sb.run(["wait", "fgstart"])).stdout).toBe("3\n");
+    expect((await sb.run(["logs", "fgstart"])).stdout).toBe("ran yes\n");
+    expect(await field("fgstart", "{{.State.Status}} {{.State.ExitCode}}")).toBe("exited 3");
+    await sb.run(["rm", "-f", "fgexec", "fgstart"]);
+  });
+
   test("rm refuses a running container without -f; rm -f kills it; unknown names fail", async () => {
     await detached("busy", "sleep", "600");
     oneLineError(await sb.run(["rm", "busy"]), "container is running");
