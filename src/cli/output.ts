@@ -35,20 +35,40 @@ function scaledSize(bytes: number, base: number, units: string[], digits: number
   return `${Number(value.toPrecision(digits))}${units[i]}`;
 }
 
-/** docker's "About an hour ago" style durations. */
+const SECOND = 1000;
+const MINUTE = 60 * SECOND;
+const HOUR = 60 * MINUTE;
+const DAY = 24 * HOUR;
+const WEEK = 7 * DAY;
+const MONTH = 30 * DAY;
+const YEAR = 365 * DAY;
+
+/** Go's int(float64(d)/float64(unit) + 0.5): the nearest whole unit, halves up. */
+const roundTo = (ms: number, unit: number) => Math.floor(ms / unit + 0.5);
+
+/**
+ * docker's units.HumanDuration (go-units), threshold for threshold: "Less than a second",
+ * "1 second", "5 seconds", "About a minute", "5 minutes", "About an hour", "5 hours", "3 days",
+ * "3 weeks", "3 months", "3 years". Seconds and minutes are truncated, the larger units rounded.
+ */
+export function humanDuration(ms: number): string {
+  const seconds = Math.trunc(ms / SECOND);
+  if (seconds < 1) return "Less than a second";
+  if (seconds === 1) return "1 second";
+  if (seconds < 60) return `${seconds} seconds`;
+  const minutes = Math.trunc(ms / MINUTE);
+  if (minutes === 1) return "About a minute";
+  if (minutes < 60) return `${minutes} minutes`;
+  const hours = roundTo(ms, HOUR);
+  if (hours === 1) return "About an hour";
+  if (hours < 48) return `${hours} hours`;
+  if (ms < 2 * WEEK) return `${roundTo(ms, DAY)} days`;
+  if (ms < 2 * MONTH) return `${roundTo(ms, WEEK)} weeks`;
+  if (ms < 2 * YEAR) return `${roundTo(ms, MONTH)} months`;
+  return `${roundTo(ms, YEAR)} years`;
+}
+
+/** docker's CREATED and "Exited (0) ..." text: HumanDuration since date, plus " ago". */
 export function humanAgo(date: Date, now: Date = new Date()): string {
-  const s = Math.max(0, Math.round((now.getTime() - date.getTime()) / 1000));
-  if (s < 1) return "Less than a second ago";
-  if (s < 60) return `${s} seconds ago`;
-  const m = Math.round(s / 60);
-  if (m === 1) return "About a minute ago";
-  if (m < 60) return `${m} minutes ago`;
-  const h = Math.round(s / 3600);
-  if (h === 1) return "About an hour ago";
-  if (h < 48) return `${h} hours ago`;
-  const d = Math.round(s / 86400);
-  if (d < 14) return `${d} days ago`;
-  if (d < 60) return `${Math.round(d / 7)} weeks ago`;
-  if (d < 730) return `${Math.round(d / 30)} months ago`;
-  return `${Math.round(d / 365)} years ago`;
+  return `${humanDuration(now.getTime() - date.getTime())} ago`;
 }

@@ -3,7 +3,7 @@
 import { mkdirSync, readdirSync, readlinkSync, rmSync, writeFileSync } from "node:fs";
 import { constants } from "node:os";
 import { BunkerError } from "../errors";
-import { humanAgo } from "../cli/output";
+import { humanAgo, humanDuration } from "../cli/output";
 import { withLock } from "./lock";
 import { stoppedFlagPath } from "./monitor";
 import { type ContainerRecord, containerLockPath, containerRunDir, listContainers, removeContainer } from "./records";
@@ -32,7 +32,7 @@ export function statusText(s: ContainerState, now = new Date()): string {
   const ago = (t: string) => humanAgo(new Date(t), now);
   switch (s.Status) {
     case "running":
-      return `Up ${ago(s.StartedAt).replace(/ ago$/, "")}`;
+      return `Up ${humanDuration(now.getTime() - new Date(s.StartedAt).getTime())}`;
     case "restarting":
       return `Restarting (${s.ExitCode}) ${ago(s.FinishedAt)}`;
     case "exited":
