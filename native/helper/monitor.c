@@ -45,11 +45,11 @@ struct opts {
   int max_file, max_retries;
   char **setup;   // argv; the child's pid is appended
   char **on_exit; // argv run (exec'd) after the final exit, e.g. `bunker rm -f ID` for --rm
-  int tty_master;  // -t: the pty master bunker passed (its slave is in the program's stdio), or -1
+  int tty_socket;  // -t: our end of the socket the container's pty master comes on (BK_OP_PTY), or -1
   int stdin_open;  // -i without -t: the container's stdin is a pipe we keep open (docker run -di)
 };
 
-static struct opts o = {.max_file = 1, .restart = "no", .tty_master = -1};
+static struct opts o = {.max_file = 1, .restart = "no", .tty_socket = -1};
 static int devnull = -1;
 
 static void die(const char *what, int err) {
@@ -202,8 +202,7 @@ static void log_record(const char *stream, char tag, const char *text, size_t le
 
 struct stream {
   const char *name;
-  int fd;   // read end, -1 at EOF
-  int keep; // the pty master: never closed (it serves every restart)
+  int fd; // read end, -1 at EOF
   size_t len;
   char buf[8192];
 };
@@ -227,7 +226,7 @@ static void stream_read(struct stream *s) {
     }
     if (n <= 0) {
       stream_flush(s);
-      if (!s->keep) close(s->fd);
+      close(s->fd);
       s->fd = -1;
       return;
     }
@@ -312,7 +311,7 @@ static int start_container(int first) {
   put32(H_GO_W, go[1]);
   put32(H_ERR, ep[1]);
   put32(H_ERR_R, ep[0]);
-  if (o.tty_master < 0) {
+  if (o.tty_socket < 0) {
     // The container's stdout and stderr are our 1 and 2 while it is cloned (a STDIO step keeps them).
     if (pipe2(op, O_CLOEXEC) < 0 || pipe2(errp, O_CLOEXEC) < 0) die("pipe", errno);
     if (dup2(op[1], 1) < 0 || dup2(errp[1], 2) < 0) die("dup2", errno);
@@ -333,10 +332,8 @@ static int start_container(int first) {
   dup2(devnull, 2);
   close(go[0]);
   close(ep[1]);
-  if (o.tty_master >= 0) {
-    out.fd = o.tty_master;
-    out.keep = 1;
-    err.fd = -1;
+  if (o.tty_socket >= 0) {
+    out.fd = err.fd = -1; // the pty's master, once the container runs
   } else {
     out.fd = op[0];
     err.fd = errp[0];
@@ -375,7 +372,15 @@ static int start_container(int first) {
     status("E %d %d\n", report[0], report[1]);
     snprintf(st.error, sizeof st.error, "the container failed to start at step %d: %s", report[0], strerror(report[1]));
     ok = 0;
+  } else if (ok && o.tty_socket >= 0 && (out.fd = bk_recv_fd(o.tty_socket)) < 0) {
+    // -t: the pty made in the container (before its execve) is ours to log from; it reads EIO, our
+    // EOF, once the container's last process has gone.
+    status("E %d %d\n", -1, -out.fd);
+    snprintf(st.error, sizeof st.error, "the container's pty did not arrive: %s", strerror(-out.fd));
+    out.fd = -1;
+    ok = 0;
   } else if (ok) {
+    if (out.fd >= 0) fcntl(out.fd, F_SETFL, O_NONBLOCK);
     // Recorded before bunker hears of it: once `run -d` returns, every command sees it running.
     st.status = "running";
     st.pid = pid;
@@ -435,12 +440,6 @@ static int supervise(int pid, int sigfd) {
     int timeout = exited ? 2000 : -1;
     if (!exited && kill_at >= 0) timeout = kill_at > now_ms() ? (int)(kill_at - now_ms()) : 0;
     if (exited && out.fd < 0 && err.fd < 0) return ws;
-    if (exited && o.tty_master >= 0) {
-      // We hold the pty's slave (for restarts), so the master never reads EOF: take what is there.
-      stream_read(&out);
-      stream_flush(&out);
-      return ws;
-    }
     int n = poll(pf, 3, timeout);
     if (n < 0 && errno == EINTR) continue;
     if (n < 0) die("poll", errno);
@@ -469,7 +468,7 @@ static int supervise(int pid, int sigfd) {
   for (struct stream *s = &out; s; s = s == &out ? &err : NULL)
     if (s->fd >= 0) {
       stream_flush(s);
-      if (!s->keep) close(s->fd);
+      close(s->fd);
       s->fd = -1;
     }
   return ws;
@@ -526,7 +525,7 @@ int bk_monitor_main(int argc, char **argv) {
       else if (strcmp(a, "--max-retries") == 0) o.max_retries = atoi(v);
       else if (strcmp(a, "--log-max-size") == 0) o.max_size = atoll(v);
       else if (strcmp(a, "--log-max-file") == 0) o.max_file = atoi(v);
-      else if (strcmp(a, "--tty") == 0) o.tty_master = atoi(v);
+      else if (strcmp(a, "--tty-socket") == 0) o.tty_socket = atoi(v);
       else if (strcmp(a, "--stdin-open") == 0) o.stdin_open = atoi(v);
       else die("unknown option", EINVAL);
     }

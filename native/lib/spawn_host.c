@@ -1,5 +1,5 @@
 // The host side of a container run, for bun:ffi: pipes, non-blocking waitpid, the pty, window
-// size, the socket a -t child sends its pty master on. Each returns -errno on failure (bun:ffi
+// size, the socket pair a -t child sends its pty master on. Each returns -errno on failure (bun:ffi
 // can't read errno).
 #define _GNU_SOURCE
 #include <errno.h>
@@ -64,34 +64,4 @@ int bk_socketpair(int32_t *fds) {
   fds[0] = sv[0];
   fds[1] = sv[1];
   return 0;
-}
-
-// Receives one fd (SCM_RIGHTS, close-on-exec) from sock without blocking: returns it, -EAGAIN
-// when nothing was sent yet, -EPIPE when the other end closed without sending one, or -errno.
-int bk_recv_fd(int sock) {
-  char byte;
-  struct iovec iov = {.iov_base = &byte, .iov_len = 1};
-  union {
-    struct cmsghdr align;
-    char buf[CMSG_SPACE(sizeof(int))];
-  } ctl;
-  memset(&ctl, 0, sizeof ctl);
-  struct msghdr msg = {.msg_iov = &iov, .msg_iovlen = 1, .msg_control = ctl.buf, .msg_controllen = sizeof ctl.buf};
-  ssize_t n;
-  do n = recvmsg(sock, &msg, MSG_DONTWAIT | MSG_CMSG_CLOEXEC);
-  while (n < 0 && errno == EINTR);
-  if (n < 0) return -errno;
-  struct cmsghdr *c = CMSG_FIRSTHDR(&msg);
-  if (n == 0 || !c || c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS || c->cmsg_len != CMSG_LEN(sizeof(int))) {
-    // a truncated message could still carry fds: close any so none leaks
-    if (c && c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_RIGHTS) {
-      int fd;
-      memcpy(&fd, CMSG_DATA(c), sizeof fd);
-      close(fd);
-    }
-    return -EPIPE;
-  }
-  int fd;
-  memcpy(&fd, CMSG_DATA(c), sizeof fd);
-  return fd;
 }

@@ -46,4 +46,8 @@ enum bk_op {
 // caller's pid namespace) or -errno. Never allocates: safe in a multithreaded process.
 int bk_spawn(const uint8_t *prog, uint32_t len);
 
+// Receives the fd a BK_OP_PTY step sent on sock (close-on-exec), without blocking: the fd, -EAGAIN
+// when none was sent yet, -EPIPE when the other end closed without one, or -errno.
+int bk_recv_fd(int sock);
+
 #endif

@@ -26,8 +26,8 @@ export interface MonitorLaunch {
   setup: (pid: number) => Promise<void> | void;
   /** a command (argv) that redoes setup for a restart; the monitor appends the new pid */
   restartSetup?: string[];
-  /** -t: the pty master the monitor logs from (its slave is the program's stdio; both in passFds) */
-  ttyMaster?: number;
+  /** -t: the socket the container's pty master comes back on, at each start, for the monitor to log from (in passFds) */
+  ttySocket?: number;
   /** -i without -t: the monitor keeps the container's stdin open (a pipe nobody writes to) */
   stdinOpen?: boolean;
 }
@@ -64,7 +64,7 @@ function monitorArgs(l: MonitorLaunch, programPath: string): string[] {
   ];
   if (logOpts["max-size"]) args.push("--log-max-size", String(parseLogSize(logOpts["max-size"])));
   if (logOpts["max-file"]) args.push("--log-max-file", logOpts["max-file"]);
-  if (l.ttyMaster !== undefined) args.push("--tty", String(l.ttyMaster));
+  if (l.ttySocket !== undefined) args.push("--tty-socket", String(l.ttySocket));
   if (l.stdinOpen) args.push("--stdin-open", "1");
   if (l.restartSetup && rec.HostConfig.RestartPolicy.Name !== "no") args.push("--setup", String(l.restartSetup.length), ...l.restartSetup);
   // --rm: the monitor becomes `bunker rm -f ID` after the final exit (it can't remove subuid-owned files itself).

@@ -60,23 +60,22 @@ export async function startUnderMonitor(record: ContainerRecord, spec: Container
   prepareVolumes(spec.mounts);
   const cgroup = await containerCgroup(spec);
   mark("cgroup");
-  // -t: a pty whose master the monitor logs from (`run -dit IMAGE sh`, then `exec -it`). Otherwise
-  // the monitor's own 0/1/2 are its stdin (/dev/null or a pipe held open for -i) and the log pipes
-  // when it clones: the container keeps them.
+  // -t: the child makes a pty in the container's devpts at each start and sends its master to the
+  // monitor, which logs from it (`run -dit IMAGE sh`, then `exec -it`). Otherwise the monitor's own
+  // 0/1/2 are its stdin (/dev/null or a pipe held open for -i) and the log pipes when it clones:
+  // the container keeps them.
   // ./tty loads node:tty (~1 ms): only for -t
-  const pty = spec.tty ? (await import("./tty")).openPty() : undefined;
-  const stdio = pty
-    ? { fds: [pty.slave, pty.slave, pty.slave] as [number, number, number], setsid: true, controllingTty: true }
-    : { fds: [0, 1, 2] as [number, number, number], setsid: true, controllingTty: false };
+  const channel = spec.tty ? (await import("./tty")).containerPtyChannel() : undefined;
+  const stdio = channel ? { pty: channel.pty } : { fds: [0, 1, 2] as [number, number, number], setsid: true, controllingTty: false };
   const { program, steps, execFd } = spawnProgram(spec, stdio, { cgroupFd: cgroup?.dirFd ?? -1, goFd: -1, goWriteFd: -1, errFd: -1, errReadFd: -1 });
   let result: Awaited<ReturnType<typeof launchMonitored>>;
   try {
     result = await launchMonitored({
       rec: record,
       program,
-      passFds: [execFd, cgroup?.dirFd ?? -1, pty?.master ?? -1, pty?.slave ?? -1].filter((fd) => fd >= 0),
-      ttyMaster: pty?.master,
-      stdinOpen: spec.stdin && !pty,
+      passFds: [execFd, cgroup?.dirFd ?? -1, channel?.socket ?? -1, channel?.pty.socket ?? -1].filter((fd) => fd >= 0),
+      ttySocket: channel?.socket,
+      stdinOpen: spec.stdin && !channel,
       cgroupPath: cgroup?.path || undefined,
       setup: async (pid) => {
         await parentSetup(record, spec, pid);
@@ -89,7 +88,7 @@ export async function startUnderMonitor(record: ContainerRecord, spec: Container
     throw e;
   } finally {
     // the monitor has its own copies
-    if (pty) for (const fd of [pty.master, pty.slave]) closeSync(fd);
+    if (channel) for (const fd of [channel.socket, channel.pty.socket]) closeSync(fd);
   }
   if ("failedStep" in result) {
     // the monitor has removed the cgroup and recorded the failure

@@ -1,9 +1,8 @@
 // -t: a pty whose slave becomes the container's stdio and controlling terminal, while bunker
-// copies between its own terminal and the master. A foreground run has the child make the pty in
-// the container's own devpts and send the master back (containerPtyChannel / receiveMaster), so
-// that `tty` names it inside. The detached path still makes it on the host (openPty): its monitor
-// holds master and slave across restarts. Bun.Terminal hands out no slave fd (NOTES), so the
-// host's pty comes from posix_openpt through FFI.
+// copies between its own terminal and the master. The container's child makes the pty in the
+// container's own devpts and sends the master back (containerPtyChannel / receiveMaster; for run -d
+// to the monitor), so that `tty` names it inside. openPty, a pty of the host's devpts from
+// posix_openpt (Bun.Terminal hands out no slave fd, NOTES), is exec -t's fallback on old kernels.
 import { closeSync, constants as fsc, openSync, writeSync } from "node:fs";
 import { ReadStream } from "node:tty";
 import { native } from "../../native/ffi";

@@ -242,6 +242,17 @@ print(os.waitstatus_to_exitcode(status), flush=True)
     await sb.run(["rm", "tty", "stdin"]);
   });
 
+  test("-dt: each start's pty comes from the container's own devpts (tty names it); the monitor logs from it", async () => {
+    const script = 'echo "tty=$(tty) pts=$(ls /dev/pts | tr "\\n" ,)"; exit 3';
+    await detached(["--name", "named-tty", "-t", "--restart", "on-failure:2"], "sh", "-c", script);
+    await until("the restarts to end", async () => (await inspect("named-tty", "{{.State.Status}} {{.RestartCount}}")) === "exited 2");
+    expect(await inspect("named-tty", "{{.State.ExitCode}}")).toBe("3");
+    // a new devpts instance per start: pts/0 each time, with its ptmx
+    const lines = (await sb.run(["logs", "named-tty"])).stdout.replaceAll("\r", "").trim().split("\n");
+    expect(lines).toEqual(Array(3).fill("tty=/dev/pts/0 pts=0,ptmx,"));
+    await sb.run(["rm", "named-tty"]);
+  });
+
   test("run -d --rm: the container is removed when it exits", async () => {
     const id = await detached(["--rm", "--name", "ephemeral"], "sh", "-c", "while [ ! -e /tmp/go ]; do sleep 0.05; done");
     expect(await inspect("ephemeral", "{{.HostConfig.AutoRemove}}")).toBe("true");
