@@ -410,6 +410,14 @@ static int op_pty(const struct bk_step *s) {
   struct winsize ws = {.ws_row = (unsigned short)int_at(s, 1), .ws_col = (unsigned short)int_at(s, 2)};
   int master = open_path("/dev/ptmx", 1, O_RDWR | O_NOCTTY), slave = -1, rc = 0;
   if (master < 0) return master;
+  if (master < 3) {
+    // A closed stdio slot was reused: the dup2s below would close the master.
+    int moved = fcntl(master, F_DUPFD_CLOEXEC, 3);
+    int err = errno;
+    close(master);
+    if (moved < 0) return -err;
+    master = moved;
+  }
   int unlock = 0;
   unsigned num;
   char path[32], digits[12];
