@@ -72,3 +72,16 @@ export function humanDuration(ms: number): string {
 export function humanAgo(date: Date, now: Date = new Date()): string {
   return `${humanDuration(now.getTime() - date.getTime())} ago`;
 }
+
+/**
+ * docker's inspect output for NAME...: what was found (a JSON array, `[]` when nothing was, or
+ * one rendered line each), then an `Error: ...` line on stderr for each name not found, and exit
+ * status 1 (docker's, not 125: the command itself worked).
+ */
+export function printInspected(found: unknown[], notFound: string[], render?: (item: unknown) => string): void {
+  if (!render) printJson(found);
+  else if (found.length) process.stdout.write(found.map((item) => `${render(item)}\n`).join(""));
+  if (notFound.length === 0) return;
+  process.stderr.write(notFound.map((message) => `Error: ${message}\n`).join(""));
+  process.exitCode = 1;
+}

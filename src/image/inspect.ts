@@ -125,10 +125,10 @@ export function imageSummaries(repository?: string, filters: string[] = []): Ima
   return rows.filter(rowFilter(repository));
 }
 
-/** docker image inspect's object for one image. */
-export function inspectImage(nameOrId: string): Record<string, unknown> {
+/** docker image inspect's object for one image, or undefined when the store has no such image. */
+export function inspectImage(nameOrId: string): Record<string, unknown> | undefined {
   const id = resolveImageId(nameOrId);
-  if (!id) throw new BunkerError(`no such image: ${nameOrId}`);
+  if (!id) return undefined;
   const rec = readImageRecord(id) as ImageRecord;
   const config: ImageConfig = readImageConfig(id);
   return {

@@ -213,7 +213,14 @@ describe("names and ids", () => {
     const anonName = await field(anon.stdout.trim(), "{{.Name}}");
     expect(anonName).toMatch(/^\/[a-z]+_[a-z]+\d?$/);
     expect(await field(id.slice(0, 8), "{{.Name}}")).toBe("/unique");
-    oneLineError(await sb.run(["inspect", "--type", "container", "nosuchthing"]), "no such container");
+    // docker: what was found on stdout, then an error line per missing name, exit 1
+    expect(await sb.run(["inspect", "--type", "container", "nosuchthing"])).toEqual({ code: 1, stdout: "[]\n", stderr: "Error: No such container: nosuchthing\n" });
+    expect(await sb.run(["inspect", "nosuchthing"])).toEqual({ code: 1, stdout: "[]\n", stderr: "Error: No such object: nosuchthing\n" });
+    const some = await sb.run(["inspect", "nosuchthing", "unique"]);
+    expect(some.code).toBe(1);
+    expect(JSON.parse(some.stdout).map((c: { Name: string }) => c.Name)).toEqual(["/unique"]);
+    expect(some.stderr).toBe("Error: No such object: nosuchthing\n");
+    expect(await sb.run(["inspect", "-f", "{{.Name}}", "unique", "nosuchthing"])).toEqual({ code: 1, stdout: "/unique\n", stderr: "Error: No such object: nosuchthing\n" });
   });
 
   test("rename keeps names unique", async () => {

@@ -204,7 +204,10 @@ describe("tag, inspect, rmi", () => {
     expectOneLineError(await sb.run(["tag", "busybox:1.38.0-musl", "Bad!"]), 'invalid reference format "Bad!"');
     expectOneLineError(await sb.run(["tag", "busybox:1.38.0-musl", `x@sha256:${"a".repeat(64)}`]), "cannot tag with a digest");
     expectOneLineError(await sb.run(["rmi", "nosuch"]), "no such image: nosuch");
-    expectOneLineError(await sb.run(["image", "inspect", "nosuch"]), "no such image: nosuch");
+    // docker: what was found on stdout ([] here), one error line per missing name, exit 1
+    expect(await sb.run(["image", "inspect", "nosuch"])).toEqual({ code: 1, stdout: "[]\n", stderr: "Error: No such image: nosuch\n" });
+    const some = await sb.run(["image", "inspect", "-f", "{{.Id}}", "nosuch", "busybox:1.38.0-musl", "other"]);
+    expect(some).toEqual({ code: 1, stdout: `sha256:${"654fc8fd836e35f4a64586bddf8f59b9029b48cf80f520834c6c98ca8ab5def9"}\n`, stderr: "Error: No such image: nosuch\nError: No such image: other\n" });
     expect(await listing()).toBe(before);
   });
 

@@ -1,7 +1,7 @@
 import { defineCommand } from "citty";
 import { renderTemplate } from "../../container/view";
 import { inspectImage } from "../../image/inspect";
-import { printJson } from "../output";
+import { printInspected } from "../output";
 
 const inspect = defineCommand({
   meta: { name: "inspect", description: "Show details of one or more images as JSON" },
@@ -10,9 +10,15 @@ const inspect = defineCommand({
     format: { type: "string", alias: "f", description: "Output format: json (the default) or a Go template like '{{.Id}}'" },
   },
   run({ args }) {
-    const images = (args._ as string[]).map(inspectImage);
-    if (!args.format || args.format === "json") return printJson(images);
-    process.stdout.write(`${images.map((i) => renderTemplate(args.format!, i)).join("\n")}\n`);
+    const found: unknown[] = [];
+    const missing: string[] = [];
+    for (const name of args._ as string[]) {
+      const image = inspectImage(name);
+      if (image) found.push(image);
+      else missing.push(`No such image: ${name}`);
+    }
+    const json = !args.format || args.format === "json";
+    printInspected(found, missing, json ? undefined : (i) => renderTemplate(args.format!, i));
   },
 });
 

@@ -1,23 +1,21 @@
 import { defineCommand } from "citty";
 import { findContainer, inspectJson, renderTemplate, viewOf } from "../../container";
 import { BunkerError } from "../../errors";
-import { printJson } from "../output";
+import { printInspected } from "../output";
 
-/** Containers first, then images (docker's order when --type is not given). */
+/** Containers first, then images (docker's order when --type is not given); undefined: neither. */
 async function inspectOne(name: string, type: string | undefined): Promise<unknown> {
   if (type !== "image") {
     const rec = await findContainer(name);
     if (rec) return inspectJson(await viewOf(rec));
-    if (type === "container") throw new BunkerError(`no such container: ${name}`);
+    if (type === "container") return undefined;
   }
   const { inspectImage } = await import("../../image/inspect");
-  try {
-    return inspectImage(name);
-  } catch (e) {
-    if (type === "image") throw e;
-    throw new BunkerError(`no such object: ${name}`);
-  }
+  return inspectImage(name);
 }
+
+/** docker's words for a name not found, by --type. */
+const notFound = { container: "No such container", image: "No such image", any: "No such object" };
 
 export default defineCommand({
   meta: { name: "inspect", description: "Show low-level information on containers or images (JSON)" },
@@ -29,12 +27,13 @@ export default defineCommand({
   async run({ args }) {
     if (args.type !== undefined && args.type !== "container" && args.type !== "image")
       throw new BunkerError(`invalid --type "${args.type}": use container or image`);
-    const results = [];
-    for (const name of args._ as string[]) results.push(await inspectOne(name, args.type));
-    if (args.format) {
-      for (const r of results) process.stdout.write(`${renderTemplate(args.format, r)}\n`);
-      return;
+    const found: unknown[] = [];
+    const missing: string[] = [];
+    for (const name of args._ as string[]) {
+      const result = await inspectOne(name, args.type);
+      if (result === undefined) missing.push(`${notFound[args.type ?? "any"]}: ${name}`);
+      else found.push(result);
     }
-    printJson(results);
+    printInspected(found, missing, args.format ? (r) => renderTemplate(args.format!, r) : undefined);
   },
 });

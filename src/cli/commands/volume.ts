@@ -1,26 +1,12 @@
 import { defineCommand } from "citty";
 import { BunkerError } from "../../errors";
-import { createVolume, filterVolumes, getVolume, inspectVolume, listVolumes, pruneVolumes, removeVolume } from "../../volume";
-import { humanSize, printJson, printTable } from "../output";
-
-/** Every value of a repeatable flag: citty keeps only the last, docker takes them all. */
-function repeated(rawArgs: string[], long: string, short: string): string[] {
-  const values: string[] = [];
-  for (let i = 0; i < rawArgs.length; i++) {
-    const a = rawArgs[i];
-    let value: string | undefined;
-    if (a === long || a === short) value = rawArgs[++i];
-    else if (a.startsWith(`${long}=`)) value = a.slice(long.length + 1);
-    else continue;
-    if (!value) throw new BunkerError(`${long} needs a value`);
-    values.push(value);
-  }
-  return values;
-}
+import { createVolume, filterVolumes, getVolume, inspectVolume, listVolumes, pruneVolumes, readVolume, removeVolume, type VolumeInspect } from "../../volume";
+import { humanSize, printInspected, printTable } from "../output";
+import { repeatedFlag } from "../repeated-flag";
 
 function labelsOf(rawArgs: string[]): Record<string, string> {
   const labels: Record<string, string> = {};
-  for (const value of repeated(rawArgs, "--label", "-l")) {
+  for (const value of repeatedFlag(rawArgs, "--label", "-l")) {
     const eq = value.indexOf("=");
     labels[eq < 0 ? value : value.slice(0, eq)] = eq < 0 ? "" : value.slice(eq + 1);
   }
@@ -76,7 +62,7 @@ const ls = defineCommand({
     filter: { type: "string", alias: "f", description: "dangling=true|false, name=, label=KEY[=VALUE], driver= (repeatable)" },
   },
   async run({ args, rawArgs }) {
-    const vols = await filterVolumes(listVolumes(), repeated(rawArgs, "--filter", "-f"));
+    const vols = await filterVolumes(listVolumes(), repeatedFlag(rawArgs, "--filter", "-f"));
     if (args.quiet) {
       process.stdout.write(vols.map((v) => `${v.Name}\n`).join(""));
       return;
@@ -113,12 +99,19 @@ const inspect = defineCommand({
   meta: { name: "inspect", description: "Display detailed information on one or more volumes" },
   args: { format: { type: "string", alias: "f", description: "json (default) or a template like '{{.Mountpoint}}'" } },
   run({ args }) {
-    const vols = names(args, "inspect").map((n) => inspectVolume(getVolume(n)));
-    if (!args.format || args.format === "json") return printJson(vols);
-    for (const v of vols) {
-      const fields = { ...v, Labels: JSON.stringify(v.Labels), Options: JSON.stringify(v.Options) } as Record<string, string>;
-      process.stdout.write(`${formatLine(args.format, fields)}\n`);
+    const found: VolumeInspect[] = [];
+    const missing: string[] = [];
+    for (const name of names(args, "inspect")) {
+      const v = readVolume(name);
+      if (v) found.push(inspectVolume(v));
+      else missing.push(`get ${name}: no such volume`);
     }
+    const format = args.format && args.format !== "json" ? args.format : undefined;
+    const render = (item: unknown) => {
+      const v = item as VolumeInspect;
+      return formatLine(format!, { ...v, Labels: JSON.stringify(v.Labels), Options: JSON.stringify(v.Options) } as Record<string, string>);
+    };
+    printInspected(found, missing, format ? render : undefined);
   },
 });
 
