@@ -215,6 +215,17 @@ describe("steps", () => {
     expect(sys(spec({ newNetNs: false })).strs[0]).toBe("/sys");
   });
 
+  test("-t: the pty is made after pivot_root and the switch to the user; the stdio step then keeps 0-2", () => {
+    const steps = buildSteps(spec(), exec, { pty: { socket: 9, rows: 24, cols: 80 } });
+    const idx = (op: Op) => steps.findIndex((s) => s.op === op);
+    expect(idx(Op.Pty)).toBeGreaterThan(idx(Op.PivotRoot));
+    expect(idx(Op.Pty)).toBeGreaterThan(idx(Op.SetId));
+    expect(idx(Op.Stdio)).toBe(idx(Op.Pty) + 1);
+    expect(steps[idx(Op.Pty)].ints).toEqual([9, 24, 80]);
+    expect(steps[idx(Op.Stdio)].ints).toEqual([-1, -1, -1, 0, 0, 1]); // no second setsid, no dup2
+    expect(ops(spec()).some((s) => s.op === Op.Pty)).toBe(false);
+  });
+
   test("setgroups is skipped with a single-id mapping, used with a range", () => {
     const setid = (s: ContainerSpec) => ops(s).find((x) => x.op === Op.SetId)!.ints;
     expect(setid(spec())).toEqual([0, 0, -1]);
