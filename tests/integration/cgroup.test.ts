@@ -5,7 +5,7 @@ import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { existsSync, mkdirSync, readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { detectCgroupSetup } from "../../src/cgroup";
-import { bunkerSandbox, imagesSrc } from "../support/bunker";
+import { bunkerBin, bunkerSandbox, imagesSrc } from "../support/bunker";
 
 const setup = detectCgroupSetup();
 const cannotLimit = setup.kind === "none";
@@ -99,6 +99,31 @@ describe("stats", () => {
     expect(row).toMatchObject({ Name: "done", CPUPerc: "0.00%", MemUsage: "0B / 0B", PIDs: "0" });
     expect(row.ID).toHaveLength(12);
   });
+  test("without --no-stream it prints a reading every second until stopped", async () => {
+    const p = Bun.spawn([bunkerBin, "stats", "-a"], { env: sb.env, stdout: "pipe", stderr: "pipe" });
+    const readings: string[] = [];
+    let text = "";
+    const decoder = new TextDecoder();
+    try {
+      for await (const chunk of p.stdout) {
+        text += decoder.decode(chunk, { stream: true });
+        const parts = text.split(/^(?=CONTAINER ID)/m).filter((r) => r.endsWith("\n"));
+        if (parts.length >= 2) {
+          readings.push(...parts.slice(0, 2));
+          break;
+        }
+      }
+    } finally {
+      p.kill();
+    }
+    await p.exited;
+    expect(readings).toHaveLength(2);
+    // not a terminal: no screen clearing, the header and the stopped container in each reading
+    for (const r of readings) {
+      expect(r).toStartWith("CONTAINER ID   NAME");
+      expect(r).toMatch(/^[0-9a-f]{12} +done +0\.00% +0B \/ 0B /m);
+    }
+  }, 20_000);
   test("an unknown container is an error", async () => {
     expectOneLineError(await sb.run(["stats", "--no-stream", "nosuchthing"]), "no such container: nosuchthing");
   });
