@@ -43,7 +43,6 @@ const symbols = {
   bk_spawn: { args: [FFIType.ptr, FFIType.u32], returns: FFIType.i32 },
   bk_pipe2: { args: [FFIType.ptr], returns: FFIType.i32 },
   bk_waitpid: { args: [FFIType.i32, FFIType.ptr], returns: FFIType.i32 },
-  bk_openpt: { args: [FFIType.ptr, FFIType.i32], returns: FFIType.i32 },
   bk_set_winsize: { args: [FFIType.i32, FFIType.i32, FFIType.i32], returns: FFIType.i32 },
   bk_get_winsize: { args: [FFIType.i32], returns: FFIType.i32 },
   bk_socketpair: { args: [FFIType.ptr], returns: FFIType.i32 },
@@ -55,8 +54,6 @@ const symbols = {
   bk_symlinkat: { args: [FFIType.cstring, FFIType.i32, FFIType.cstring], returns: FFIType.i32 },
   bk_readlink_fd: { args: [FFIType.i32, FFIType.ptr, FFIType.i32], returns: FFIType.i32 },
   bk_unlinkat: { args: [FFIType.i32, FFIType.cstring, FFIType.i32], returns: FFIType.i32 },
-  bk_pty_unlock: { args: [FFIType.i32], returns: FFIType.i32 },
-  bk_pty_peer: { args: [FFIType.i32], returns: FFIType.i32 },
 } as const;
 
 let lib: ReturnType<typeof loadLib> | undefined;

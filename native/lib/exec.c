@@ -175,22 +175,3 @@ int bk_readlink_fd(int fd, char *buf, int size) {
 }
 
 int bk_unlinkat(int dir_fd, const char *name, int flags) { return unlinkat(dir_fd, name, flags) == 0 ? 0 : -errno; }
-
-// ---- a pty of the container's own devpts instance, for exec -t (ttyname works inside) ----
-
-#include <sys/ioctl.h>
-#ifndef TIOCGPTPEER
-#define TIOCGPTPEER _IO('T', 0x41)
-#endif
-
-// Opens the master of a new pty from a ptmx opened with bk_open_in_root, unlocked; its slave
-// comes from bk_pty_peer (no path lookup, so nothing in the container can swap it).
-int bk_pty_unlock(int master) {
-  int zero = 0;
-  return ioctl(master, TIOCSPTLCK, &zero) == 0 ? 0 : -errno;
-}
-
-int bk_pty_peer(int master) {
-  int fd = ioctl(master, TIOCGPTPEER, O_RDWR | O_NOCTTY | O_CLOEXEC);
-  return fd < 0 ? -errno : fd;
-}

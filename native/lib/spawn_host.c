@@ -5,12 +5,10 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <stdint.h>
-#include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
-#include <termios.h>
 #include <unistd.h>
 
 // Both ends close-on-exec: a helper we spawn must never hold the container's sync pipes.
@@ -30,18 +28,6 @@ int bk_waitpid(int pid, int32_t *status) {
   if (rc < 0) return -errno;
   *status = st;
   return rc;
-}
-
-// Opens a new pty master (close-on-exec) and writes the slave's path into name.
-int bk_openpt(char *name, int size) {
-  int fd = posix_openpt(O_RDWR | O_NOCTTY | O_CLOEXEC);
-  if (fd < 0) return -errno;
-  if (grantpt(fd) < 0 || unlockpt(fd) < 0 || ptsname_r(fd, name, (size_t)size) != 0) {
-    int err = errno;
-    close(fd);
-    return -err;
-  }
-  return fd;
 }
 
 int bk_set_winsize(int fd, int rows, int cols) {

@@ -10,8 +10,8 @@ import { BunkerError, EXIT_BUNKER, EXIT_CANNOT_EXEC } from "../errors";
 import { errnoMessage, forwardSignals, startFailure, syncPipes, waitForExit } from "../runtime/process";
 import { encodeProgram } from "../runtime/program";
 import type { ContainerSpec } from "../runtime/spec";
-import { processSteps } from "../runtime/steps";
-import { attachTerminal, copyWindowSize, openPty, type Pty } from "../runtime/tty";
+import { processSteps, type Stdio } from "../runtime/steps";
+import { attachTerminal, containerPtyChannel, receiveMaster } from "../runtime/tty";
 import { buildEnv, resolveUser } from "../runtime/user";
 import { cgroupPathOf } from "../cgroup/manager";
 
@@ -33,34 +33,6 @@ function pathOf(env: string[]): string {
   return entry ? entry.slice(5) : "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
 }
 
-/** Opens a file of the container confined to its root (symlinks resolve inside it); returns the fd. */
-export function openInContainer(pid: number, path: string, flags: number, mode = 0): number {
-  const root = openSync(`/proc/${pid}/root`, fsc.O_RDONLY | fsc.O_DIRECTORY);
-  try {
-    const fd = native().bk_open_in_root(root, Buffer.from(`${path}\0`), flags, mode);
-    if (fd < 0) throw new BunkerError(`cannot open ${path} in the container: ${errnoMessage(-fd)}`);
-    return fd;
-  } finally {
-    closeSync(root);
-  }
-}
-
-/**
- * A pty from the container's own devpts (its /dev/pts/ptmx), so that the command's terminal has a
- * name inside the container (tty, ttyname) as with docker exec -t.
- */
-function containerPty(pid: number): Pty {
-  const master = openInContainer(pid, "/dev/pts/ptmx", fsc.O_RDWR | fsc.O_NOCTTY);
-  const unlocked = native().bk_pty_unlock(master);
-  const slave = unlocked < 0 ? unlocked : native().bk_pty_peer(master);
-  if (slave < 0) {
-    closeSync(master);
-    return openPty(); // an older kernel: the host's pty still works, without a name inside
-  }
-  copyWindowSize(master);
-  return { master, slave };
-}
-
 /** Runs argv in the container; returns its exit code (0 at once with detach). */
 export async function execInContainer(rec: ContainerRecord, argv: string[], o: ExecOptions): Promise<number> {
   if (argv.length === 0) throw new BunkerError(`"bunker exec" requires at least 2 arguments: bunker exec [OPTIONS] CONTAINER COMMAND [ARG...]`);
@@ -79,24 +51,28 @@ export async function execInContainer(rec: ContainerRecord, argv: string[], o: E
   if (!cwd.startsWith("/")) throw new BunkerError(`the working directory '${cwd}' is invalid: it needs to be an absolute path`);
   const caps = o.privileged ? (await import("../runtime/caps")).effectiveCaps({ privileged: true, add: [], drop: [] }) : spec.caps;
 
-  const pty = o.tty && !o.detach ? containerPty(state.Pid) : undefined;
+  // -t: the command's process makes the pty in the container's devpts (tty names it there) and
+  // sends its master back, as for run -t
+  const channel = o.tty && !o.detach ? containerPtyChannel() : undefined;
   const toClose: number[] = [];
-  let fds: [number, number, number];
-  if (pty) fds = [pty.slave, pty.slave, pty.slave];
-  else if (o.detach) {
+  let stdio: Stdio;
+  if (channel) {
+    stdio = { pty: channel.pty };
+    toClose.push(channel.pty.socket);
+  } else if (o.detach) {
     const devNull = openSync("/dev/null", fsc.O_RDWR);
     toClose.push(devNull);
-    fds = [devNull, devNull, devNull];
-  } else if (o.interactive) fds = [0, 1, 2];
+    stdio = { fds: [devNull, devNull, devNull], setsid: true, controllingTty: false };
+  } else if (o.interactive) stdio = { fds: [0, 1, 2], setsid: false, controllingTty: false };
   else {
     const devNull = openSync("/dev/null", fsc.O_RDONLY);
     toClose.push(devNull);
-    fds = [devNull, 1, 2];
+    stdio = { fds: [devNull, 1, 2], setsid: false, controllingTty: false };
   }
   const steps = processSteps(
     { cwd, caps, uid: user.uid, gid: user.gid, groups: user.groups, noNewPrivs: spec.noNewPrivs, idMapping: spec.idMapping },
     { path: pathOf(env), args: argv, env, execFd: -1 },
-    { fds, setsid: pty !== undefined || o.detach, controllingTty: pty !== undefined },
+    stdio,
   );
   // The command joins the container's cgroup (the joining process moves into it first).
   const cgroupPath = cgroupPathOf(rec.Id);
@@ -113,7 +89,7 @@ export async function execInContainer(rec: ContainerRecord, argv: string[], o: E
   for (const fd of [pipes.goRead, pipes.goWrite, pipes.errWrite, ...toClose]) closeSync(fd);
   if (pid < 0) {
     closeSync(pipes.errRead);
-    if (pty) closeSync(pty.slave);
+    if (channel) closeSync(channel.socket);
     throw new BunkerError(`cannot exec in container ${rec.Name}: ${errnoMessage(-pid)}`);
   }
   const stopForwarding = forwardSignals(pid);
@@ -127,7 +103,7 @@ export async function execInContainer(rec: ContainerRecord, argv: string[], o: E
   closeSync(pipes.errRead);
   if (got === 8) {
     stopForwarding();
-    if (pty) closeSync(pty.slave);
+    if (channel) closeSync(channel.socket);
     const view = new DataView(report.buffer);
     const index = view.getInt32(0, true);
     const errno = view.getInt32(4, true);
@@ -142,8 +118,8 @@ export async function execInContainer(rec: ContainerRecord, argv: string[], o: E
     throw new BunkerError(`cannot exec in container ${rec.Name}: ${what}: ${errnoMessage(errno)}`);
   }
   if (o.detach) return 0;
-  const session = pty ? attachTerminal(pty, o.interactive) : undefined;
-  if (pty) closeSync(pty.slave);
+  // the pty step came before the command's execve: its master is there
+  const session = channel ? attachTerminal(receiveMaster(channel), o.interactive) : undefined;
   let code = EXIT_BUNKER;
   try {
     code = await waitForExit(pid);

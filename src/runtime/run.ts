@@ -321,7 +321,7 @@ export async function runAttached(spec: ContainerSpec, hooks: AttachedHooks = {}
     let session: import("./tty").TerminalSession | undefined;
     if (channel) {
       try {
-        session = tty!.attachTerminal({ master: tty!.receiveMaster(channel) }, spec.stdin);
+        session = tty!.attachTerminal(tty!.receiveMaster(channel), spec.stdin);
       } catch (e) {
         process.kill(started.pid, "SIGKILL");
         await waitForExit(started.pid);

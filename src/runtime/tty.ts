@@ -1,34 +1,16 @@
 // -t: a pty whose slave becomes the container's stdio and controlling terminal, while bunker
 // copies between its own terminal and the master. The container's child makes the pty in the
-// container's own devpts and sends the master back (containerPtyChannel / receiveMaster; for run -d
-// to the monitor), so that `tty` names it inside. openPty, a pty of the host's devpts from
-// posix_openpt (Bun.Terminal hands out no slave fd, NOTES), is exec -t's fallback on old kernels.
-import { closeSync, constants as fsc, openSync, writeSync } from "node:fs";
+// container's own devpts (the spawn program's pty step) and sends the master back over a socket
+// pair (containerPtyChannel / receiveMaster; for run -d, to the monitor), so that `tty` names it
+// inside, as with docker. run -t, exec -t and sandbox -t all take this way.
+import { closeSync, writeSync } from "node:fs";
 import { ReadStream } from "node:tty";
 import { native } from "../../native/ffi";
 import { BunkerError } from "../errors";
 import { errnoMessage } from "./process";
 import type { ContainerPty } from "./steps";
 
-export interface Pty {
-  master: number;
-  slave: number;
-}
-
-export function openPty(): Pty {
-  const name = new Uint8Array(128);
-  const master = native().bk_openpt(name, name.length);
-  if (master < 0) throw new BunkerError(`cannot open a pseudo-terminal: ${errnoMessage(-master)}`);
-  const path = new TextDecoder().decode(name.subarray(0, name.indexOf(0)));
-  const slave = openSync(path, fsc.O_RDWR | fsc.O_NOCTTY);
-  copyWindowSize(master);
-  return { master, slave };
-}
-
-/**
- * Gives the pty the size of bunker's terminal. Done as the pty is made, before the container is
- * released: a command that asks at once (stty size) must not see 0x0.
- */
+/** Gives the pty the size of bunker's terminal (on SIGWINCH, and once its master is here). */
 export function copyWindowSize(master: number): void {
   const ws = terminalSize();
   if (ws) native().bk_set_winsize(master, ws.rows, ws.cols);
@@ -82,14 +64,14 @@ export interface TerminalSession {
  * Connects bunker's stdio to the pty master: raw mode on the host terminal (restored on every
  * exit path), SIGWINCH → TIOCSWINSZ, stdin → master when interactive, master → stdout.
  */
-export function attachTerminal(pty: Pick<Pty, "master">, interactive: boolean): TerminalSession {
+export function attachTerminal(master: number, interactive: boolean): TerminalSession {
   const raw = interactive && process.stdin.isTTY === true;
   if (raw) process.stdin.setRawMode(true);
-  const onWinch = () => copyWindowSize(pty.master);
+  const onWinch = () => copyWindowSize(master);
   process.on("SIGWINCH", onWinch);
   const onInput = (chunk: Buffer) => {
     try {
-      writeSync(pty.master, chunk);
+      writeSync(master, chunk);
     } catch {
       // the container has gone
     }
@@ -110,7 +92,7 @@ export function attachTerminal(pty: Pick<Pty, "master">, interactive: boolean): 
     if (raw) process.stdin.setRawMode(false);
   };
   process.on("exit", restore);
-  const output = new ReadStream(pty.master);
+  const output = new ReadStream(master);
   const drained = new Promise<void>((resolve) => {
     output.on("data", (chunk: Buffer) => {
       let off = 0;
@@ -124,7 +106,7 @@ export function attachTerminal(pty: Pick<Pty, "master">, interactive: boolean): 
   return {
     drained: drained.then(() => {
       try {
-        closeSync(pty.master);
+        closeSync(master);
       } catch {
         // already closed by the stream
       }

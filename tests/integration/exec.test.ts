@@ -112,6 +112,14 @@ describe("exec", () => {
     expect(out).toContain("both-tty");
   });
 
+  test("-t: the pty is the command's own, in the container's /dev/pts, owned by its user (-u)", async () => {
+    const cmd = `${bunkerBin} exec -t -u 1000 box sh -c 'n=$(tty) && stat -c "owner=%u" "$n" && ls /dev/pts | grep -qx "\${n#/dev/pts/}" && echo listed'`;
+    const r = Bun.spawnSync(["script", "-qec", cmd, "/dev/null"], { env: sb.env, stdout: "pipe", stderr: "pipe" });
+    expect(r.exitCode).toBe(0);
+    const out = r.stdout.toString().replaceAll("\r", "");
+    expect(out).toContain("owner=1000\nlisted");
+  });
+
   test("-it carries what is typed through the pty, and the exit code back", async () => {
     const cmd = `${bunkerBin} exec -it box sh -c 'read line; echo "got-$line"; exit 5'`;
     const r = Bun.spawnSync(["script", "-qec", cmd, "/dev/null"], { env: sb.env, stdin: new Blob(["typed\n"]), stdout: "pipe", stderr: "pipe" });
