@@ -23,6 +23,7 @@
 #include <unistd.h>
 
 #include "apply.h"
+#include "io.h"
 
 enum { OP_DIR = 1, OP_FILE, OP_SYMLINK, OP_HARDLINK, OP_WHITEOUT, OP_OPAQUE, OP_FIFO, OP_TIMES, OP_END };
 enum { REPLY_ERROR = 1, REPLY_WARN_XATTR = 2, REPLY_DONE = 3 };
@@ -51,20 +52,6 @@ static char path_buf[PATH_MAX_BK + 1];
 static char link_buf[PATH_MAX_BK + 1];
 static char xattr_buf[XATTR_MAX_BK];
 static char data_buf[256 * 1024];
-
-static int write_all(int fd, const void *buf, size_t len) {
-  const char *p = buf;
-  while (len > 0) {
-    ssize_t n = write(fd, p, len);
-    if (n < 0) {
-      if (errno == EINTR) continue;
-      return -errno;
-    }
-    p += n;
-    len -= (size_t)n;
-  }
-  return 0;
-}
 
 // Reads exactly len bytes; 0 on success, -EIO on a short stream.
 static int read_all(int fd, void *buf, size_t len) {

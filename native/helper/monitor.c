@@ -34,6 +34,7 @@
 #include <unistd.h>
 
 #include "../shared/spawn.h"
+#include "io.h"
 #include "monitor.h"
 
 enum { H_GO = 20, H_GO_W = 24, H_ERR = 28, H_ERR_R = 32 };
@@ -57,19 +58,6 @@ static void die(const char *what, int err) {
   int n = snprintf(buf, sizeof buf, "bunker-monitor: %s: %s\n", what, strerror(err));
   if (n > 0) (void)!write(2, buf, (size_t)n);
   _exit(125);
-}
-
-static int write_all(int fd, const char *p, size_t len) {
-  while (len > 0) {
-    ssize_t n = write(fd, p, len);
-    if (n < 0) {
-      if (errno == EINTR) continue;
-      return -errno;
-    }
-    p += n;
-    len -= (size_t)n;
-  }
-  return 0;
 }
 
 // ---- time ----
