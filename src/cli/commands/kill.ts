@@ -1,6 +1,6 @@
 import { defineCommand } from "citty";
 import { getContainer, killContainer, parseSignal } from "../../container";
-import { BunkerError } from "../../errors";
+import { forEachName } from "../each-name";
 
 export default defineCommand({
   meta: { name: "kill", description: "Send a signal (default SIGKILL) to one or more running containers" },
@@ -10,15 +10,6 @@ export default defineCommand({
   },
   async run({ args }) {
     const sig = parseSignal(args.signal ?? "KILL");
-    const failures: string[] = [];
-    for (const name of args._ as string[]) {
-      try {
-        await killContainer(await getContainer(name), sig);
-        process.stdout.write(`${name}\n`);
-      } catch (e) {
-        failures.push(e instanceof Error ? e.message : String(e));
-      }
-    }
-    if (failures.length) throw new BunkerError(failures.join("; "));
+    await forEachName(args._ as string[], async (name) => killContainer(await getContainer(name), sig));
   },
 });

@@ -1,6 +1,6 @@
 import { defineCommand } from "citty";
 import { getContainer, stopContainer } from "../../container";
-import { BunkerError } from "../../errors";
+import { forEachName } from "../each-name";
 import { parseTimeout } from "./stop";
 
 export default defineCommand({
@@ -11,17 +11,10 @@ export default defineCommand({
   },
   async run({ args }) {
     const timeout = parseTimeout(args.time);
-    const failures: string[] = [];
-    for (const name of args._ as string[]) {
-      try {
-        const rec = await getContainer(name);
-        await stopContainer(rec, timeout);
-        await (await import("../../runtime/detached")).startExisting(rec);
-        process.stdout.write(`${name}\n`);
-      } catch (e) {
-        failures.push(e instanceof Error ? e.message : String(e));
-      }
-    }
-    if (failures.length) throw new BunkerError(failures.join("; "));
+    await forEachName(args._ as string[], async (name) => {
+      const rec = await getContainer(name);
+      await stopContainer(rec, timeout);
+      await (await import("../../runtime/detached")).startExisting(rec);
+    });
   },
 });

@@ -1,6 +1,7 @@
 import { defineCommand } from "citty";
 import { type ContainerRecord, getContainer, rmContainer } from "../../container";
 import { BunkerError } from "../../errors";
+import { forEachName } from "../each-name";
 
 /** rm -v: the container's anonymous volumes go with it; named ones stay (docker). */
 async function removeAnonymousVolumesOf(rec: ContainerRecord): Promise<void> {
@@ -19,19 +20,15 @@ export default defineCommand({
     volumes: { type: "boolean", alias: "v", description: "Remove anonymous volumes associated with the container" },
   },
   async run({ args }) {
-    const failures: string[] = [];
-    for (const name of args._ as string[]) {
-      try {
+    await forEachName(
+      args._ as string[],
+      async (name) => {
         const rec = await getContainer(name);
         await rmContainer(rec, Boolean(args.force));
         if (args.volumes) await removeAnonymousVolumesOf(rec);
-        process.stdout.write(`${name}\n`);
-      } catch (e) {
-        // docker rm -f of a missing container is not an error
-        if (args.force && e instanceof BunkerError && e.message.startsWith("no such container")) continue;
-        failures.push(e instanceof Error ? e.message : String(e));
-      }
-    }
-    if (failures.length) throw new BunkerError(failures.join("; "));
+      },
+      // docker rm -f of a missing container is not an error
+      { ignore: (e) => Boolean(args.force) && e instanceof BunkerError && e.message.startsWith("no such container") },
+    );
   },
 });

@@ -1,6 +1,7 @@
 import { defineCommand } from "citty";
 import { getContainer } from "../../container";
 import { BunkerError } from "../../errors";
+import { forEachName } from "../each-name";
 
 export default defineCommand({
   meta: { name: "start", description: "Start one or more stopped containers (on the same writable layer)" },
@@ -10,15 +11,6 @@ export default defineCommand({
   },
   async run({ args }) {
     if (args.attach) throw new BunkerError("start -a is not supported: start the container, then follow it with 'bunker logs -f'");
-    const failures: string[] = [];
-    for (const name of args._ as string[]) {
-      try {
-        await (await import("../../runtime/detached")).startExisting(await getContainer(name));
-        process.stdout.write(`${name}\n`);
-      } catch (e) {
-        failures.push(e instanceof Error ? e.message : String(e));
-      }
-    }
-    if (failures.length) throw new BunkerError(failures.join("; "));
+    await forEachName(args._ as string[], async (name) => (await import("../../runtime/detached")).startExisting(await getContainer(name)));
   },
 });

@@ -1,6 +1,7 @@
 import { defineCommand } from "citty";
 import { getContainer, stopContainer } from "../../container";
 import { BunkerError } from "../../errors";
+import { forEachName } from "../each-name";
 
 /** The seconds of `stop -t`/`restart -t`. */
 export function parseTimeout(value: string | undefined): number {
@@ -17,17 +18,6 @@ export default defineCommand({
   },
   async run({ args }) {
     const timeout = parseTimeout(args.time);
-    const failures: string[] = [];
-    await Promise.all(
-      (args._ as string[]).map(async (name) => {
-        try {
-          await stopContainer(await getContainer(name), timeout);
-          process.stdout.write(`${name}\n`);
-        } catch (e) {
-          failures.push(e instanceof Error ? e.message : String(e));
-        }
-      }),
-    );
-    if (failures.length) throw new BunkerError(failures.join("; "));
+    await forEachName(args._ as string[], async (name) => stopContainer(await getContainer(name), timeout), { parallel: true });
   },
 });

@@ -1,6 +1,7 @@
 import { defineCommand } from "citty";
 import { BunkerError } from "../../errors";
 import { createVolume, filterVolumes, getVolume, inspectVolume, listVolumes, pruneVolumes, readVolume, removeVolume, type VolumeInspect } from "../../volume";
+import { forEachName } from "../each-name";
 import { humanSize, printInspected, printTable } from "../output";
 import { repeatedFlag } from "../repeated-flag";
 
@@ -80,18 +81,10 @@ const rm = defineCommand({
   meta: { name: "rm", description: "Remove one or more volumes (refused while a container uses one, unless -f)" },
   args: { force: { type: "boolean", alias: "f", description: "Remove even if a container uses it; no error if missing" } },
   async run({ args }) {
-    const errors: string[] = [];
-    for (const name of names(args, "rm")) {
-      try {
-        await removeVolume(name, args.force === true);
-        process.stdout.write(`${name}\n`);
-      } catch (e) {
-        if (!(e instanceof BunkerError)) throw e;
-        if (args.force && e.message.endsWith("no such volume")) continue; // docker: -f ignores missing
-        errors.push(e.message);
-      }
-    }
-    if (errors.length > 0) throw new BunkerError(errors.join("; "));
+    await forEachName(names(args, "rm"), (name) => removeVolume(name, args.force === true), {
+      // docker: -f ignores missing
+      ignore: (e) => args.force === true && e instanceof BunkerError && e.message.endsWith("no such volume"),
+    });
   },
 });
 
