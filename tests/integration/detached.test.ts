@@ -1,25 +1,15 @@
 // Detached containers as a real unprivileged user: the monitor (C, from a memfd, ≤ 1 MB), a
 // container that outlives the terminal that started it, monitor death, restart policies, log
 // rotation, and 50 concurrent run -d / rm -f that leave nothing behind.
-import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { describe, expect, test } from "bun:test";
 import { existsSync, mkdtempSync, readdirSync, readFileSync, readlinkSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
-import { dirname, join } from "node:path";
+import { join } from "node:path";
 import { whyUnusable } from "../../src/net";
-import { bunkerBin, bunkerSandbox, imagesSrc, type Sandbox } from "../support/bunker";
-import { busyboxRootfs } from "../support/rootfs";
+import { bunkerBin, bunkerSandbox, imagesSrc } from "../support/bunker";
+import { rootfsSandbox } from "../support/rootfs";
 
-let sb: Sandbox;
-let rootfs: string;
-
-beforeAll(() => {
-  sb = bunkerSandbox();
-  rootfs = busyboxRootfs();
-});
-afterAll(() => {
-  sb.cleanup();
-  rmSync(dirname(rootfs), { recursive: true, force: true });
-});
+const { sb, rootfs } = rootfsSandbox();
 
 /** run -d on the busybox rootfs, no network (the network has its own tests); returns the id. */
 async function detached(flags: string[], ...cmd: string[]): Promise<string> {

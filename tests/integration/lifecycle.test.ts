@@ -1,23 +1,15 @@
 // The container commands as a real unprivileged user: stop/kill/wait/start/restart/rm, names and
 // id prefixes, ps filters and formats, inspect, rename, logs, prune, generate systemd.
-import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { afterAll, describe, expect, test } from "bun:test";
 import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
-import { dirname, join } from "node:path";
-import { bunkerBin, bunkerSandbox, imagesSrc, type Sandbox } from "../support/bunker";
+import { join } from "node:path";
+import { bunkerBin, bunkerSandbox, imagesSrc } from "../support/bunker";
 import { gzipLayer, writeOciLayout } from "../support/oci";
-import { busyboxRootfs } from "../support/rootfs";
+import { rootfsSandbox } from "../support/rootfs";
 
-let sb: Sandbox;
-let rootfs: string;
-
-beforeAll(() => {
-  sb = bunkerSandbox();
-  rootfs = busyboxRootfs();
-});
+const { sb, rootfs } = rootfsSandbox();
 afterAll(() => {
-  sb.cleanup();
-  rmSync(dirname(rootfs), { recursive: true, force: true });
   rmSync(layouts, { recursive: true, force: true });
 });
 

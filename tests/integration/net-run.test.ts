@@ -1,25 +1,15 @@
 // Networks through `bunker run`: none has only lo (up), host has the host's interfaces, the
 // default is a private pasta network with its own resolver, and -p is reachable on 127.0.0.1;
 // without pasta a run falls back to slirp4netns, then to loopback only, saying so.
-import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { readFileSync, rmSync } from "node:fs";
+import { describe, expect, test } from "bun:test";
+import { readFileSync } from "node:fs";
 import { createServer } from "node:net";
-import { dirname } from "node:path";
 import { whyUnusable } from "../../src/net";
-import { bunkerBin, bunkerSandbox, type Sandbox } from "../support/bunker";
+import { bunkerBin } from "../support/bunker";
 import { expectOneLineError } from "../support/errors";
-import { busyboxRootfs } from "../support/rootfs";
+import { rootfsSandbox } from "../support/rootfs";
 
-let sb: Sandbox;
-let rootfs: string;
-beforeAll(() => {
-  sb = bunkerSandbox();
-  rootfs = busyboxRootfs();
-});
-afterAll(() => {
-  sb.cleanup();
-  rmSync(dirname(rootfs), { recursive: true, force: true });
-});
+const { sb, rootfs } = rootfsSandbox();
 
 const run = (flags: string[], script: string) => sb.run(["run", "--rm", ...flags, "--rootfs", rootfs, "sh", "-c", script]);
 

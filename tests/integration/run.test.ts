@@ -1,24 +1,14 @@
 // bunker run as a real unprivileged user, on exploded root filesystems (--rootfs): identity and
 // isolation (namespaces, id mapping, masked paths, /dev, capabilities, seccomp, CVE-2019-5736),
 // docker's exit codes, signals, stdio, the pty, --init, and cleanup after kill -9.
-import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { describe, expect, test } from "bun:test";
 import { chmodSync, copyFileSync, existsSync, mkdtempSync, readdirSync, readFileSync, readlinkSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { hostname, tmpdir, userInfo } from "node:os";
 import { dirname, join } from "node:path";
-import { bunkerBin, bunkerSandbox, type Sandbox } from "../support/bunker";
-import { busyboxRootfs } from "../support/rootfs";
+import { bunkerBin } from "../support/bunker";
+import { rootfsSandbox } from "../support/rootfs";
 
-let sb: Sandbox;
-let rootfs: string;
-
-beforeAll(() => {
-  sb = bunkerSandbox();
-  rootfs = busyboxRootfs();
-});
-afterAll(() => {
-  sb.cleanup();
-  rmSync(dirname(rootfs), { recursive: true, force: true });
-});
+const { sb, rootfs } = rootfsSandbox();
 
 const sh = (script: string, ...flags: string[]) => sb.run(["run", "--rm", ...flags, "--rootfs", rootfs, "sh", "-c", script]);
 

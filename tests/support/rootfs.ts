@@ -1,9 +1,10 @@
 // Exploded root filesystems for `run --rootfs` tests, unpacked from the shared images with tar as
 // the test user (owners are not kept: every file belongs to the user, container root inside).
-import { mkdirSync, mkdtempSync, readFileSync } from "node:fs";
+import { afterAll } from "bun:test";
+import { mkdirSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
-import { join } from "node:path";
-import { imagesSrc } from "./bunker";
+import { dirname, join } from "node:path";
+import { bunkerSandbox, imagesSrc, type Sandbox } from "./bunker";
 
 function untar(archive: string, into: string): void {
   mkdirSync(into, { recursive: true });
@@ -23,6 +24,20 @@ export function busyboxRootfs(): string {
   const dir = join(mkdtempSync(join(tmpdir(), "bunker-rootfs-")), "busybox");
   untar(onlyLayer(join(imagesSrc, "busybox-1.38.0-musl-amd64-oci")), dir);
   return dir;
+}
+
+/**
+ * What a `run --rootfs` test file starts with: a private store and a fresh busybox rootfs, made
+ * now and removed after the file's last test.
+ */
+export function rootfsSandbox(): { sb: Sandbox; rootfs: string } {
+  const sb = bunkerSandbox();
+  const rootfs = busyboxRootfs();
+  afterAll(() => {
+    sb.cleanup();
+    rmSync(dirname(rootfs), { recursive: true, force: true });
+  });
+  return { sb, rootfs };
 }
 
 /** A fresh Alpine minirootfs in a new temp dir. */
