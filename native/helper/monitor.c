@@ -72,16 +72,22 @@ static void timestamp(char out[TS_LEN]) {
            tm.tm_min, tm.tm_sec, ts.tv_nsec);
 }
 
+// The start of a small file (/proc, cgroup files: one read() gets it all) as a string in buf;
+// its length, or <= 0 when it can't be read.
+static ssize_t read_small_file(const char *path, char *buf, size_t size) {
+  int fd = open(path, O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return -1;
+  ssize_t n = read(fd, buf, size - 1);
+  close(fd);
+  if (n > 0) buf[n] = 0;
+  return n;
+}
+
 // Our start time in clock ticks (/proc/self/stat field 22): with the pid, it tells bunker whether
 // the process it finds under our pid is still us.
 static unsigned long long self_start_time(void) {
   char buf[1024];
-  int fd = open("/proc/self/stat", O_RDONLY | O_CLOEXEC);
-  if (fd < 0) return 0;
-  ssize_t n = read(fd, buf, sizeof buf - 1);
-  close(fd);
-  if (n <= 0) return 0;
-  buf[n] = 0;
+  if (read_small_file("/proc/self/stat", buf, sizeof buf) <= 0) return 0;
   char *p = strrchr(buf, ')');
   if (!p) return 0;
   p += 2; // field 3
@@ -136,12 +142,7 @@ static long oom_kills(void) {
   if (!o.cgroup) return 0;
   char path[4200], buf[1024];
   if (snprintf(path, sizeof path, "%s/memory.events", o.cgroup) >= (int)sizeof path) return 0;
-  int fd = open(path, O_RDONLY | O_CLOEXEC);
-  if (fd < 0) return 0;
-  ssize_t n = read(fd, buf, sizeof buf - 1);
-  close(fd);
-  if (n <= 0) return 0;
-  buf[n] = 0;
+  if (read_small_file(path, buf, sizeof buf) <= 0) return 0;
   char *p = strstr(buf, "oom_kill ");
   return p ? strtol(p + 9, NULL, 10) : 0;
 }

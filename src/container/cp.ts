@@ -62,13 +62,20 @@ function openIn(dirFd: number, path: string, flags: number, mode = 0): number {
   return native().bk_open_in_root(dirFd, cstr(path), flags, mode);
 }
 
-function readAll(src: number, dst: number): void {
-  const buf = Buffer.alloc(256 * 1024);
-  for (;;) {
-    const n = readSync(src, buf, 0, buf.length, null);
-    if (n <= 0) return;
-    let off = 0;
-    while (off < n) off += writeSync(dst, buf, off, n - off);
+/** Copies every byte of src into dst, then gives dst mode (after the writes: a 0444 file too); closes both. */
+function copyFile(src: number, dst: number, mode: number): void {
+  try {
+    const buf = Buffer.alloc(256 * 1024);
+    for (;;) {
+      const n = readSync(src, buf, 0, buf.length, null);
+      if (n <= 0) break;
+      let off = 0;
+      while (off < n) off += writeSync(dst, buf, off, n - off);
+    }
+    fchmodSync(dst, mode);
+  } finally {
+    closeSync(src);
+    closeSync(dst);
   }
 }
 
@@ -100,13 +107,7 @@ function copyOutEntry(root: number, ctrPath: string, hostPath: string): void {
     } else if (st.isFile()) {
       const src = check(openIn(root, ctrPath, fsc.O_RDONLY | fsc.O_NOFOLLOW), ctrPath);
       const dst = openSync(hostPath, fsc.O_WRONLY | fsc.O_CREAT | fsc.O_TRUNC, st.mode & 0o777);
-      try {
-        readAll(src, dst);
-        fchmodSync(dst, st.mode & 0o777);
-      } finally {
-        closeSync(src);
-        closeSync(dst);
-      }
+      copyFile(src, dst, st.mode & 0o777);
     } else log.warn(`cp: skipping ${ctrPath}: not a file, directory or symlink`);
   } finally {
     closeSync(fd);
@@ -176,13 +177,7 @@ function copyInEntry(dirFd: number, name: string, hostPath: string): void {
     }
     check(dst, name);
     const src = openSync(hostPath, "r");
-    try {
-      readAll(src, dst);
-      fchmodSync(dst, st.mode & 0o777);
-    } finally {
-      closeSync(src);
-      closeSync(dst);
-    }
+    copyFile(src, dst, st.mode & 0o777);
   } else log.warn(`cp: skipping ${hostPath}: not a file, directory or symlink`);
 }
 
