@@ -1,12 +1,13 @@
 // Reading a container's log: the k8s-file lines the monitor writes
 // ("<RFC 3339 time> stdout|stderr F|P <text>"; P = the text continues in the next record), across
 // rotated files (ctr.log.N ... ctr.log.1, ctr.log: oldest first), with docker's --tail, --since,
-// -t and -f.
+// -t and -f, and start -a.
 import { closeSync, existsSync, fstatSync, openSync, readdirSync, readSync, statSync } from "node:fs";
+import { constants } from "node:os";
 import { basename, dirname, join } from "node:path";
 import { BunkerError, errnoCode } from "../errors";
-import { isRunning } from "./lifecycle";
-import { containerLogPath } from "./records";
+import { isRunning, killContainer } from "./lifecycle";
+import { type ContainerRecord, containerLogPath } from "./records";
 import { readState } from "./state";
 
 export interface LogRecord {
@@ -240,3 +241,21 @@ async function follow(id: string, o: LogOptions, from: { fd: number; offset: num
     if (fd >= 0) closeSync(fd);
   }
 }
+
+/**
+ * `start -a`: prints what the container writes from since (epoch ms, taken before it started) on,
+ * stdout to stdout and stderr to stderr, until it stops, and returns its exit code. Meanwhile the
+ * signals bunker gets go to the container (docker's start -a proxies them too): ^C stops it.
+ */
+export async function attachOutput(rec: ContainerRecord, since: number): Promise<number> {
+  const forward = (sig: NodeJS.Signals) => killContainer(rec, constants.signals[sig]).catch(() => {}); // it has just exited
+  for (const sig of PROXIED_SIGNALS) process.on(sig, forward);
+  try {
+    await printLogs(rec.Id, { since, timestamps: false, follow: true });
+  } finally {
+    for (const sig of PROXIED_SIGNALS) process.off(sig, forward);
+  }
+  return (await readState(rec.Id)).ExitCode;
+}
+
+const PROXIED_SIGNALS: NodeJS.Signals[] = ["SIGINT", "SIGTERM", "SIGHUP", "SIGQUIT", "SIGUSR1", "SIGUSR2"];

@@ -134,6 +134,38 @@ describe("start, restart, rm", () => {
     await sb.run(["rm", "-f", "fgexec", "fgstart"]);
   });
 
+  test("start -a prints this run's output, stdout and stderr apart, exits with its code, and passes signals on", async () => {
+    const base = ["--network", "none", "--rootfs", rootfs];
+    expect((await sb.run(["run", "--name", "attach", ...base, "sh", "-c", "echo out; echo err >&2; exit 4"])).code).toBe(4);
+    // only this run's output: the log holds the plain start's too
+    expect((await sb.run(["start", "attach"])).code).toBe(0);
+    await sb.run(["wait", "attach"]);
+    expect(await sb.run(["start", "-a", "attach"])).toEqual({ code: 4, stdout: "out\n", stderr: "err\n" });
+    oneLineError(await sb.run(["start", "-a", "attach", "attach"]), "cannot start and attach multiple containers");
+
+    // a SIGTERM to `bunker start -a` reaches the container, whose exit code it returns
+    await sb.run(["run", "-d", "--name", "attach-sig", ...base, "sh", "-c", "trap 'echo got TERM; exit 7' TERM; echo ready; while true; do sleep 0.05; done"]);
+    await sb.run(["kill", "attach-sig"]);
+    await sb.run(["wait", "attach-sig"]);
+    const attached = Bun.spawn([bunkerBin, "start", "-a", "attach-sig"], { env: sb.env, stdout: "pipe", stderr: "pipe" });
+    const reader = attached.stdout.getReader();
+    let out = "";
+    while (!out.includes("ready\n")) {
+      const { value, done } = await reader.read();
+      if (done) break;
+      out += new TextDecoder().decode(value);
+    }
+    attached.kill("SIGTERM");
+    for (;;) {
+      const { value, done } = await reader.read();
+      if (done) break;
+      out += new TextDecoder().decode(value);
+    }
+    expect(await attached.exited).toBe(7);
+    expect(out).toBe("ready\ngot TERM\n");
+    await sb.run(["rm", "-f", "attach", "attach-sig"]);
+  });
+
   test("rm refuses a running container without -f; rm -f kills it; unknown names fail", async () => {
     await detached("busy", "sleep", "600");
     oneLineError(await sb.run(["rm", "busy"]), "container is running");

@@ -1,5 +1,5 @@
 import { defineCommand } from "citty";
-import { getContainer } from "../../container";
+import { attachOutput, getContainer } from "../../container";
 import { BunkerError } from "../../errors";
 import { forEachName } from "../each-name";
 
@@ -7,10 +7,16 @@ export default defineCommand({
   meta: { name: "start", description: "Start one or more stopped containers (on the same writable layer)" },
   args: {
     container: { type: "positional", description: "CONTAINER [CONTAINER...]", required: true },
-    attach: { type: "boolean", alias: "a", description: "Attach stdout/stderr (not supported yet: use 'bunker logs -f')" },
+    attach: { type: "boolean", alias: "a", description: "Print the container's output until it exits, and exit with its code" },
   },
   async run({ args }) {
-    if (args.attach) throw new BunkerError("start -a is not supported: start the container, then follow it with 'bunker logs -f'");
-    await forEachName(args._ as string[], async (name) => (await import("../../runtime/detached")).startExisting(await getContainer(name)));
+    const names = args._ as string[];
+    const { startExisting } = await import("../../runtime/detached");
+    if (!args.attach) return forEachName(names, async (name) => startExisting(await getContainer(name)));
+    if (names.length > 1) throw new BunkerError("you cannot start and attach multiple containers at once");
+    const rec = await getContainer(names[0]);
+    const since = Date.now();
+    await startExisting(rec);
+    process.exitCode = await attachOutput(rec, since);
   },
 });
