@@ -352,10 +352,10 @@ function cgroupOfProcess(pid: number): string {
 
 /**
  * Non-delegated cgroup v2 under systemd: the user manager puts the container's process into a
- * transient scope (transientScopeCommand). The process is still blocked before exec when it moves,
- * so nothing runs unlimited; its cgroup namespace was made in bunker's cgroup, though, so
- * /proc/self/cgroup inside shows a path relative to that. When no limit was asked, a manager that
- * fails only costs the container its cgroup (and its stats): such a run never fails because of cgroups.
+ * transient scope (transientScopeCommand). The process is still blocked before its first step when
+ * it moves, so nothing runs unlimited, and its first step makes its cgroup namespace, rooted at the
+ * scope (src/runtime/steps.ts). When no limit was asked, a manager that fails only costs the
+ * container its cgroup (and its stats): such a run never fails because of cgroups.
  */
 function systemdScope(id: string, limits: ResourceLimits, mount: string): ContainerCgroup {
   let path = "";
