@@ -11,6 +11,8 @@
 //
 // Handshake with bunker (first start): fd 0 is the control pipe, fd 1 the status pipe.
 //   monitor → "P <pid>\n"   the container is cloned and waits
+//   bunker  → "C<path>\n"   the container's cgroup, when it has one (a systemd scope's exists only
+//                           now): OOM kills are read from it, restarts are moved into it
 //   bunker  → "g"           ids, network and cgroup are set up: let it go (EOF: give up)
 //   monitor → "S\n"         execve succeeded; or "E <step> <errno>\n" the program failed at step;
 //             "F <errno>\n" clone itself failed
@@ -51,6 +53,7 @@ struct opts {
 };
 
 static struct opts o = {.max_file = 1, .restart = "no", .tty_socket = -1};
+static char cgroup_path[4096]; // o.cgroup, as the handshake gave it
 static int devnull = -1;
 
 static void die(const char *what, int err) {
@@ -263,6 +266,45 @@ static void status(const char *fmt, int a, int b) {
   if (n > 0) (void)write_all(status_fd, buf, (size_t)n);
 }
 
+// Reads bunker's answer to "P <pid>": an optional "C<cgroup path>\n", then "g". 1 for go.
+static int read_go(void) {
+  size_t len = 0;
+  int in_path = 0;
+  for (;;) {
+    char c = 0;
+    ssize_t n = read(ctl_fd, &c, 1);
+    if (n < 0 && errno == EINTR) continue;
+    if (n != 1) return 0;
+    if (!in_path && c == 'C') {
+      in_path = 1;
+      len = 0;
+    } else if (!in_path) return c == 'g';
+    else if (c != '\n') {
+      if (len + 1 >= sizeof cgroup_path) return 0;
+      cgroup_path[len++] = c;
+    } else {
+      cgroup_path[len] = 0;
+      o.cgroup = len ? cgroup_path : NULL;
+      in_path = 0;
+    }
+  }
+}
+
+// A restarted container's process goes back into the container's cgroup before it is released:
+// in a systemd scope it was cloned into ours (the scope's monitor leaf), without the limits.
+// (Cloned with CLONE_INTO_CGROUP into a delegated cgroup, it is there already: the write is a no-op.)
+static int join_cgroup(int pid) {
+  if (!o.cgroup) return 0;
+  char path[4200], buf[16];
+  if (snprintf(path, sizeof path, "%s/cgroup.procs", o.cgroup) >= (int)sizeof path) return -ENAMETOOLONG;
+  int n = snprintf(buf, sizeof buf, "%d", pid);
+  int fd = open(path, O_WRONLY | O_CLOEXEC);
+  if (fd < 0) return -errno;
+  int rc = write_all(fd, buf, (size_t)n);
+  close(fd);
+  return rc;
+}
+
 // Runs the --setup command with the child's pid and waits for it; 0 when it succeeded.
 static int run_setup(int pid) {
   if (!o.setup) return 0;
@@ -340,15 +382,13 @@ static int start_container(int first) {
   int ok;
   if (first) {
     status("P %d\n", pid, 0);
-    char c = 0;
-    ssize_t n;
-    do n = read(ctl_fd, &c, 1);
-    while (n < 0 && errno == EINTR);
-    ok = n == 1 && c == 'g';
+    ok = read_go();
     if (!ok) snprintf(st.error, sizeof st.error, "bunker gave up starting the container");
   } else {
-    ok = run_setup(pid) == 0;
-    if (!ok) snprintf(st.error, sizeof st.error, "setting the restarted container up failed");
+    int joined = join_cgroup(pid), set_up = joined < 0 ? -1 : run_setup(pid);
+    if (joined < 0) snprintf(st.error, sizeof st.error, "moving the restarted container into its cgroup failed: %s", strerror(-joined));
+    else if (set_up < 0) snprintf(st.error, sizeof st.error, "setting the restarted container up failed");
+    ok = joined == 0 && set_up == 0;
   }
   if (ok) ok = write_all(go[1], "g", 1) == 0;
   close(go[1]); // without the go byte, the child sees EOF and exits
@@ -508,7 +548,6 @@ int bk_monitor_main(int argc, char **argv) {
       else if (strcmp(a, "--state") == 0) o.state = v;
       else if (strcmp(a, "--state2") == 0) o.state2 = v;
       else if (strcmp(a, "--log") == 0) o.log = v;
-      else if (strcmp(a, "--cgroup") == 0) o.cgroup = *v ? v : NULL;
       else if (strcmp(a, "--stopped") == 0) o.stopped = v;
       else if (strcmp(a, "--restart") == 0) o.restart = v;
       else if (strcmp(a, "--max-retries") == 0) o.max_retries = atoi(v);

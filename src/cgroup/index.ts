@@ -7,7 +7,7 @@
 //   createContainerCgroup(id, limits, mode)                → ContainerCgroup | undefined
 //       before the clone: pass cg.dirFd to the spawn (clone3 CLONE_INTO_CGROUP, with CLONE_NEWCGROUP
 //       the container's /sys/fs/cgroup is its own cgroup); after the clone and before releasing the
-//       child: await cg.attach(pid); when the container has ended: cg.oomKilled() then await cg.remove().
+//       child: await cg.attach(pid[, monitorPid for run -d]); when the container has ended: cg.oomKilled() then await cg.remove().
 //   cgroupPathOf(id)                                       → the live cgroup dir of a container (stats; exec clones into it)
 //   cg.release(monitorPid)                                 → run -d: the monitor owns the cgroup from now on
 //   dockerResources(limits)                                → HostConfig's Memory, NanoCpus, PidsLimit... for inspect

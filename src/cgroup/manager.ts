@@ -33,8 +33,11 @@ export interface ContainerCgroup {
   /**
    * Puts the (still waiting) container process in the cgroup. Call it after the clone and before
    * the child is released. For a cgroup entered by CLONE_INTO_CGROUP it only makes sure.
+   * `monitorPid` (run -d): the process that waits for the container and restarts it. A systemd
+   * scope then holds it too, in a leaf of its own, so that the scope, and the container's cgroup
+   * with its limits inside it, last until the monitor ends, across restarts.
    */
-  attach(pid: number): Promise<void>;
+  attach(pid: number, monitorPid?: number): Promise<void>;
   /**
    * For a container that outlives this bunker (run -d): closes the fd and leaves the cgroup to the
    * process that waits for the container (its monitor), which stale-cgroup cleanup then respects.
@@ -47,6 +50,9 @@ export interface ContainerCgroup {
 }
 
 const PREFIX = "bunker-";
+/** In a detached container's scope: the leaf the container runs in (with the limits), and the monitor's. */
+const SCOPE_CONTAINER_LEAF = "container";
+const SCOPE_MONITOR_LEAF = "monitor";
 
 function recordsDir(): string {
   return join(runtimeRoot(), "cgroups");
@@ -328,9 +334,9 @@ function handle(id: string, path: string, dirFd: number): ContainerCgroup {
  * transient scope holding `pid`, with Delegate=yes so that its cgroup is ours to write limits into,
  * collected when it ends, like the scopes podman asks for.
  */
-export function transientScopeCommand(unit: string, pid: number): string[] {
+export function transientScopeCommand(unit: string, pids: number[]): string[] {
   const properties: [string, string, ...string[]][] = [
-    ["PIDs", "au", "1", String(pid)],
+    ["PIDs", "au", String(pids.length), ...pids.map(String)],
     ["Delegate", "b", "true"],
     ["CollectMode", "s", "inactive-or-failed"],
   ];
@@ -353,10 +359,30 @@ function cgroupOfProcess(pid: number): string {
 /**
  * Non-delegated cgroup v2 under systemd: the user manager puts the container's process into a
  * transient scope (transientScopeCommand). The process is still blocked before its first step when
- * it moves, so nothing runs unlimited, and its first step makes its cgroup namespace, rooted at the
- * scope (src/runtime/steps.ts). When no limit was asked, a manager that fails only costs the
+ * it moves, so nothing runs unlimited, and its first step makes its cgroup namespace, rooted at its
+ * cgroup (src/runtime/steps.ts). When no limit was asked, a manager that fails only costs the
  * container its cgroup (and its stats): such a run never fails because of cgroups.
+ *
+ * The manager removes a scope once it is empty. A foreground container's scope is the container's
+ * cgroup and ends with it. A detached container's scope also holds its monitor, so that it outlives
+ * each exit: the monitor reads memory.events after the exit (OOMKilled) and moves a restarted
+ * process back into the same limits. The no-internal-processes rule puts each in a leaf:
+ * SCOPE/container (the limits) and SCOPE/monitor.
  */
+/** Moves a detached container and its monitor into leaves of their scope; returns the container's. */
+function splitScope(scope: string, pid: number, monitorPid: number): string {
+  const monitorLeaf = join(scope, SCOPE_MONITOR_LEAF);
+  const containerLeaf = join(scope, SCOPE_CONTAINER_LEAF);
+  mkdirSync(monitorLeaf);
+  mkdirSync(containerLeaf);
+  writeCgroupFile(monitorLeaf, "cgroup.procs", String(monitorPid));
+  writeCgroupFile(containerLeaf, "cgroup.procs", String(pid));
+  // Now empty, the scope can hand its controllers to the leaves (all of them, for stats too).
+  const failed = enableControllers(scope, readControllers(scope).filter((c) => LIMIT_CONTROLLERS.includes(c)));
+  if (failed.length > 0) throw new Error(`cannot enable ${failed.join(", ")} in cgroup.subtree_control`);
+  return containerLeaf;
+}
+
 function systemdScope(id: string, limits: ResourceLimits, mount: string): ContainerCgroup {
   let path = "";
   // The manager removes the scope's cgroup as soon as it is empty, possibly before the container's
@@ -376,22 +402,33 @@ function systemdScope(id: string, limits: ResourceLimits, mount: string): Contai
   const self: ContainerCgroup = {
     path,
     dirFd: -1,
-    async attach(pid: number) {
+    async attach(pid: number, monitorPid?: number) {
       let answer: { exitCode: number | null; stderr: Buffer | undefined };
+      const pids = monitorPid === undefined ? [pid] : [pid, monitorPid];
       try {
-        answer = Bun.spawnSync(transientScopeCommand(unit, pid), { stdout: "pipe", stderr: "pipe", env: process.env });
+        answer = Bun.spawnSync(transientScopeCommand(unit, pids), { stdout: "pipe", stderr: "pipe", env: process.env });
       } catch (e) {
         return fail(`busctl could not run: ${errnoMessage(e)}`);
       }
       if (answer.exitCode !== 0)
         return fail(`systemd could not make the scope ${unit}: ${answer.stderr?.toString().trim().split("\n")[0] || `busctl exit ${answer.exitCode}`}`);
-      // The manager moves the process asynchronously; its /proc/PID/cgroup shows when it's done.
-      for (let i = 0; i < 200 && !path; i++) {
-        const rel = cgroupOfProcess(pid);
-        if (rel.endsWith(`/${unit}`)) path = join(mount, rel);
+      // The manager moves the processes asynchronously; /proc/PID/cgroup shows when it's done.
+      let scope = "";
+      for (let i = 0; i < 200 && !scope; i++) {
+        const rels = pids.map(cgroupOfProcess);
+        if (rels.every((rel) => rel.endsWith(`/${unit}`))) scope = join(mount, rels[0]);
         else await Bun.sleep(5);
       }
-      if (!path) return fail(`systemd did not move the container into ${unit}`);
+      if (!scope) return fail(`systemd did not move the container into ${unit}`);
+      if (monitorPid === undefined) path = scope;
+      else {
+        try {
+          path = splitScope(scope, pid, monitorPid);
+        } catch (e) {
+          // the scope goes with the monitor (it gives up on the container when a limit fails)
+          return fail(`cannot make the container's cgroup in ${scope}: ${errnoMessage(e)}`);
+        }
+      }
       self.path = path;
       writeRecord(id, { path, creatorPid: process.pid, creatorStart: processStart("self") ?? "" });
       applyLimits(path, limits);

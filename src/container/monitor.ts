@@ -20,10 +20,14 @@ export interface MonitorLaunch {
   program: Uint8Array;
   /** fds the program refers to (cgroup dir, --init's exec fd): they keep their numbers in the monitor */
   passFds: number[];
-  /** the container's cgroup directory: OOM detection from memory.events, removed after the last exit */
-  cgroupPath?: string;
-  /** the parent's part of a start, run between clone and release (id mapping, network) */
-  setup: (pid: number) => Promise<void> | void;
+  /**
+   * The container's cgroup directory, asked for after setup (a systemd scope's is known only once
+   * the container is in it): the monitor reads OOM kills from its memory.events, moves restarted
+   * processes into it, and removes it after the last exit.
+   */
+  cgroupPath?: () => string | undefined;
+  /** the parent's part of a start, run between clone and release (id mapping, network, cgroup) */
+  setup: (pid: number, monitorPid: number) => Promise<void> | void;
   /** a command (argv) that redoes setup for a restart; the monitor appends the new pid */
   restartSetup?: string[];
   /** -t: the socket the container's pty master comes back on, at each start, for the monitor to log from (in passFds) */
@@ -60,7 +64,6 @@ function monitorArgs(l: MonitorLaunch, programPath: string): string[] {
     "--stopped", stoppedFlagPath(id),
     "--restart", rec.HostConfig.RestartPolicy.Name,
     "--max-retries", String(rec.HostConfig.RestartPolicy.MaximumRetryCount),
-    "--cgroup", l.cgroupPath ?? "",
   ];
   if (logOpts["max-size"]) args.push("--log-max-size", String(parseLogSize(logOpts["max-size"])));
   if (logOpts["max-file"]) args.push("--log-max-file", logOpts["max-file"]);
@@ -135,13 +138,14 @@ export async function launchMonitored(l: MonitorLaunch): Promise<LaunchResult> {
   if (kind !== "P") return fail(`unexpected answer "${first}"`);
   const pid = Number(a);
   try {
-    await l.setup(pid);
+    await l.setup(pid, proc.pid);
   } catch (e) {
     ctl.end(); // EOF instead of "g": the monitor kills the waiting child and records the failure
     await proc.exited;
     throw e;
   }
-  ctl.write("g");
+  const cgroupPath = l.cgroupPath?.();
+  ctl.write(cgroupPath ? `C${cgroupPath}\ng` : "g");
   await ctl.flush();
   const result = await lines.next();
   ctl.end();

@@ -76,10 +76,10 @@ export async function startUnderMonitor(record: ContainerRecord, spec: Container
       passFds: [execFd, cgroup?.dirFd ?? -1, channel?.socket ?? -1, channel?.pty.socket ?? -1].filter((fd) => fd >= 0),
       ttySocket: channel?.socket,
       stdinOpen: spec.stdin && !channel,
-      cgroupPath: cgroup?.path || undefined,
-      setup: async (pid) => {
+      cgroupPath: () => cgroup?.path || undefined,
+      setup: async (pid, monitorPid) => {
         await parentSetup(record, spec, pid);
-        await cgroup?.attach(pid);
+        await cgroup?.attach(pid, monitorPid);
       },
       restartSetup: [process.execPath, "container-setup", record.Id],
     });

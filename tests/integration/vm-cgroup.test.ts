@@ -22,6 +22,7 @@ const CHECKS = [
   "detached-limits",
   "exec-joins-cgroup",
   "detached-oom",
+  "detached-restart-limits",
   "doctor-delegated",
   "cgroups-gone",
   "undelegated-limit-refused",
@@ -38,6 +39,8 @@ const CHECKS = [
   "scope-removed",
   "scope-oom",
   "scope-oom-inspect",
+  "scope-detached-oom",
+  "scope-restart-limits",
   "scope-cgroups-gone",
 ];
 

@@ -306,10 +306,14 @@ describe("creating a container's cgroup (fake delegated tree)", () => {
 
 describe("transient systemd scopes (not delegated, a user manager runs)", () => {
   test("the D-Bus call asks for a delegated scope holding the container's process, collected when it ends", () => {
-    const argv = transientScopeCommand("bunker-abc.scope", 4242);
+    const argv = transientScopeCommand("bunker-abc.scope", [4242]);
     expect(argv.slice(0, 7)).toEqual(["busctl", "--user", "call", "org.freedesktop.systemd1", "/org/freedesktop/systemd1", "org.freedesktop.systemd1.Manager", "StartTransientUnit"]);
     // the signature's arguments: name, mode, 3 properties (name, type, value...), 0 auxiliary units
     expect(argv.slice(7)).toEqual(["ssa(sv)a(sa(sv))", "bunker-abc.scope", "fail", "3", "PIDs", "au", "1", "4242", "Delegate", "b", "true", "CollectMode", "s", "inactive-or-failed", "0"]);
+  });
+
+  test("a detached container's scope holds its monitor too (the scope then lasts across restarts)", () => {
+    expect(transientScopeCommand("bunker-abc.scope", [4242, 4243]).slice(10, 16)).toEqual(["3", "PIDs", "au", "2", "4242", "4243"]);
   });
 
   // A busctl on PATH that records its arguments and fails as it does without the user's bus.
@@ -341,7 +345,7 @@ describe("transient systemd scopes (not delegated, a user manager runs)", () => 
       expect(err.message).toContain("cannot enforce --memory: systemd could not make the scope bunker-s1.scope: Failed to connect to bus");
       expect(err.message).toContain("--cgroups=disabled");
       expect(err.message).not.toContain("\n");
-      expect(readFileSync(argsFile, "utf8").split("\n").filter(Boolean)).toEqual(transientScopeCommand("bunker-s1.scope", process.pid).slice(1));
+      expect(readFileSync(argsFile, "utf8").split("\n").filter(Boolean)).toEqual(transientScopeCommand("bunker-s1.scope", [process.pid]).slice(1));
 
       const unlimited = (await createContainerCgroup("s2", {}, "enabled", setup))!;
       await unlimited.attach(process.pid);

@@ -91,6 +91,13 @@ code=$OUT
 run bunker inspect $hid
 if [ "$code" = 137 ] && echo "$OUT" | grep -q '"OOMKilled": *true'; then pass detached-oom "wait: 137, OOMKilled true"; else fail detached-oom "wait: $code; $(echo "$OUT" | grep -i -e oom -e error)"; fi
 bunker rm -f $hid >/dev/null 2>&1
+# --restart: the cgroup stays between restarts (the monitor owns it) and each new process is cloned
+# into it, so every run (the first and two restarts) sees the limits in its own cgroup namespace.
+restart_with_limits phoenix
+if [ "$state" = "exited 2 3" ] && [ "$logs" = "$RESTART_LIMITS_LOGS" ] && [ -z "$(bunker_cgroups)" ]; then
+  pass detached-restart-limits "$state; $logs"
+else fail detached-restart-limits "state: $state; logs: $logs; cgroups left: $(bunker_cgroups)"; fi
+bunker rm -f phoenix >/dev/null 2>&1
 
 # doctor names the case and the usable controllers
 run bunker doctor

@@ -23,15 +23,18 @@ brun --rm --rootfs $R true
 brun --rm --rootfs $R --memory 48m --pids-limit 12 sh -c 'cat /proc/self/cgroup /sys/fs/cgroup/memory.max /sys/fs/cgroup/pids.max'
 [ "$RC" = 0 ] && [ "$(echo "$OUT" | oneline)" = "0::/ 50331648 12 " ] && pass scope-namespace "$(echo "$OUT" | oneline)" || fail scope-namespace "exit $RC: $OUT"
 
-# A detached container: its scope is known to the manager and holds the limits.
+# A detached container: its scope is known to the manager and holds the container, with the limits,
+# and its monitor, each in a leaf (the scope lasts as long as the monitor: across restarts).
 run bunker run -d --network none --name scoped --rootfs $R --memory 40m --pids-limit 15 --cpus 0.5 sleep 60
 did=$OUT
 dcg=$(scopes | grep "/bunker-$did.scope$")
 unit=$(manager_call org.freedesktop.systemd1.Manager GetUnit s "bunker-$did.scope" 2>&1)
-if [ -n "$dcg" ] && [ "$(cat $dcg/memory.max)" = 41943040 ] && [ "$(cat $dcg/pids.max)" = 15 ] && [ "$(cat $dcg/cpu.max)" = "50000 100000" ] \
-  && [ -n "$(cat $dcg/cgroup.procs)" ] && echo "$unit" | grep -q "^o "; then
+monitor_comm=$(for p in $(cat $dcg/monitor/cgroup.procs 2>/dev/null); do cat /proc/$p/comm; done | oneline)
+if [ -n "$dcg" ] && [ "$(cat $dcg/container/memory.max)" = 41943040 ] && [ "$(cat $dcg/container/pids.max)" = 15 ] && [ "$(cat $dcg/container/cpu.max)" = "50000 100000" ] \
+  && [ -n "$(cat $dcg/container/cgroup.procs)" ] && [ -z "$(cat $dcg/cgroup.procs)" ] && [ "$monitor_comm" = "bunker-monitor " ] \
+  && echo "$unit" | grep -q "^o "; then
   pass scope-limits "$dcg: $unit"
-else fail scope-limits "exit $RC: $OUT; scopes: $(scopes); unit: $unit"; fi
+else fail scope-limits "exit $RC: $OUT; scopes: $(scopes); unit: $unit; monitor leaf: [$monitor_comm]; leaves: $(ls -d $dcg/*/ 2>&1)"; fi
 
 run bunker exec scoped cat /proc/self/cgroup
 # the exec'd process is in the scope: the root of the container's cgroup namespace
@@ -50,8 +53,24 @@ if [ "$RC" = 137 ] && [ "$(echo "$OUT" | grep -c .)" = 1 ] && echo "$OUT" | grep
 run bunker inspect hog
 echo "$OUT" | grep -q '"OOMKilled": *true' && pass scope-oom-inspect "State.OOMKilled true" || fail scope-oom-inspect "exit $RC: $(echo "$OUT" | grep -i -e oom -e error)"
 bunker rm -f hog >/dev/null 2>&1
-# Not checked, because it doesn't work yet: a detached container's OOM in a scope. The monitor is
-# launched before the scope exists (its --cgroup is empty), so it never reads memory.events.
+
+# A detached container's OOM in a scope: the handshake tells the monitor the container's cgroup,
+# which the scope keeps (the monitor is in it) until the monitor has read memory.events.
+run bunker run -d --network none --name dhog --rootfs $R --memory 32m --memory-swap 32m tail /dev/zero
+run bunker wait dhog
+code=$OUT
+run bunker inspect dhog
+if [ "$code" = 137 ] && echo "$OUT" | grep -q '"OOMKilled": *true'; then pass scope-detached-oom "wait: 137, OOMKilled true"; else fail scope-detached-oom "wait: $code; $(echo "$OUT" | grep -i -e oom -e error)"; fi
+bunker rm -f dhog >/dev/null 2>&1
+
+# --restart in a scope: the monitor moves each new process into the container's cgroup before it
+# runs, so every run (the first and two restarts) sees the limits in its own cgroup namespace.
+restart_with_limits phoenix
+i=0; while [ $i -lt 40 ] && [ -n "$(scopes)" ]; do sleep 0.25; i=$((i+1)); done
+if [ "$state" = "exited 2 3" ] && [ "$logs" = "$RESTART_LIMITS_LOGS" ] && [ -z "$(scopes)" ]; then
+  pass scope-restart-limits "$state; $logs"
+else fail scope-restart-limits "state: $state; logs: $logs; scopes left: $(scopes)"; fi
+bunker rm -f phoenix >/dev/null 2>&1
 
 left=$(scopes)
 [ -z "$left" ] && pass scope-cgroups-gone "no bunker-*.scope under $MANAGER" || fail scope-cgroups-gone "left: $left"
