@@ -40,7 +40,8 @@ const symbols = {
   bk_flock: { args: [FFIType.i32, FFIType.i32], returns: FFIType.i32 },
   bk_memfd_seal: { args: [FFIType.i32], returns: FFIType.i32 },
   // spawn (native/shared/spawn.c, native/lib/spawn_host.c)
-  bk_spawn: { args: [FFIType.ptr, FFIType.u32], returns: FFIType.i32 },
+  bk_spawn_vm: { args: [FFIType.ptr, FFIType.u32, FFIType.ptr, FFIType.u32], returns: FFIType.i32 },
+  bk_spawn_vm_done: { args: [], returns: FFIType.i32 },
   bk_pipe2: { args: [FFIType.ptr], returns: FFIType.i32 },
   bk_waitpid: { args: [FFIType.i32, FFIType.ptr], returns: FFIType.i32 },
   bk_set_winsize: { args: [FFIType.i32, FFIType.i32, FFIType.i32], returns: FFIType.i32 },

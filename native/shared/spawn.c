@@ -1,7 +1,9 @@
 // The spawn-program interpreter (see spawn.h). The cloned child runs only this C until execve:
-// thin syscall wrappers, no malloc, no stdio, because the parent may be multithreaded (Bun) and
-// other threads may hold libc's locks. Ids are changed with raw syscalls: glibc's setresuid()
-// would try to signal threads that exist only in the parent.
+// raw syscalls (sc() below), no malloc, no stdio, because the parent may be multithreaded (Bun) and
+// other threads may hold libc's locks. It calls no libc function at all: bk_spawn_vm's child shares
+// the parent's memory (CLONE_VM) and its thread pointer, so a libc wrapper would write the parent
+// thread's errno (and a lazily bound symbol would run the dynamic linker on the parent's TLS).
+// Ids are changed with raw syscalls too: glibc's setresuid() would signal the parent's threads.
 #define _GNU_SOURCE
 #include "spawn.h"
 
@@ -76,23 +78,77 @@ struct bk_sigaction {
   uint64_t mask;
 };
 
+// ---- raw syscalls: the kernel's return value, -errno on failure; errno is never touched ----
+#if defined(__x86_64__)
+#define BK_HAVE_CLONE_VM 1
+static inline long sc6(long n, long a, long b, long c, long d, long e, long f) {
+  long ret;
+  register long r10 __asm__("r10") = d;
+  register long r8 __asm__("r8") = e;
+  register long r9 __asm__("r9") = f;
+  __asm__ volatile("syscall" : "=a"(ret) : "a"(n), "D"(a), "S"(b), "d"(c), "r"(r10), "r"(r8), "r"(r9) : "rcx", "r11", "memory");
+  return ret;
+}
+#else
+// Elsewhere libc's syscall() (which sets errno) is used, and bk_spawn_vm copies memory as bk_spawn.
+static inline long sc6(long n, long a, long b, long c, long d, long e, long f) {
+  long r = syscall(n, a, b, c, d, e, f);
+  return r < 0 ? -errno : r;
+}
+#endif
+#define SC0(n) sc6((n), 0, 0, 0, 0, 0, 0)
+#define SC1(n, a) sc6((n), (long)(a), 0, 0, 0, 0, 0)
+#define SC2(n, a, b) sc6((n), (long)(a), (long)(b), 0, 0, 0, 0)
+#define SC3(n, a, b, c) sc6((n), (long)(a), (long)(b), (long)(c), 0, 0, 0)
+#define SC4(n, a, b, c, d) sc6((n), (long)(a), (long)(b), (long)(c), (long)(d), 0, 0)
+#define SC5(n, a, b, c, d, e) sc6((n), (long)(a), (long)(b), (long)(c), (long)(d), (long)(e), 0)
+
+static void __attribute__((noreturn)) sc_exit(int code) {
+  for (;;) (void)SC1(SYS_exit_group, code);
+}
+
+// The string functions the child needs, so that it calls nothing in libc. The loops must stay
+// loops: GCC would otherwise turn them back into calls to memcpy/strlen.
+#if defined(__GNUC__) && !defined(__clang__)
+#define BK_NO_LIBCALLS __attribute__((optimize("no-tree-loop-distribute-patterns")))
+#else
+#define BK_NO_LIBCALLS
+#endif
+static BK_NO_LIBCALLS size_t c_strlen(const char *s) {
+  size_t n = 0;
+  while (s[n]) n++;
+  return n;
+}
+static BK_NO_LIBCALLS void c_memcpy(void *dst, const void *src, size_t n) {
+  volatile uint8_t *d = dst;
+  const uint8_t *p = src;
+  for (size_t i = 0; i < n; i++) d[i] = p[i];
+}
+static BK_NO_LIBCALLS void c_memzero(void *dst, size_t n) {
+  volatile uint8_t *d = dst;
+  for (size_t i = 0; i < n; i++) d[i] = 0;
+}
+static const char *c_strchr(const char *s, char c) {
+  for (; *s; s++)
+    if (*s == c) return s;
+  return NULL;
+}
+static char *c_strrchr(char *s, char c) {
+  char *last = NULL;
+  for (; *s; s++)
+    if (*s == c) last = s;
+  return last;
+}
+
 struct bk_step {
   uint32_t op, size, nint, nstr;
   const int64_t *ints;
   const uint8_t *strs; // first string record
 };
 
-static uint32_t rd32(const uint8_t *p) {
-  uint32_t v;
-  memcpy(&v, p, 4);
-  return v;
-}
+static uint32_t rd32(const uint8_t *p) { return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24; }
 
-static int32_t rdi32(const uint8_t *p) {
-  int32_t v;
-  memcpy(&v, p, 4);
-  return v;
-}
+static int32_t rdi32(const uint8_t *p) { return (int32_t)rd32(p); }
 
 // Parses the step at off; returns 0, or -EINVAL when it doesn't fit in len or a string is bad.
 static int parse_step(const uint8_t *prog, uint32_t len, uint32_t off, struct bk_step *s) {
@@ -132,18 +188,19 @@ static int64_t int_at(const struct bk_step *s, uint32_t k) { return k < s->nint 
 
 // ---- the child ----
 
-static int root_fd = -1; // "in root" paths resolve under this directory (set_root / pivot_root)
+// The child's own state, on its stack: with CLONE_VM a static would be the parent's memory.
+struct bk_child {
+  int root_fd; // "in root" paths resolve under this directory (set_root / pivot_root)
+};
 
-static int open_in_root(const char *path, int flags) {
+static int open_in_root(struct bk_child *c, const char *path, int flags) {
   struct bk_open_how how = {.flags = (uint64_t)(flags | O_CLOEXEC), .mode = 0, .resolve = BK_RESOLVE_IN_ROOT | BK_RESOLVE_NO_MAGICLINKS};
-  long fd = syscall(SYS_openat2, root_fd, path, &how, sizeof how);
-  return fd < 0 ? -errno : (int)fd;
+  return (int)SC4(SYS_openat2, c->root_fd, path, &how, sizeof how);
 }
 
-static int open_path(const char *path, int in_root, int flags) {
-  if (in_root && root_fd >= 0) return open_in_root(path, flags);
-  int fd = open(path, flags | O_CLOEXEC);
-  return fd < 0 ? -errno : fd;
+static int open_path(struct bk_child *c, const char *path, int in_root, int flags) {
+  if (in_root && c->root_fd >= 0) return open_in_root(c, path, flags);
+  return (int)SC4(SYS_openat, AT_FDCWD, path, flags | O_CLOEXEC, 0);
 }
 
 // "/proc/self/fd/N": how a resolved O_PATH fd is named to mount(), which takes only paths.
@@ -154,7 +211,7 @@ static const char *fd_path(int fd, char buf[32]) {
   unsigned v = (unsigned)fd;
   do digits[n++] = (char)('0' + v % 10), v /= 10;
   while (v);
-  memcpy(buf, prefix, sizeof prefix - 1);
+  c_memcpy(buf, prefix, sizeof prefix - 1);
   int i = sizeof prefix - 1;
   while (n) buf[i++] = digits[--n];
   buf[i] = 0;
@@ -162,144 +219,144 @@ static const char *fd_path(int fd, char buf[32]) {
 }
 
 // mkdir -p, every prefix resolved inside the root so that a symlink in the image can't send it out.
-static int mkdir_p(const char *path, int in_root, mode_t mode) {
+static int mkdir_p(struct bk_child *c, const char *path, int in_root, mode_t mode) {
   char buf[4096];
-  size_t n = strlen(path);
+  size_t n = c_strlen(path);
   if (n == 0 || n >= sizeof buf) return -ENAMETOOLONG;
-  memcpy(buf, path, n + 1);
+  c_memcpy(buf, path, n + 1);
   for (size_t i = 1; i <= n; i++) {
     if (buf[i] != '/' && buf[i] != 0) continue;
     if (buf[i - 1] == '/') continue;
     char saved = buf[i];
     buf[i] = 0;
-    int fd = open_path(buf, in_root, O_PATH | O_DIRECTORY);
+    int fd = open_path(c, buf, in_root, O_PATH | O_DIRECTORY);
     if (fd == -ENOENT) {
       // Create the last component inside its (resolved) parent.
-      char *slash = strrchr(buf, '/');
+      char *slash = c_strrchr(buf, '/');
       int parent;
-      if (slash == buf) parent = open_path("/", in_root, O_PATH | O_DIRECTORY);
+      if (slash == buf) parent = open_path(c, "/", in_root, O_PATH | O_DIRECTORY);
       else if (slash) {
         *slash = 0;
-        parent = open_path(buf, in_root, O_PATH | O_DIRECTORY);
+        parent = open_path(c, buf, in_root, O_PATH | O_DIRECTORY);
         *slash = '/';
-      } else parent = open_path(".", 0, O_PATH | O_DIRECTORY);
+      } else parent = open_path(c, ".", 0, O_PATH | O_DIRECTORY);
       if (parent < 0) return parent;
-      int rc = mkdirat(parent, slash ? slash + 1 : buf, mode);
-      int err = errno;
-      close(parent);
-      if (rc < 0 && err != EEXIST) return -err;
-      fd = open_path(buf, in_root, O_PATH | O_DIRECTORY);
+      int rc = (int)SC3(SYS_mkdirat, parent, slash ? slash + 1 : buf, mode);
+      (void)SC1(SYS_close, parent);
+      if (rc < 0 && rc != -EEXIST) return rc;
+      fd = open_path(c, buf, in_root, O_PATH | O_DIRECTORY);
     }
     if (fd < 0) return fd;
-    close(fd);
+    (void)SC1(SYS_close, fd);
     buf[i] = saved;
   }
   return 0;
 }
 
 // Creates an empty file (a bind-mount target) if nothing is there; the parent is resolved in root.
-static int touch(const char *path, int in_root) {
+static int touch(struct bk_child *c, const char *path, int in_root) {
   char buf[4096];
-  size_t n = strlen(path);
+  size_t n = c_strlen(path);
   if (n == 0 || n >= sizeof buf) return -ENAMETOOLONG;
-  memcpy(buf, path, n + 1);
-  char *slash = strrchr(buf, '/');
+  c_memcpy(buf, path, n + 1);
+  char *slash = c_strrchr(buf, '/');
   if (!slash || !slash[1]) return -EINVAL;
   *slash = 0;
-  int rc = mkdir_p(slash == buf ? "/" : buf, in_root, 0755);
+  int rc = mkdir_p(c, slash == buf ? "/" : buf, in_root, 0755);
   if (rc < 0) return rc;
-  int parent = open_path(slash == buf ? "/" : buf, in_root, O_PATH | O_DIRECTORY);
+  int parent = open_path(c, slash == buf ? "/" : buf, in_root, O_PATH | O_DIRECTORY);
   if (parent < 0) return parent;
-  int fd = openat(parent, slash + 1, O_CREAT | O_WRONLY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK, 0644);
-  int err = errno;
-  close(parent);
-  if (fd >= 0) close(fd);
-  else if (err != EEXIST && err != ELOOP && err != EISDIR && err != ENXIO && err != EACCES) return -err;
+  int fd = (int)SC4(SYS_openat, parent, slash + 1, O_CREAT | O_WRONLY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK, 0644);
+  (void)SC1(SYS_close, parent);
+  if (fd >= 0) (void)SC1(SYS_close, fd);
+  else if (fd != -EEXIST && fd != -ELOOP && fd != -EISDIR && fd != -ENXIO && fd != -EACCES) return fd;
   return 0;
 }
 
-static int op_mount(const struct bk_step *s) {
+static int op_mount(struct bk_child *c, const struct bk_step *s) {
   unsigned long flags = (unsigned long)int_at(s, 0);
   int src_in_root = (int)int_at(s, 1), tgt_in_root = (int)int_at(s, 2);
   int create = (int)int_at(s, 3), optional = (int)int_at(s, 4);
   const char *src = opt_str(s, 0), *tgt = str_at(s, 1, NULL), *fstype = opt_str(s, 2), *data = opt_str(s, 3);
   int rc = 0, sfd = -1, tfd = -1;
   char sbuf[32], tbuf[32];
-  if (create == 1) rc = mkdir_p(tgt, tgt_in_root, 0755);
-  else if (create == 2) rc = touch(tgt, tgt_in_root);
+  if (create == 1) rc = mkdir_p(c, tgt, tgt_in_root, 0755);
+  else if (create == 2) rc = touch(c, tgt, tgt_in_root);
   if (rc < 0) goto out;
-  tfd = open_path(tgt, tgt_in_root, O_PATH);
+  tfd = open_path(c, tgt, tgt_in_root, O_PATH);
   if (tfd < 0) {
     rc = tfd;
     goto out;
   }
   if (src && src_in_root) {
-    sfd = open_path(src, 1, O_PATH);
+    sfd = open_path(c, src, 1, O_PATH);
     if (sfd < 0) {
       rc = sfd;
       goto out;
     }
     src = fd_path(sfd, sbuf);
   }
-  rc = mount(src, fd_path(tfd, tbuf), fstype, flags, data) == 0 ? 0 : -errno;
+  rc = (int)SC5(SYS_mount, src, fd_path(tfd, tbuf), fstype, flags, data);
+  if (rc > 0) rc = 0;
 out:
-  if (sfd >= 0) close(sfd);
-  if (tfd >= 0) close(tfd);
+  if (sfd >= 0) (void)SC1(SYS_close, sfd);
+  if (tfd >= 0) (void)SC1(SYS_close, tfd);
   if ((rc == -ENOENT && optional) || optional == 2) return 0;
   return rc;
 }
 
-static int op_setattr_ro(const struct bk_step *s) {
+static int op_setattr_ro(struct bk_child *c, const struct bk_step *s) {
   int recursive = (int)int_at(s, 0), in_root = (int)int_at(s, 1), optional = (int)int_at(s, 2);
-  int fd = open_path(str_at(s, 0, NULL), in_root, O_PATH);
+  int fd = open_path(c, str_at(s, 0, NULL), in_root, O_PATH);
   if (fd < 0) return (fd == -ENOENT && optional) || optional == 2 ? 0 : fd;
   struct bk_mount_attr attr = {.attr_set = BK_MOUNT_ATTR_RDONLY};
-  long rc = syscall(SYS_mount_setattr, fd, "", AT_EMPTY_PATH | (recursive ? BK_AT_RECURSIVE : 0), &attr, sizeof attr);
-  int err = errno;
-  close(fd);
-  return rc == 0 || optional == 2 ? 0 : -err;
+  long rc = SC5(SYS_mount_setattr, fd, "", AT_EMPTY_PATH | (recursive ? BK_AT_RECURSIVE : 0), &attr, sizeof attr);
+  (void)SC1(SYS_close, fd);
+  return rc == 0 || optional == 2 ? 0 : (int)rc;
 }
 
-static int op_symlink(const struct bk_step *s) {
+static int op_symlink(struct bk_child *c, const struct bk_step *s) {
   const char *target = str_at(s, 0, NULL), *link = str_at(s, 1, NULL);
   char buf[4096];
-  size_t n = strlen(link);
+  size_t n = c_strlen(link);
   if (n == 0 || n >= sizeof buf) return -ENAMETOOLONG;
-  memcpy(buf, link, n + 1);
-  char *slash = strrchr(buf, '/');
+  c_memcpy(buf, link, n + 1);
+  char *slash = c_strrchr(buf, '/');
   if (!slash || !slash[1]) return -EINVAL;
   *slash = 0;
-  int parent = open_path(slash == buf ? "/" : buf, (int)int_at(s, 0), O_PATH | O_DIRECTORY);
+  int parent = open_path(c, slash == buf ? "/" : buf, (int)int_at(s, 0), O_PATH | O_DIRECTORY);
   if (parent < 0) return parent;
-  int rc = symlinkat(target, parent, slash + 1) == 0 || errno == EEXIST ? 0 : -errno;
-  close(parent);
-  return rc;
+  int rc = (int)SC3(SYS_symlinkat, target, parent, slash + 1);
+  (void)SC1(SYS_close, parent);
+  return rc == 0 || rc == -EEXIST ? 0 : rc;
 }
 
-static int op_pivot_root(const struct bk_step *s) {
-  if (chdir(str_at(s, 0, NULL)) < 0) return -errno;
+static int op_pivot_root(struct bk_child *c, const struct bk_step *s) {
+  long rc;
+  if ((rc = SC1(SYS_chdir, str_at(s, 0, NULL))) < 0) return (int)rc;
   // pivot_root(".", ".") stacks the old root on top of the new one; detaching it leaves no path
   // to the host's tree, and needs no directory inside the container.
-  if (syscall(SYS_pivot_root, ".", ".") < 0) return -errno;
-  if (umount2(".", MNT_DETACH) < 0) return -errno;
-  if (chdir("/") < 0) return -errno;
-  if (root_fd >= 0) close(root_fd);
-  root_fd = open("/", O_PATH | O_DIRECTORY | O_CLOEXEC);
-  return root_fd < 0 ? -errno : 0;
+  if ((rc = SC2(SYS_pivot_root, ".", ".")) < 0) return (int)rc;
+  if ((rc = SC2(SYS_umount2, ".", MNT_DETACH)) < 0) return (int)rc;
+  if ((rc = SC1(SYS_chdir, "/")) < 0) return (int)rc;
+  if (c->root_fd >= 0) (void)SC1(SYS_close, c->root_fd);
+  c->root_fd = (int)SC4(SYS_openat, AT_FDCWD, "/", O_PATH | O_DIRECTORY | O_CLOEXEC, 0);
+  return c->root_fd < 0 ? c->root_fd : 0;
 }
 
 static int op_setid(const struct bk_step *s) {
   int64_t ngroups = int_at(s, 2);
+  long rc;
   if (ngroups >= 0) {
     gid_t groups[256];
     if (ngroups > 256 || (uint64_t)ngroups > s->nint - 3) return -E2BIG;
     for (int64_t i = 0; i < ngroups; i++) groups[i] = (gid_t)s->ints[3 + i];
-    if (syscall(SYS_setgroups, (size_t)ngroups, groups) < 0) return -errno;
+    if ((rc = SC2(SYS_setgroups, (size_t)ngroups, groups)) < 0) return (int)rc;
   }
   gid_t gid = (gid_t)int_at(s, 1);
   uid_t uid = (uid_t)int_at(s, 0);
-  if (syscall(SYS_setresgid, gid, gid, gid) < 0) return -errno;
-  if (syscall(SYS_setresuid, uid, uid, uid) < 0) return -errno;
+  if ((rc = SC3(SYS_setresgid, gid, gid, gid)) < 0) return (int)rc;
+  if ((rc = SC3(SYS_setresuid, uid, uid, uid)) < 0) return (int)rc;
   return 0;
 }
 
@@ -307,10 +364,9 @@ static int op_capbset(const struct bk_step *s) {
   uint64_t keep = (uint64_t)int_at(s, 0);
   for (int cap = 0; cap < 64; cap++) {
     if (keep & (1ULL << cap)) continue;
-    if (prctl(PR_CAPBSET_DROP, cap, 0, 0, 0) < 0) {
-      if (errno == EINVAL) break; // past the kernel's last capability
-      return -errno;
-    }
+    long rc = SC2(SYS_prctl, PR_CAPBSET_DROP, cap);
+    if (rc == -EINVAL) break; // past the kernel's last capability
+    if (rc < 0) return (int)rc;
   }
   return 0;
 }
@@ -319,36 +375,47 @@ static int op_capset(const struct bk_step *s) {
   uint64_t eff = (uint64_t)int_at(s, 0), perm = (uint64_t)int_at(s, 1), inh = (uint64_t)int_at(s, 2), amb = (uint64_t)int_at(s, 3);
   struct bk_cap_header h = {BK_CAP_V3, 0};
   struct bk_cap_data d[2] = {{(uint32_t)eff, (uint32_t)perm, (uint32_t)inh}, {(uint32_t)(eff >> 32), (uint32_t)(perm >> 32), (uint32_t)(inh >> 32)}};
-  if (syscall(SYS_capset, &h, d) < 0) return -errno;
-  if (prctl(BK_PR_CAP_AMBIENT, BK_PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0) < 0 && errno != EINVAL) return -errno;
+  long rc;
+  if ((rc = SC2(SYS_capset, &h, d)) < 0) return (int)rc;
+  if ((rc = SC2(SYS_prctl, BK_PR_CAP_AMBIENT, BK_PR_CAP_AMBIENT_CLEAR_ALL)) < 0 && rc != -EINVAL) return (int)rc;
   for (int cap = 0; cap < 64; cap++)
-    if ((amb & (1ULL << cap)) && prctl(BK_PR_CAP_AMBIENT, BK_PR_CAP_AMBIENT_RAISE, cap, 0, 0) < 0) return -errno;
+    if ((amb & (1ULL << cap)) && (rc = SC3(SYS_prctl, BK_PR_CAP_AMBIENT, BK_PR_CAP_AMBIENT_RAISE, cap)) < 0) return (int)rc;
   return 0;
 }
 
 static int op_reset_signals(void) {
-  struct bk_sigaction dfl = {0};
+  struct bk_sigaction dfl;
+  c_memzero(&dfl, sizeof dfl);
   for (int sig = 1; sig <= 64; sig++) {
     if (sig == SIGKILL || sig == SIGSTOP) continue;
-    (void)syscall(SYS_rt_sigaction, sig, &dfl, NULL, 8); // some numbers can't be changed: fine
+    (void)SC4(SYS_rt_sigaction, sig, &dfl, NULL, 8); // some numbers can't be changed: fine
   }
   uint64_t none = 0;
-  return syscall(SYS_rt_sigprocmask, SIG_SETMASK, &none, NULL, 8) == 0 ? 0 : -errno;
+  return (int)SC4(SYS_rt_sigprocmask, SIG_SETMASK, &none, NULL, 8);
+}
+
+static int c_dup2(int from, int to) {
+#ifdef SYS_dup2
+  return (int)SC2(SYS_dup2, from, to);
+#else
+  return from == to ? (int)SC2(SYS_fcntl, from, F_GETFD) : (int)SC3(SYS_dup3, from, to, 0);
+#endif
 }
 
 static int op_stdio(const struct bk_step *s) {
-  if (int_at(s, 3) && setsid() < 0) return -errno;
+  long rc;
+  if (int_at(s, 3) && (rc = SC0(SYS_setsid)) < 0) return (int)rc;
   for (int i = 0; i < 3; i++) {
     int fd = (int)int_at(s, (uint32_t)i);
     if (fd < 0) continue;
-    if (fd != i && dup2(fd, i) < 0) return -errno;
-    if (fd == i && fcntl(i, F_SETFD, 0) < 0) return -errno;
+    if (fd != i && (rc = c_dup2(fd, i)) < 0) return (int)rc;
+    if (fd == i && (rc = SC3(SYS_fcntl, i, F_SETFD, 0)) < 0) return (int)rc;
   }
-  if (int_at(s, 4) && ioctl(0, TIOCSCTTY, 0) < 0) return -errno;
+  if (int_at(s, 4) && (rc = SC3(SYS_ioctl, 0, TIOCSCTTY, 0)) < 0) return (int)rc;
   if (int_at(s, 5))
     for (int i = 0; i < 3; i++) {
-      int fl = fcntl(i, F_GETFL);
-      if (fl >= 0 && (fl & O_NONBLOCK)) (void)fcntl(i, F_SETFL, fl & ~O_NONBLOCK);
+      long fl = SC2(SYS_fcntl, i, F_GETFL);
+      if (fl >= 0 && (fl & O_NONBLOCK)) (void)SC3(SYS_fcntl, i, F_SETFL, fl & ~O_NONBLOCK);
     }
   return 0;
 }
@@ -363,17 +430,22 @@ static int send_fd(int sock, int fd) {
     struct cmsghdr align;
     char buf[CMSG_SPACE(sizeof(int))];
   } ctl;
-  memset(&ctl, 0, sizeof ctl);
-  struct msghdr msg = {.msg_iov = &iov, .msg_iovlen = 1, .msg_control = ctl.buf, .msg_controllen = sizeof ctl.buf};
-  struct cmsghdr *c = CMSG_FIRSTHDR(&msg);
-  c->cmsg_level = SOL_SOCKET;
-  c->cmsg_type = SCM_RIGHTS;
-  c->cmsg_len = CMSG_LEN(sizeof(int));
-  memcpy(CMSG_DATA(c), &fd, sizeof fd);
-  ssize_t n;
-  do n = sendmsg(sock, &msg, MSG_NOSIGNAL);
-  while (n < 0 && errno == EINTR);
-  return n == 1 ? 0 : n < 0 ? -errno : -EIO;
+  c_memzero(&ctl, sizeof ctl);
+  struct msghdr msg;
+  c_memzero(&msg, sizeof msg);
+  msg.msg_iov = &iov;
+  msg.msg_iovlen = 1;
+  msg.msg_control = ctl.buf;
+  msg.msg_controllen = sizeof ctl.buf;
+  struct cmsghdr *cm = CMSG_FIRSTHDR(&msg);
+  cm->cmsg_level = SOL_SOCKET;
+  cm->cmsg_type = SCM_RIGHTS;
+  cm->cmsg_len = CMSG_LEN(sizeof(int));
+  c_memcpy(CMSG_DATA(cm), &fd, sizeof fd);
+  long n;
+  do n = SC3(SYS_sendmsg, sock, &msg, MSG_NOSIGNAL);
+  while (n == -EINTR);
+  return n == 1 ? 0 : n < 0 ? (int)n : -EIO;
 }
 
 // The parent's side of send_fd (bunker through bun:ffi, or the monitor); see spawn.h.
@@ -405,54 +477,46 @@ int bk_recv_fd(int sock) {
   return fd;
 }
 
-static int op_pty(const struct bk_step *s) {
+static int op_pty(struct bk_child *c, const struct bk_step *s) {
   int sock = (int)int_at(s, 0);
   struct winsize ws = {.ws_row = (unsigned short)int_at(s, 1), .ws_col = (unsigned short)int_at(s, 2)};
-  int master = open_path("/dev/ptmx", 1, O_RDWR | O_NOCTTY), slave = -1, rc = 0;
+  int master = open_path(c, "/dev/ptmx", 1, O_RDWR | O_NOCTTY), slave = -1, rc = 0;
   if (master < 0) return master;
   if (master < 3) {
     // A closed stdio slot was reused: the dup2s below would close the master.
-    int moved = fcntl(master, F_DUPFD_CLOEXEC, 3);
-    int err = errno;
-    close(master);
-    if (moved < 0) return -err;
+    int moved = (int)SC3(SYS_fcntl, master, F_DUPFD_CLOEXEC, 3);
+    (void)SC1(SYS_close, master);
+    if (moved < 0) return moved;
     master = moved;
   }
   int unlock = 0;
   unsigned num;
   char path[32], digits[12];
-  if (ioctl(master, TIOCSPTLCK, &unlock) < 0 || ioctl(master, TIOCGPTN, &num) < 0) {
-    rc = -errno;
-    goto out;
-  }
+  if ((rc = (int)SC3(SYS_ioctl, master, TIOCSPTLCK, &unlock)) < 0 || (rc = (int)SC3(SYS_ioctl, master, TIOCGPTN, &num)) < 0) goto out;
   // "/dev/pts/N", without snprintf
   static const char prefix[] = "/dev/pts/";
   int d = 0, i = sizeof prefix - 1;
   do digits[d++] = (char)('0' + num % 10), num /= 10;
   while (num);
-  memcpy(path, prefix, sizeof prefix - 1);
+  c_memcpy(path, prefix, sizeof prefix - 1);
   while (d) path[i++] = digits[--d];
   path[i] = 0;
-  slave = open_path(path, 1, O_RDWR | O_NOCTTY);
+  slave = open_path(c, path, 1, O_RDWR | O_NOCTTY);
   if (slave < 0) {
     rc = slave;
     goto out;
   }
-  if (setsid() < 0 || ioctl(slave, TIOCSCTTY, 0) < 0 || (ws.ws_row && ws.ws_col && ioctl(slave, TIOCSWINSZ, &ws) < 0)) {
-    rc = -errno;
+  if ((rc = (int)SC0(SYS_setsid)) < 0 || (rc = (int)SC3(SYS_ioctl, slave, TIOCSCTTY, 0)) < 0 ||
+      (ws.ws_row && ws.ws_col && (rc = (int)SC3(SYS_ioctl, slave, TIOCSWINSZ, &ws)) < 0))
     goto out;
-  }
   for (int fd = 0; fd < 3; fd++)
-    if (dup2(slave, fd) < 0) {
-      rc = -errno;
-      goto out;
-    }
+    if ((rc = c_dup2(slave, fd)) < 0) goto out;
   rc = send_fd(sock, master);
 out:
-  if (slave > 2) close(slave);
-  close(master);
-  close(sock);
-  return rc;
+  if (slave > 2) (void)SC1(SYS_close, slave);
+  (void)SC1(SYS_close, master);
+  (void)SC1(SYS_close, sock);
+  return rc < 0 ? rc : 0;
 }
 
 // execve with the container's PATH searched here, so that "not found" (127) and "cannot execute"
@@ -462,8 +526,10 @@ static int op_exec(const struct bk_step *s) {
   int exec_fd = (int)int_at(s, 2);
   if (argc < 1 || envc < 0 || (uint64_t)(1 + argc + envc) > s->nstr) return -EINVAL;
   size_t bytes = (size_t)(argc + envc + 2) * sizeof(char *);
-  char **argv = mmap(NULL, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-  if (argv == MAP_FAILED) return -errno;
+  // Under bk_spawn_vm this mapping is the parent's memory too: a page or two it keeps.
+  long map = sc6(SYS_mmap, 0, (long)bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+  if (map < 0 && map > -4096) return (int)map;
+  char **argv = (char **)map;
   char **envp = argv + argc + 1;
   // One pass over the string records (str_at per string would be quadratic).
   const uint8_t *p = s->strs;
@@ -478,33 +544,28 @@ static int op_exec(const struct bk_step *s) {
   argv[argc] = NULL;
   envp[envc] = NULL;
   // Everything but stdio closes at execve; the error pipe with it, which tells the parent we made it.
-  if (syscall(SYS_close_range, 3, ~0U, BK_CLOSE_RANGE_CLOEXEC) < 0) return -errno;
-  if (exec_fd >= 0) {
-    syscall(SYS_execveat, exec_fd, "", argv, envp, AT_EMPTY_PATH);
-    return -errno;
-  }
+  long rc = SC3(SYS_close_range, 3, ~0U, BK_CLOSE_RANGE_CLOEXEC);
+  if (rc < 0) return (int)rc;
+  if (exec_fd >= 0) return (int)SC5(SYS_execveat, exec_fd, "", argv, envp, AT_EMPTY_PATH);
   const char *file = argv[0];
-  if (strchr(file, '/')) {
-    execve(file, argv, envp);
-    return -errno;
-  }
+  if (c_strchr(file, '/')) return (int)SC3(SYS_execve, file, argv, envp);
   int seen_eacces = 0;
-  size_t flen = strlen(file);
+  size_t flen = c_strlen(file);
   char buf[4096];
   for (const char *dir = path;;) {
-    const char *colon = strchr(dir, ':');
-    size_t dlen = colon ? (size_t)(colon - dir) : strlen(dir);
+    const char *colon = c_strchr(dir, ':');
+    size_t dlen = colon ? (size_t)(colon - dir) : c_strlen(dir);
     if (dlen + flen + 2 <= sizeof buf) {
       size_t n = 0;
       if (dlen) {
-        memcpy(buf, dir, dlen);
+        c_memcpy(buf, dir, dlen);
         n = dlen;
         buf[n++] = '/';
       }
-      memcpy(buf + n, file, flen + 1);
-      execve(buf, argv, envp);
-      if (errno == EACCES) seen_eacces = 1;
-      else if (errno != ENOENT && errno != ENOTDIR) return -errno;
+      c_memcpy(buf + n, file, flen + 1);
+      rc = SC3(SYS_execve, buf, argv, envp);
+      if (rc == -EACCES) seen_eacces = 1;
+      else if (rc != -ENOENT && rc != -ENOTDIR) return (int)rc;
     }
     if (!colon) break;
     dir = colon + 1;
@@ -513,47 +574,49 @@ static int op_exec(const struct bk_step *s) {
 }
 
 static int op_ifup_lo(void) {
-  int sock = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
-  if (sock < 0) return -errno;
+  int sock = (int)SC3(SYS_socket, AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+  if (sock < 0) return sock;
   struct ifreq ifr;
-  memset(&ifr, 0, sizeof ifr);
-  memcpy(ifr.ifr_name, "lo", 3);
-  int rc = 0;
-  if (ioctl(sock, SIOCGIFFLAGS, &ifr) < 0) rc = -errno;
-  else {
+  c_memzero(&ifr, sizeof ifr);
+  c_memcpy(ifr.ifr_name, "lo", 3);
+  int rc = (int)SC3(SYS_ioctl, sock, SIOCGIFFLAGS, &ifr);
+  if (rc >= 0) {
     ifr.ifr_flags |= IFF_UP;
-    if (ioctl(sock, SIOCSIFFLAGS, &ifr) < 0) rc = -errno;
+    rc = (int)SC3(SYS_ioctl, sock, SIOCSIFFLAGS, &ifr);
   }
-  close(sock);
-  return rc;
+  (void)SC1(SYS_close, sock);
+  return rc < 0 ? rc : 0;
 }
 
-static int run_step(const struct bk_step *s) {
+// A syscall's result as a step's: 0 or -errno.
+static int step_rc(long rc) { return rc < 0 ? (int)rc : 0; }
+
+static int run_step(struct bk_child *c, const struct bk_step *s) {
   switch (s->op) {
   case BK_OP_MOUNT:
-    return op_mount(s);
+    return op_mount(c, s);
   case BK_OP_SET_ROOT: {
-    int fd = open(str_at(s, 0, NULL), O_PATH | O_DIRECTORY | O_CLOEXEC);
-    if (fd < 0) return -errno;
-    if (root_fd >= 0) close(root_fd);
-    root_fd = fd;
+    int fd = (int)SC4(SYS_openat, AT_FDCWD, str_at(s, 0, NULL), O_PATH | O_DIRECTORY | O_CLOEXEC, 0);
+    if (fd < 0) return fd;
+    if (c->root_fd >= 0) (void)SC1(SYS_close, c->root_fd);
+    c->root_fd = fd;
     return 0;
   }
   case BK_OP_MKDIR:
-    return mkdir_p(str_at(s, 0, NULL), (int)int_at(s, 1), (mode_t)int_at(s, 0));
+    return mkdir_p(c, str_at(s, 0, NULL), (int)int_at(s, 1), (mode_t)int_at(s, 0));
   case BK_OP_SYMLINK:
-    return op_symlink(s);
+    return op_symlink(c, s);
   case BK_OP_PIVOT_ROOT:
-    return op_pivot_root(s);
+    return op_pivot_root(c, s);
   case BK_OP_SETATTR_RO:
-    return op_setattr_ro(s);
+    return op_setattr_ro(c, s);
   case BK_OP_HOSTNAME: {
     uint32_t n;
     const char *name = str_at(s, 0, &n);
-    return sethostname(name, n) == 0 ? 0 : -errno;
+    return step_rc(SC2(SYS_sethostname, name, n));
   }
   case BK_OP_CHDIR:
-    return chdir(str_at(s, 0, NULL)) == 0 ? 0 : -errno;
+    return step_rc(SC1(SYS_chdir, str_at(s, 0, NULL)));
   case BK_OP_SETID:
     return op_setid(s);
   case BK_OP_CAPBSET:
@@ -561,13 +624,13 @@ static int run_step(const struct bk_step *s) {
   case BK_OP_CAPSET:
     return op_capset(s);
   case BK_OP_NO_NEW_PRIVS:
-    return prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) == 0 ? 0 : -errno;
+    return step_rc(SC2(SYS_prctl, PR_SET_NO_NEW_PRIVS, 1));
   case BK_OP_SECCOMP: {
     uint32_t n;
     const char *bytes = str_at(s, 0, &n);
     if (n % 8 != 0 || n / 8 > 0xffff) return -EINVAL;
     struct bk_sock_fprog fprog = {(unsigned short)(n / 8), bytes};
-    return prctl(PR_SET_SECCOMP, BK_SECCOMP_MODE_FILTER, &fprog, 0, 0) == 0 ? 0 : -errno;
+    return step_rc(SC3(SYS_prctl, PR_SET_SECCOMP, BK_SECCOMP_MODE_FILTER, &fprog));
   }
   case BK_OP_RESET_SIGNALS:
     return op_reset_signals();
@@ -577,29 +640,29 @@ static int run_step(const struct bk_step *s) {
     return op_exec(s);
   case BK_OP_RLIMIT: {
     uint64_t lim[2] = {(uint64_t)int_at(s, 1), (uint64_t)int_at(s, 2)};
-    return syscall(SYS_prlimit64, 0, (int)int_at(s, 0), lim, NULL) == 0 ? 0 : -errno;
+    return step_rc(SC4(SYS_prlimit64, 0, (int)int_at(s, 0), lim, NULL));
   }
   case BK_OP_IFUP_LO:
     return op_ifup_lo();
   case BK_OP_UMASK:
-    umask((mode_t)int_at(s, 0));
+    (void)SC1(SYS_umask, (mode_t)int_at(s, 0));
     return 0;
   case BK_OP_UNSHARE:
-    return syscall(SYS_unshare, (unsigned long)int_at(s, 0)) == 0 ? 0 : -errno;
+    return step_rc(SC1(SYS_unshare, (unsigned long)int_at(s, 0)));
   case BK_OP_PTY:
-    return op_pty(s);
+    return op_pty(c, s);
   default:
     return -EINVAL;
   }
 }
 
-static void report(int err_fd, uint32_t step, int err) {
+static void __attribute__((noreturn)) report(int err_fd, uint32_t step, int err) {
   uint8_t msg[8];
   int32_t e = err;
-  memcpy(msg, &step, 4);
-  memcpy(msg + 4, &e, 4);
-  (void)!write(err_fd, msg, sizeof msg);
-  _exit(125);
+  c_memcpy(msg, &step, 4);
+  c_memcpy(msg + 4, &e, 4);
+  (void)SC3(SYS_write, err_fd, msg, sizeof msg);
+  sc_exit(125);
 }
 
 // Header offsets (see spawn.h).
@@ -608,30 +671,31 @@ enum { H_FLAGS = 8, H_CGROUP = 16, H_GO = 20, H_GO_W = 24, H_ERR = 28, H_ERR_R =
 static void __attribute__((noreturn)) child(const uint8_t *prog, uint32_t len) {
   int go_fd = rdi32(prog + H_GO), go_w = rdi32(prog + H_GO_W), err_fd = rdi32(prog + H_ERR), err_r = rdi32(prog + H_ERR_R);
   uint32_t nsteps = rd32(prog + H_NSTEPS);
+  struct bk_child c = {.root_fd = -1};
+  long rc;
   // Die with the process that cloned us; then wait for it to finish the id mapping, network and
   // cgroup. EOF instead of the go byte means it gave up (or died before the prctl took effect).
-  if (prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0) < 0) report(err_fd, 0xffffffffu, errno);
-  if (go_w >= 0) close(go_w);
-  if (err_r >= 0) close(err_r);
+  if ((rc = SC2(SYS_prctl, PR_SET_PDEATHSIG, SIGKILL)) < 0) report(err_fd, 0xffffffffu, (int)-rc);
+  if (go_w >= 0) (void)SC1(SYS_close, go_w);
+  if (err_r >= 0) (void)SC1(SYS_close, err_r);
   char go;
-  ssize_t n;
-  do n = read(go_fd, &go, 1);
-  while (n < 0 && errno == EINTR);
-  if (n != 1) _exit(125);
-  close(go_fd);
+  do rc = SC3(SYS_read, go_fd, &go, 1);
+  while (rc == -EINTR);
+  if (rc != 1) sc_exit(125);
+  (void)SC1(SYS_close, go_fd);
   uint32_t off = BK_SPAWN_HEADER;
   for (uint32_t i = 0; i < nsteps; i++) {
     struct bk_step s;
     if (parse_step(prog, len, off, &s) < 0) report(err_fd, i, EINVAL);
-    int rc = run_step(&s);
-    if (rc < 0) report(err_fd, i, -rc);
+    int step = run_step(&c, &s);
+    if (step < 0) report(err_fd, i, -step);
     off += s.size;
   }
   report(err_fd, nsteps, ENOEXEC); // a program must end in an exec step
-  _exit(125);
 }
 
-int bk_spawn(const uint8_t *prog, uint32_t len) {
+// Checks the program's header and steps; 0 or -EINVAL.
+static int check_program(const uint8_t *prog, uint32_t len) {
   if (len < BK_SPAWN_HEADER || rd32(prog) != BK_SPAWN_MAGIC || rd32(prog + 4) != BK_SPAWN_VERSION) return -EINVAL;
   uint32_t nsteps = rd32(prog + H_NSTEPS), off = BK_SPAWN_HEADER;
   for (uint32_t i = 0; i < nsteps; i++) {
@@ -639,17 +703,27 @@ int bk_spawn(const uint8_t *prog, uint32_t len) {
     if (parse_step(prog, len, off, &s) < 0) return -EINVAL;
     off += s.size;
   }
-  struct bk_clone_args args;
-  memset(&args, 0, sizeof args);
-  memcpy(&args.flags, prog + H_FLAGS, 8);
-  args.exit_signal = SIGCHLD;
+  return 0;
+}
+
+static void clone_args_of(const uint8_t *prog, struct bk_clone_args *args) {
+  memset(args, 0, sizeof *args);
+  memcpy(&args->flags, prog + H_FLAGS, 8);
+  args->exit_signal = SIGCHLD;
   int cgroup_fd = rdi32(prog + H_CGROUP);
   if (cgroup_fd >= 0) {
     // The child starts in its cgroup: no instruction runs outside it, and its cgroup namespace
     // is rooted there.
-    args.flags |= BK_CLONE_INTO_CGROUP;
-    args.cgroup = (uint64_t)cgroup_fd;
+    args->flags |= BK_CLONE_INTO_CGROUP;
+    args->cgroup = (uint64_t)cgroup_fd;
   }
+}
+
+int bk_spawn(const uint8_t *prog, uint32_t len) {
+  int rc = check_program(prog, len);
+  if (rc < 0) return rc;
+  struct bk_clone_args args;
+  clone_args_of(prog, &args);
   // The child starts with every signal blocked: until its reset-signals step it must never run a
   // handler of the parent's (Bun's) in its copy of the parent's memory.
   uint64_t all = ~0ULL, saved;
@@ -660,4 +734,69 @@ int bk_spawn(const uint8_t *prog, uint32_t len) {
   if (pid == 0) child(prog, len);
   (void)syscall(SYS_rt_sigprocmask, SIG_SETMASK, &saved, NULL, 8);
   return pid < 0 ? -err : (int)pid;
+}
+
+#ifdef BK_HAVE_CLONE_VM
+struct bk_vm_start {
+  const uint8_t *prog;
+  uint32_t len;
+};
+
+static void __attribute__((noreturn, used, noinline)) vm_child(struct bk_vm_start *start) { child(start->prog, start->len); }
+
+// clone3 with a stack: the child must not return through this function's frame (it is on the
+// parent's stack), so it calls vm_child on its own stack straight from the syscall's return.
+static long clone3_on_stack(struct bk_clone_args *args, struct bk_vm_start *start) {
+  long ret;
+  register struct bk_vm_start *r12 __asm__("r12") = start;
+  __asm__ volatile("syscall\n\t"
+                   "test %%rax, %%rax\n\t"
+                   "jnz 1f\n\t"
+                   "xor %%ebp, %%ebp\n\t"
+                   "mov %%r12, %%rdi\n\t"
+                   "call vm_child\n\t"
+                   "hlt\n"
+                   "1:"
+                   : "=a"(ret)
+                   : "a"((long)SYS_clone3), "D"(args), "S"(sizeof *args), "r"(r12)
+                   : "rcx", "r11", "memory");
+  return ret;
+}
+#endif
+
+// Whether we were dumpable before a CLONE_VM child could change it (see bk_spawn_vm_done).
+static int vm_saved_dumpable = -1;
+
+int bk_spawn_vm(const uint8_t *prog, uint32_t len, uint8_t *stack, uint32_t stack_len) {
+#ifdef BK_HAVE_CLONE_VM
+  int rc = check_program(prog, len);
+  if (rc < 0) return rc;
+  if (vm_saved_dumpable < 0) vm_saved_dumpable = prctl(PR_GET_DUMPABLE, 0, 0, 0, 0);
+  if (stack_len < BK_SPAWN_VM_STACK) return -EINVAL;
+  struct bk_clone_args args;
+  clone_args_of(prog, &args);
+  // The child shares our memory until its execve: no copy of this (large) process's page tables,
+  // and no copy-on-write faults afterwards. Its own files, fs and signal handlers still differ.
+  args.flags |= CLONE_VM;
+  struct bk_vm_start *start = (struct bk_vm_start *)(void *)stack; // the bottom of its stack
+  start->prog = prog;
+  start->len = len;
+  uintptr_t top = ((uintptr_t)stack + stack_len) & ~(uintptr_t)15;
+  args.stack = (uint64_t)(uintptr_t)(stack + 64);
+  args.stack_size = (uint64_t)(top - (uintptr_t)(stack + 64));
+  uint64_t all = ~0ULL, saved;
+  if (syscall(SYS_rt_sigprocmask, SIG_SETMASK, &all, &saved, 8) < 0) return -errno;
+  long pid = clone3_on_stack(&args, start);
+  (void)syscall(SYS_rt_sigprocmask, SIG_SETMASK, &saved, NULL, 8);
+  return (int)pid; // the pid, or -errno
+#else
+  (void)stack;
+  (void)stack_len;
+  return bk_spawn(prog, len);
+#endif
+}
+
+int bk_spawn_vm_done(void) {
+  if (vm_saved_dumpable < 0) return 0;
+  return prctl(PR_SET_DUMPABLE, vm_saved_dumpable, 0, 0, 0) == 0 ? 0 : -errno;
 }

@@ -46,6 +46,18 @@ enum bk_op {
 // caller's pid namespace) or -errno. Never allocates: safe in a multithreaded process.
 int bk_spawn(const uint8_t *prog, uint32_t len);
 
+// bk_spawn without copying the caller's memory (CLONE_VM, x86_64; elsewhere it is bk_spawn): the
+// child runs on stack (at least BK_SPAWN_VM_STACK bytes) and reads prog in place, so the caller
+// must keep both untouched until the child has exec'd (EOF on the error pipe) or been reaped.
+// For a large process (Bun) this spares the copy of its page tables and the copy-on-write faults.
+#define BK_SPAWN_VM_STACK 65536u
+int bk_spawn_vm(const uint8_t *prog, uint32_t len, uint8_t *stack, uint32_t stack_len);
+
+// To call once a bk_spawn_vm child has exec'd or been reaped. The memory the child shared carries
+// the kernel's "dumpable" flag, which its change of uid/gid cleared: until this restores it, other
+// processes of the user (a helper run from /proc/<our pid>/fd/N) are refused access to our /proc.
+int bk_spawn_vm_done(void);
+
 // Receives the fd a BK_OP_PTY step sent on sock (close-on-exec), without blocking: the fd, -EAGAIN
 // when none was sent yet, -EPIPE when the other end closed without one, or -errno.
 int bk_recv_fd(int sock);

@@ -98,6 +98,22 @@ export interface SpawnRequest {
   released?: (pid: number) => void;
 }
 
+/** The child's stack for bk_spawn_vm (its C needs ~20 KB: a few 4 KB path buffers deep). */
+const CHILD_STACK_BYTES = 64 * 1024;
+/**
+ * The memory a cloned child runs on (its stack) and reads (the program) while it shares ours:
+ * referenced here until it has exec'd or been reaped, so the garbage collector can't free it.
+ */
+const inUseByChildren = new Set<{ stack: Uint8Array; program: Uint8Array }>();
+
+/** The child no longer shares our memory (exec'd, reaped, or never made). */
+function childDone(shared: { stack: Uint8Array; program: Uint8Array }): void {
+  inUseByChildren.delete(shared);
+  // Its uid/gid change cleared our memory's dumpable flag, which guards our /proc/PID files: the
+  // helper run from /proc/<our pid>/fd/N afterwards (removal of a --rm layer) would get EACCES.
+  native().bk_spawn_vm_done();
+}
+
 export interface SyncPipes {
   goRead: number;
   goWrite: number;
@@ -117,12 +133,18 @@ export function syncPipes(): SyncPipes {
  */
 export async function spawnAndRelease(req: SpawnRequest, p: SyncPipes): Promise<{ pid: number; failed?: { index: number; errno: number } }> {
   mark("program");
-  const pid = native().bk_spawn(req.program, req.program.length);
+  // The child shares our memory until its execve (bk_spawn_vm: no copy of Bun's page tables, no
+  // copy-on-write faults after it): it runs on its own stack here and reads req.program in place, so both
+  // must stay alive and untouched until the error pipe's EOF or its reaping, below.
+  const sharedWithChild = { stack: new Uint8Array(CHILD_STACK_BYTES), program: req.program };
+  inUseByChildren.add(sharedWithChild);
+  const pid = native().bk_spawn_vm(req.program, req.program.length, sharedWithChild.stack, CHILD_STACK_BYTES);
   mark("clone");
   closeSync(p.goRead);
   closeSync(p.errWrite);
   for (const fd of req.closeAfterClone) closeSync(fd);
   if (pid < 0) {
+    childDone(sharedWithChild);
     closeSync(p.goWrite);
     closeSync(p.errRead);
     throw new BunkerError(`cannot create the container's namespaces: ${errnoMessage(-pid)}; run 'bunker doctor'`);
@@ -139,6 +161,7 @@ export async function spawnAndRelease(req: SpawnRequest, p: SyncPipes): Promise<
     closeSync(p.goWrite);
     closeSync(p.errRead);
     reapNow(pid);
+    childDone(sharedWithChild);
     throw e;
   }
   closeSync(p.goWrite);
@@ -154,9 +177,13 @@ export async function spawnAndRelease(req: SpawnRequest, p: SyncPipes): Promise<
   }
   closeSync(p.errRead);
   mark("steps+exec");
-  if (got < 8) return { pid };
+  if (got < 8) {
+    childDone(sharedWithChild); // it has exec'd: its memory is its own now
+    return { pid };
+  }
   const view = new DataView(report.buffer);
   reapNow(pid);
+  childDone(sharedWithChild);
   return { pid, failed: { index: view.getUint32(0, true), errno: view.getInt32(4, true) } };
 }
 

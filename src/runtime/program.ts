@@ -72,7 +72,7 @@ function stepBytes(s: Step): Uint8Array {
   return out;
 }
 
-/** The program as bytes; keep the buffer alive until bk_spawn has returned. */
+/** The program as bytes; the child reads it in place (bk_spawn_vm): keep it until it has exec'd. */
 export function encodeProgram(h: ProgramHeader, steps: Step[]): Uint8Array {
   const bodies = steps.map(stepBytes);
   const total = HEADER + bodies.reduce((n, b) => n + b.length, 0);
