@@ -405,10 +405,17 @@ function systemdScope(id: string, limits: ResourceLimits, mount: string): Contai
     async attach(pid: number, monitorPid?: number) {
       let answer: { exitCode: number | null; stderr: Buffer | undefined };
       const pids = monitorPid === undefined ? [pid] : [pid, monitorPid];
-      try {
-        answer = Bun.spawnSync(transientScopeCommand(unit, pids), { stdout: "pipe", stderr: "pipe", env: process.env });
-      } catch (e) {
-        return fail(`busctl could not run: ${errnoMessage(e)}`);
+      // start/restart right after the container's last run: the manager collects the ended scope
+      // of the same name asynchronously, and until then it answers that the unit "was already loaded"
+      // (older systemd: "already exists").
+      for (let attempt = 0; ; attempt++) {
+        try {
+          answer = Bun.spawnSync(transientScopeCommand(unit, pids), { stdout: "pipe", stderr: "pipe", env: process.env });
+        } catch (e) {
+          return fail(`busctl could not run: ${errnoMessage(e)}`);
+        }
+        if (answer.exitCode === 0 || attempt >= 40 || !/already (exists|loaded)/.test(answer.stderr?.toString() ?? "")) break;
+        await Bun.sleep(50);
       }
       if (answer.exitCode !== 0)
         return fail(`systemd could not make the scope ${unit}: ${answer.stderr?.toString().trim().split("\n")[0] || `busctl exit ${answer.exitCode}`}`);

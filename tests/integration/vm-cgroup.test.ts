@@ -36,6 +36,7 @@ const CHECKS = [
   "scope-limits",
   "scope-exec-joins",
   "scope-stats",
+  "scope-restart-command",
   "scope-removed",
   "scope-oom",
   "scope-oom-inspect",

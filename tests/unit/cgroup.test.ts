@@ -357,6 +357,34 @@ describe("transient systemd scopes (not delegated, a user manager runs)", () => 
   });
 });
 
+describe("transient scopes right after the same container's last run", () => {
+  test("while the manager still holds the ended scope ('already loaded'), the call is made again", async () => {
+    const bin = join(base, `bin${n++}`);
+    mkdirSync(bin);
+    const calls = join(bin, "calls");
+    // answers as systemd does until it has collected the old unit, then fails some other way
+    writeFileSync(
+      join(bin, "busctl"),
+      `#!/bin/sh\necho x >>${calls}\nif [ $(wc -l <${calls}) -le 2 ]; then echo "Call failed: Unit bunker-s3.scope was already loaded or has a fragment file." >&2; else echo "Call failed: Access denied" >&2; fi\nexit 1\n`,
+      { mode: 0o755 },
+    );
+    const saved = { path: process.env.PATH, runtime: process.env.BUNKER_RUNTIME_DIR };
+    process.env.PATH = `${bin}:${saved.path}`;
+    process.env.BUNKER_RUNTIME_DIR = join(base, `run-${n++}`);
+    try {
+      const cg = (await createContainerCgroup("s3", parseResourceFlags({ memory: "64m" }), "enabled", detectCgroupSetup(userManagerHost().host)))!;
+      const err = await cg.attach(process.pid, process.ppid).catch((e) => e);
+      expect(err).toBeInstanceOf(BunkerError);
+      expect(err.message).toContain("systemd could not make the scope bunker-s3.scope: Call failed: Access denied");
+      expect(readFileSync(calls, "utf8")).toBe("x\nx\nx\n");
+    } finally {
+      process.env.PATH = saved.path;
+      if (saved.runtime === undefined) delete process.env.BUNKER_RUNTIME_DIR;
+      else process.env.BUNKER_RUNTIME_DIR = saved.runtime;
+    }
+  });
+});
+
 describe("removing containers' cgroups", () => {
   const withRuntimeDir = async <T>(fn: () => Promise<T>): Promise<T> => {
     const saved = process.env.BUNKER_RUNTIME_DIR;

@@ -43,6 +43,14 @@ run bunker exec scoped cat /proc/self/cgroup
 run bunker stats --no-stream --format json scoped
 [ "$RC" = 0 ] && echo "$OUT" | grep -q '"MemUsage":"[^"]* / 40MiB"' && echo "$OUT" | grep -q '"PIDs":"1"' && pass scope-stats "$OUT" || fail scope-stats "exit $RC: $OUT"
 
+# restart (stop, then start): the old scope ends with its monitor, the new start gets one with the same limits.
+run bunker restart -t 0 scoped
+rcg=$(scopes | grep "/bunker-$did.scope$")
+running=$(bunker inspect --format '{{.State.Running}}' scoped 2>&1)
+if [ "$RC" = 0 ] && [ "$running" = true ] && [ -n "$rcg" ] && [ "$(cat $rcg/container/memory.max 2>&1)" = 41943040 ] && [ -n "$(cat $rcg/container/cgroup.procs 2>&1)" ]; then
+  pass scope-restart-command "running in $rcg"
+else fail scope-restart-command "exit $RC: $OUT; running: $running; scopes: $(scopes)"; fi
+
 run bunker rm -f scoped
 i=0; while [ $i -lt 40 ] && [ -n "$(scopes)" ]; do sleep 0.25; i=$((i+1)); done
 [ "$RC" = 0 ] && [ -z "$(scopes)" ] && pass scope-removed "no bunker-*.scope left" || fail scope-removed "exit $RC: $OUT; left: $(scopes)"
