@@ -356,19 +356,6 @@ function cgroupOfProcess(pid: number): string {
   }
 }
 
-/**
- * Non-delegated cgroup v2 under systemd: the user manager puts the container's process into a
- * transient scope (transientScopeCommand). The process is still blocked before its first step when
- * it moves, so nothing runs unlimited, and its first step makes its cgroup namespace, rooted at its
- * cgroup (src/runtime/steps.ts). When no limit was asked, a manager that fails only costs the
- * container its cgroup (and its stats): such a run never fails because of cgroups.
- *
- * The manager removes a scope once it is empty. A foreground container's scope is the container's
- * cgroup and ends with it. A detached container's scope also holds its monitor, so that it outlives
- * each exit: the monitor reads memory.events after the exit (OOMKilled) and moves a restarted
- * process back into the same limits. The no-internal-processes rule puts each in a leaf:
- * SCOPE/container (the limits) and SCOPE/monitor.
- */
 /** Moves a detached container and its monitor into leaves of their scope; returns the container's. */
 function splitScope(scope: string, pid: number, monitorPid: number): string {
   const monitorLeaf = join(scope, SCOPE_MONITOR_LEAF);
@@ -383,10 +370,23 @@ function splitScope(scope: string, pid: number, monitorPid: number): string {
   return containerLeaf;
 }
 
+/**
+ * Non-delegated cgroup v2 under systemd: the user manager puts the container's process into a
+ * transient scope (transientScopeCommand). The process is still blocked before its first step when
+ * it moves, so nothing runs unlimited, and its first step makes its cgroup namespace, rooted at its
+ * cgroup (src/runtime/steps.ts). When no limit was asked, a manager that fails only costs the
+ * container its cgroup (and its stats): such a run never fails because of cgroups.
+ *
+ * The manager removes a scope once it is empty. A foreground container's scope is the container's
+ * cgroup and ends with it. A detached container's scope also holds its monitor, so that it outlives
+ * each exit: the monitor reads memory.events after the exit (OOMKilled) and moves a restarted
+ * process back into the same limits. The no-internal-processes rule puts each in a leaf:
+ * SCOPE/container (the limits) and SCOPE/monitor.
+ */
 function systemdScope(id: string, limits: ResourceLimits, mount: string): ContainerCgroup {
   let path = "";
   // The manager removes the scope's cgroup as soon as it is empty, possibly before the container's
-  // exit is seen here: so memory.events is watched while the container runs.
+  // exit is seen here: so a foreground run watches memory.events while the container runs.
   let oomSeen = false;
   let oomWatch: FSWatcher | undefined;
   const stopWatching = () => {
@@ -439,6 +439,8 @@ function systemdScope(id: string, limits: ResourceLimits, mount: string): Contai
       self.path = path;
       writeRecord(id, { path, creatorPid: process.pid, creatorStart: processStart("self") ?? "" });
       applyLimits(path, limits);
+      // A detached container's cgroup lasts as long as its monitor, which reads memory.events itself.
+      if (monitorPid !== undefined) return;
       const scopePath = path;
       try {
         oomWatch = watch(join(scopePath, "memory.events"), () => {
