@@ -42,6 +42,7 @@ const CHECKS = [
   "scope-oom-inspect",
   "scope-detached-oom",
   "scope-restart-limits",
+  "scope-rm-gone",
   "scope-cgroups-gone",
 ];
 

@@ -80,5 +80,12 @@ if [ "$state" = "exited 2 3" ] && [ "$logs" = "$RESTART_LIMITS_LOGS" ] && [ -z "
 else fail scope-restart-limits "state: $state; logs: $logs; scopes left: $(scopes)"; fi
 bunker rm -f phoenix >/dev/null 2>&1
 
+# run -d --rm: the monitor becomes `bunker rm -f` inside the scope's monitor leaf; the container and
+# its scope both go.
+run bunker run -d --network none --rm --name ephemeral --rootfs $R --memory 40m true
+i=0; while [ $i -lt 40 ] && { bunker inspect ephemeral >/dev/null 2>&1 || [ -n "$(scopes)" ]; }; do sleep 0.25; i=$((i+1)); done
+if [ "$RC" = 0 ] && ! bunker inspect ephemeral >/dev/null 2>&1 && [ -z "$(scopes)" ]; then pass scope-rm-gone "record and scope removed"
+else fail scope-rm-gone "exit $RC: $OUT; inspect: $(bunker inspect ephemeral 2>&1 | grep -e Status -e Error | oneline); scopes: $(scopes)"; fi
+
 left=$(scopes)
 [ -z "$left" ] && pass scope-cgroups-gone "no bunker-*.scope under $MANAGER" || fail scope-cgroups-gone "left: $left"
