@@ -36,6 +36,12 @@ export interface PullResult {
   image: StoredImage;
 }
 
+// A pull's hot work is native (fetch, sha256, zlib, the helper writing files): JavaScriptCore's
+// optimizing JITs made it no faster, but their compilers and code were ~12 MB of the pull's peak
+// RSS (of ~95 MB; measured with scripts/bench-pull.ts). 1000x their thresholds keeps the per-entry
+// code in the interpreter and baseline tiers, for ~10% more of bunker's own CPU time.
+const PULL_JIT_POLICY = 1000;
+
 // Configs are small; a registry sending megabytes of "config" is broken or hostile.
 const MAX_CONFIG_BYTES = 8 * 1024 * 1024;
 
@@ -51,6 +57,7 @@ async function readSmallBlob(body: AsyncIterable<Uint8Array>, what: string): Pro
 }
 
 export async function pullImage(input: string, opts: PullOptions = {}): Promise<PullResult> {
+  Bun.unsafe.setJITPolicy(PULL_JIT_POLICY);
   const ref = parseReference(input);
   const reference = formatReference(ref);
   const wanted = opts.platform ? parsePlatform(opts.platform) : undefined; // a bad one fails before any request
