@@ -39,7 +39,7 @@ export interface PullResult {
 // A pull's hot work is native (fetch, sha256, zlib, the helper writing files): JavaScriptCore's
 // optimizing JITs made it no faster, but their compilers and code were ~12 MB of the pull's peak
 // RSS (of ~95 MB; measured with scripts/bench-pull.ts). 1000x their thresholds keeps the per-entry
-// code in the interpreter and baseline tiers, for ~10% more of bunker's own CPU time.
+// code in the interpreter and baseline tiers, for a little more CPU (docs/benchmarks.md, pull).
 const PULL_JIT_POLICY = 1000;
 
 // Configs are small; a registry sending megabytes of "config" is broken or hostile.

@@ -102,6 +102,7 @@ async function feed(source: AsyncIterable<Uint8Array>, into: Writable, blob: Tal
   const decoded = pipeline(decompress, into);
   decoded.catch(() => {}); // awaited below; a failure meanwhile must not count as unhandled
   const write = async (chunk: Uint8Array): Promise<void> => {
+    if (decompress.destroyed) return decoded; // the tar side failed: its error, not a write error
     blob.add(chunk);
     onProgress?.(chunk.length);
     if (!decompress.write(chunk)) await Promise.race([once(decompress, "drain"), decoded]);
