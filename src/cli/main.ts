@@ -56,7 +56,7 @@ const HELP = new Set(["-h", "--help"]);
 // dist/bunker starts with JavaScriptCore's JIT 10x more reluctant (scripts/build.ts): most commands
 // are run-once code that the JIT would compile for nothing. These stream image or file data through
 // hot loops and get the normal JIT back.
-const STREAMING_COMMANDS = new Set(["pull", "push", "load", "save", "image", "cp", "container"]);
+const STREAMING_COMMANDS = new Set(["push", "load", "save", "image", "cp", "container"]);
 
 /** Help is asked for when -h/--help comes before `--` (after it, the words belong to the container). */
 function wantsHelp(args: string[]): boolean {

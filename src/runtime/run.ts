@@ -117,7 +117,6 @@ async function loadImage(ref: string, flags: ParsedFlags): Promise<StoredImage> 
     const image = await findImage(ref);
     if (image) return image;
   }
-  Bun.unsafe.setJITPolicy(1); // a pull streams layers: the normal JIT again (see src/cli/main.ts)
   const { ensureImage } = await import("../image/pull");
   const tls = str(flags, "tlsVerify");
   return ensureImage(ref, { pull, platform: str(flags, "platform"), tlsVerify: tls === undefined ? undefined : tls !== "false" });
