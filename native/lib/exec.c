@@ -15,12 +15,7 @@
 
 #include "../shared/spawn.h"
 
-#ifndef SYS_close_range
-#define SYS_close_range 436
-#endif
-#ifndef SYS_openat2
-#define SYS_openat2 437
-#endif
+#include "../shared/sysnr.h"
 
 // The namespaces of a container, in the order they are joined: the user namespace first, because
 // it is what gives us the capabilities over the others (they belong to it).

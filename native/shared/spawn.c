@@ -24,21 +24,7 @@
 #include <unistd.h>
 
 // Kernel ABI bits declared here so that the file builds with musl-gcc, which has no linux/ headers.
-#ifndef SYS_clone3
-#define SYS_clone3 435
-#endif
-#ifndef SYS_close_range
-#define SYS_close_range 436
-#endif
-#ifndef SYS_openat2
-#define SYS_openat2 437
-#endif
-#ifndef SYS_mount_setattr
-#define SYS_mount_setattr 442
-#endif
-#ifndef SYS_execveat
-#define SYS_execveat 322
-#endif
+#include "sysnr.h"
 #define BK_CLONE_INTO_CGROUP 0x200000000ULL
 #define BK_RESOLVE_NO_MAGICLINKS 0x02
 #define BK_RESOLVE_IN_ROOT 0x10
