@@ -369,6 +369,31 @@ describe("pull", () => {
       }
     });
 
+  test("a layer streams through: pulling a 160 MiB layer peaks below the layer's own size", async () => {
+    // Random bytes in an uncompressed layer: the blob is as big as the file, so a pull that held
+    // the download, the tar or the file whole would need more memory than the layer itself.
+    const size = 160 * 1024 * 1024;
+    const data = new Uint8Array(size);
+    for (let off = 0; off < size; off += 65536) crypto.getRandomValues(data.subarray(off, off + 65536));
+    const tar = makeTar([{ path: "big.bin", data }]);
+    const work = join(sb.root, "..", "big-layer");
+    writeOciLayout(work, { layers: [{ blob: tar, tar, mediaType: "application/vnd.oci.image.layer.v1.tar" }], refName: "big" });
+    await reg.push(`oci:${work}:big`, "big-layer:1");
+    const other = bunkerSandbox();
+    try {
+      const timeFile = join(other.root, "..", "time");
+      const p = Bun.spawnSync(["/usr/bin/time", "-o", timeFile, "-f", "%M", bunkerBin, "pull", "-q", `${reg.host}/big-layer:1`], { env: other.env, stdout: "pipe", stderr: "pipe" });
+      expect(p.stderr.toString()).toBe("");
+      expect(p.exitCode).toBe(0);
+      const peakKb = Number(readFileSync(timeFile, "utf8").trim().split("\n").pop());
+      expect(peakKb).toBeGreaterThan(0);
+      expect(peakKb * 1024).toBeLessThan(size);
+      expect(layers(other.root)).toEqual([sha256(tar)]);
+    } finally {
+      other.cleanup();
+    }
+  }, 120_000);
+
   test("a partial download with wrong bytes fails the digest check once, then pulls cleanly", async () => {
     const other = bunkerSandbox();
     try {
