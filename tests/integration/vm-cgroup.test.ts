@@ -23,6 +23,7 @@ const CHECKS = [
   "exec-joins-cgroup",
   "detached-oom",
   "detached-restart-limits",
+  "concurrent-limits",
   "doctor-delegated",
   "cgroups-gone",
   "undelegated-limit-refused",

@@ -99,6 +99,21 @@ if [ "$state" = "exited 2 3" ] && [ "$logs" = "$RESTART_LIMITS_LOGS" ] && [ -z "
 else fail detached-restart-limits "state: $state; logs: $logs; cgroups left: $(bunker_cgroups)"; fi
 bunker rm -f phoenix >/dev/null 2>&1
 
+# Concurrency with limits: 10 run -d at once, each in a cgroup of its own with its limit, then
+# 10 rm -f at once leave no cgroup, monitor, container or state behind.
+for i in 0 1 2 3 4 5 6 7 8 9; do
+  bunker run -d --network none --name many$i --rootfs $R --memory 40m sleep 60 >/tmp/many$i.out 2>&1 &
+done
+wait
+ids=$(cat /tmp/many*.out); limited=0
+for id in $ids; do [ "$(cat $VM_SERVICE/bunker-$id/memory.max 2>&1)" = 41943040 ] && limited=$((limited+1)); done
+for i in 0 1 2 3 4 5 6 7 8 9; do bunker rm -f many$i >/tmp/rm$i.out 2>&1 & done
+wait
+left=$(bunker_cgroups); ctrs=$(bunker ps -aq --filter name=many 2>&1); monitors=$(pidof bunker-monitor)
+if [ "$limited" = 10 ] && [ -z "$left" ] && [ -z "$ctrs" ] && [ -z "$monitors" ]; then
+  pass concurrent-limits "10 limited, then none left"
+else fail concurrent-limits "monitors: $monitors; containers: $ctrs; rm: $(grep -v many /tmp/rm*.out); cgroups left: $left; limited: $limited of 10"; fi
+
 # doctor names the case and the usable controllers
 run bunker doctor
 line=$(echo "$OUT" | grep -A1 cgroups | oneline)
