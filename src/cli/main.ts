@@ -2,6 +2,7 @@
 // place where errors become a message on stderr and an exit code.
 import type { CommandDef } from "citty";
 import { BunkerError, EXIT_BUNKER } from "../errors";
+import { mark } from "../runtime/trace";
 import { aliases, type BunkerCommand, commands, type RawCommand } from "./registry";
 
 const GLOBAL_VALUE_FLAGS: Record<string, string> = {
@@ -85,6 +86,7 @@ async function resolveSub(cmd: CommandDef<any>, args: string[]): Promise<[Comman
 }
 
 export async function main(argv: string[]): Promise<number> {
+  mark("main");
   const args = applyGlobalFlags(argv);
   const first = args[0];
   if (first === undefined || HELP.has(first) || first === "help") {
@@ -99,6 +101,7 @@ export async function main(argv: string[]): Promise<number> {
   if (!entry) throw new BunkerError(`'${first}' is not a bunker command. See 'bunker --help'.`);
   if (STREAMING_COMMANDS.has(name)) Bun.unsafe.setJITPolicy(1);
   const cmd = await entry.load();
+  mark("loaded");
   const rest = args.slice(1);
   if (isRaw(cmd)) {
     await cmd.run(rest);

@@ -5,7 +5,6 @@
 // tmp/blob-<hex>.partial first: a dropped connection resumes with Range within the pull, and an
 // interrupted pull's next run resumes from the file (where the registry honours Range).
 import { createReadStream, existsSync, mkdirSync, readdirSync, renameSync, rmSync, statSync, unlinkSync } from "node:fs";
-import { open } from "node:fs/promises";
 import { join } from "node:path";
 import { withLock } from "../container/lock";
 import { BunkerError, errnoCode } from "../errors";
@@ -104,6 +103,8 @@ async function* resumableStream(fetch: Extract<LayerSource, { kind: "fetch" }>["
   let response = await request(have);
   if (response.offset !== have) have = 0; // the registry ignored Range: start over
   if (have > 0) log.debug(`resuming ${partial} at ${have} bytes`);
+  // node:fs/promises is loaded for downloads only: every run looks layers up through this module.
+  const { open } = await import("node:fs/promises");
   const fh = await open(partial, have > 0 ? "a" : "w", 0o600);
   try {
     if (have > 0) yield* createReadStream(partial, { start: 0, end: have - 1 });

@@ -3,7 +3,7 @@
 // ids and delete trees the user alone could not. The helper unshares, says 'U' on stdout, waits
 // while we write its id maps (newuidmap/newgidmap or /proc/PID/*_map), then reads 'G' on stdin.
 // As real root (kind "root") there is nothing to map and the helper skips the namespace.
-import { type ChildProcess, spawn } from "node:child_process";
+import type { ChildProcess } from "node:child_process";
 import { existsSync, rmSync } from "node:fs";
 import { errnoName, helperPath } from "../../native/ffi";
 import { BunkerError } from "../errors";
@@ -93,6 +93,9 @@ export class HelperProcess {
 /** Starts `bunker-helper MODE [--userns] TARGET` and completes the namespace handshake. */
 export async function startHelper(mode: "apply" | "rm", target: string): Promise<HelperProcess> {
   const userns = hostIdMapping().kind !== "root";
+  // Loaded here, not at start: `run --rm` needs this module for removeTree, which rarely needs a
+  // helper, and node:child_process costs ~0.5 ms of every run's start-up.
+  const { spawn } = await import("node:child_process");
   const child = spawn(helperPath(), [mode, ...(userns ? ["--userns"] : []), target], {
     argv0: "bunker-helper",
     stdio: ["pipe", "pipe", "pipe"],
