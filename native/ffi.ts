@@ -98,3 +98,37 @@ export function errnoName(rc: number): string {
   for (const [name, value] of Object.entries(names)) if (value === code) return name;
   return `errno ${code}`;
 }
+
+// Extended attributes through libc's l*xattr (no symlink followed), for the rootfs copy fallback,
+// which must carry file capabilities and read overlayfs's opaque marker. Node has no xattr API.
+let xattrLibc: ReturnType<typeof openXattrLibc> | undefined;
+function openXattrLibc() {
+  return dlopen("libc.so.6", {
+    llistxattr: { args: [FFIType.cstring, FFIType.ptr, FFIType.u64], returns: FFIType.i64 },
+    lgetxattr: { args: [FFIType.cstring, FFIType.cstring, FFIType.ptr, FFIType.u64], returns: FFIType.i64 },
+    lsetxattr: { args: [FFIType.cstring, FFIType.cstring, FFIType.ptr, FFIType.u64, FFIType.i32], returns: FFIType.i32 },
+  }).symbols;
+}
+
+/** The names of path's extended attributes ([] when it has none or they can't be read). */
+export function listXattrs(path: string): string[] {
+  xattrLibc ??= openXattrLibc();
+  const buf = Buffer.alloc(64 * 1024);
+  const n = Number(xattrLibc.llistxattr(cstr(path), buf, BigInt(buf.length)));
+  if (n <= 0) return [];
+  return buf.subarray(0, n).toString("latin1").split("\0").filter(Boolean);
+}
+
+/** The value of one extended attribute of path, undefined when it has none of that name. */
+export function getXattr(path: string, name: string): Buffer | undefined {
+  xattrLibc ??= openXattrLibc();
+  const buf = Buffer.alloc(64 * 1024);
+  const n = Number(xattrLibc.lgetxattr(cstr(path), cstr(name), buf, BigInt(buf.length)));
+  return n < 0 ? undefined : Buffer.from(buf.subarray(0, n));
+}
+
+/** Sets one extended attribute of path; false when the kernel refused it. */
+export function setXattr(path: string, name: string, value: Buffer): boolean {
+  xattrLibc ??= openXattrLibc();
+  return xattrLibc.lsetxattr(cstr(path), cstr(name), value.length ? value : Buffer.alloc(1), BigInt(value.length), 0) === 0;
+}

@@ -56,6 +56,7 @@ export const commands: Record<string, CommandEntry> = {
   exec: { description: "Execute a command in a running container", load: () => import("./commands/exec").then((m) => m.default) },
   cp: { description: "Copy files between a container and the host", load: () => import("./commands/cp").then((m) => m.default) },
   "container-setup": { description: "internal", hidden: true, load: () => import("./commands/container-setup").then((m) => m.default) },
+  "rootfs-copy": { description: "internal", hidden: true, load: () => import("./commands/rootfs-copy").then((m) => m.default) },
 };
 
 /** docker-compatible aliases */

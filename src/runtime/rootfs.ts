@@ -2,9 +2,29 @@
 // namespace is the fast path (kernel ≥ 5.11); where the kernel refuses it, fuse-overlayfs (run in
 // the container's namespaces before it is released), else a plain copy of the layers. Which one
 // works is probed once per boot and remembered in the runtime dir.
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmdirSync, rmSync, writeFileSync } from "node:fs";
+import {
+  chmodSync,
+  copyFileSync,
+  existsSync,
+  constants as fsConstants,
+  lchownSync,
+  linkSync,
+  lstatSync,
+  lutimesSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  readlinkSync,
+  renameSync,
+  rmdirSync,
+  rmSync,
+  type Stats,
+  symlinkSync,
+  writeFileSync,
+} from "node:fs";
 import { join } from "node:path";
-import { BunkerError } from "../errors";
+import { BunkerError, errnoCode } from "../errors";
 import { runtimeRoot } from "../paths";
 import { hostIdMapping, type IdMapping } from "../userns/idmap";
 import { Op } from "./program";
@@ -114,29 +134,115 @@ export async function imageRootfs(dir: string, lowerDirsTopFirst: string[]): Pro
   const notice = fallbackNotice(driver);
   if (notice) (await import("../log")).log.warn(notice);
   if (driver === "copy") {
-    const copy = join(dir, "rootfs");
-    mkdirSync(copy, { recursive: true, mode: 0o755 });
-    return { kind: "copy", lowerDirs: lowerDirsTopFirst, dir: copy };
+    // made by prepareRootfs, in the container's user namespace
+    return { kind: "copy", lowerDirs: lowerDirsTopFirst, dir: join(dir, "rootfs") };
   }
   const r = { upperDir: join(dir, "upper"), workDir: join(dir, "work"), mountPoint: join(dir, "merged") };
   for (const d of Object.values(r)) mkdirSync(d, { recursive: true, mode: 0o755 });
   return { kind: driver === "overlay" ? "overlay" : "fuse-overlay", lowerDirs: lowerDirsTopFirst, ...r };
 }
 
-// Copies the layers bottom → top as root of the container's user namespace (owners kept), then
-// applies each layer's whiteouts (0/0 character devices) by deleting what they name.
-// Opaque directories (user.overlay.opaque) are not honoured by this fallback.
-const COPY_SCRIPT = `set -e
-dest=$1; shift
-for layer in "$@"; do
-  (cd "$layer" && find . -type c) | while IFS= read -r p; do
-    if [ "$(stat -c %t:%T "$layer/$p")" = "0:0" ]; then rm -rf "$dest/$p"; fi
-  done
-  (cd "$layer" && find . ! -type c -print0 | cpio -0 -pdmu --quiet "$dest")
-done`;
+// The copy fallback builds the merged tree overlayfs would show, top layer first: in each
+// directory the topmost layer that has a name decides it (a whiteout, a 0/0 character device,
+// removes it; a non-directory hides what lower layers have there), and a directory merges the
+// same directory of the layers below it down to the first one that is opaque (user.overlay.opaque,
+// as the unpacker records .wh..wh..opq) or isn't a directory. It runs as root of the container's
+// user namespace (`bunker rootfs-copy`, so owners are kept) and never follows a symlink: layers
+// are read only through directories lstat'ed as such, and every entry is created anew, by name,
+// in a directory this copy made, with O_EXCL. The tree is built beside its final name and renamed
+// into place when complete, so an interrupted copy is redone, never used half-made.
 
-function nsenter(pid: number, withMount: boolean, cmd: string[], what: string): void {
-  const args = ["nsenter", `--target=${pid}`, "--user", ...(withMount ? ["--mount"] : []), "--preserve-credentials", ...cmd];
+const OPAQUE_XATTR = "user.overlay.opaque";
+/** overlayfs's own attributes, which describe a layer and have no place in a merged tree */
+const OVERLAY_XATTR_PREFIXES = ["user.overlay.", "trusted.overlay."];
+
+const isWhiteout = (st: Stats) => st.isCharacterDevice() && st.rdev === 0;
+
+function isOpaque(dir: string, getXattr: (path: string, name: string) => Buffer | undefined): boolean {
+  return getXattr(dir, OPAQUE_XATTR)?.toString() === "y";
+}
+
+/** Copies the layers' merged tree (lowerDirsTopFirst, as overlayfs's lowerdir) into dest, which must not exist. */
+export async function copyLayers(dest: string, lowerDirsTopFirst: string[]): Promise<void> {
+  const { getXattr, listXattrs, setXattr } = await import("../../native/ffi");
+  const { log } = await import("../log");
+  const partial = `${dest}.partial`;
+  rmSync(partial, { recursive: true, force: true });
+  /** dest path of the first copy of each multiply-linked file, by its layer inode */
+  const copiedInodes = new Map<string, string>();
+
+  const setAttributes = (path: string, from: string, st: Stats) => {
+    try {
+      lchownSync(path, st.uid, st.gid);
+    } catch (e) {
+      // an id outside this namespace's mapping (a single-id one): overlayfs would show it as nobody
+      if (errnoCode(e) !== "EINVAL") throw e;
+    }
+    for (const name of listXattrs(from))
+      if (!OVERLAY_XATTR_PREFIXES.some((p) => name.startsWith(p))) {
+        const value = getXattr(from, name);
+        if (value && !setXattr(path, name, value)) log.debug(`rootfs copy: ${path}: could not set ${name}`);
+      }
+    // chown dropped set-id bits and capabilities are set: the mode goes after both
+    if (!st.isSymbolicLink()) chmodSync(path, st.mode & 0o7777);
+    lutimesSync(path, st.atime, st.mtime);
+  };
+
+  const copyEntry = (from: string, to: string, st: Stats) => {
+    if (st.isSymbolicLink()) symlinkSync(readlinkSync(from), to);
+    else if (st.isFile()) {
+      const inode = `${st.dev}:${st.ino}`;
+      const first = st.nlink > 1 ? copiedInodes.get(inode) : undefined;
+      if (first) return void linkSync(first, to); // a hard link: its attributes are the first's
+      copyFileSync(from, to, fsConstants.COPYFILE_EXCL | fsConstants.COPYFILE_FICLONE);
+      if (st.nlink > 1) copiedInodes.set(inode, to);
+    } else if (st.isFIFO()) {
+      const r = Bun.spawnSync(["mkfifo", to], { stderr: "pipe" });
+      if (r.exitCode !== 0) throw new BunkerError(`copying the image: mkfifo ${to}: ${r.stderr.toString().trim()}`);
+    } else return void log.debug(`rootfs copy: skipping ${from}: not a file, directory, symlink or fifo`);
+    setAttributes(to, from, st);
+  };
+
+  /** Fills destDir with the merge of rel in layers (top first), each of which has rel as a directory. */
+  const mergeDir = (destDir: string, rel: string, layers: string[]) => {
+    const decided = new Set<string>();
+    for (const [i, layer] of layers.entries())
+      for (const name of readdirSync(join(layer, rel))) {
+        if (decided.has(name)) continue;
+        decided.add(name);
+        const from = join(layer, rel, name);
+        const to = join(destDir, name);
+        const st = lstatSync(from);
+        if (isWhiteout(st)) continue;
+        if (!st.isDirectory()) {
+          copyEntry(from, to, st);
+          continue;
+        }
+        const merged = [layer];
+        if (!isOpaque(from, getXattr))
+          for (const lower of layers.slice(i + 1)) {
+            const below = lstatSync(join(lower, rel, name), { throwIfNoEntry: false });
+            if (!below) continue;
+            if (!below.isDirectory()) break; // a whiteout or a non-directory hides everything lower
+            merged.push(lower);
+            if (isOpaque(join(lower, rel, name), getXattr)) break;
+          }
+        mkdirSync(to, { mode: 0o700 });
+        mergeDir(to, join(rel, name), merged);
+        setAttributes(to, from, st);
+      }
+  };
+
+  mkdirSync(partial, { mode: 0o700 });
+  const roots = lowerDirsTopFirst.filter((l) => lstatSync(l).isDirectory());
+  mergeDir(partial, "", roots);
+  if (roots.length) setAttributes(partial, roots[0], lstatSync(roots[0]));
+  renameSync(partial, dest);
+}
+
+/** Runs cmd as root of the user namespace of process pid. */
+function inUserNamespace(pid: number, cmd: string[], what: string): void {
+  const args = ["nsenter", `--target=${pid}`, "--user", "--preserve-credentials", ...cmd];
   const r = Bun.spawnSync(args, { stdout: "ignore", stderr: "pipe" });
   if (r.exitCode !== 0) throw new BunkerError(`${what} failed: ${r.stderr.toString().trim().split("\n").at(-1) ?? `exit ${r.exitCode}`}`);
 }
@@ -182,8 +288,6 @@ export function stopRootfsHelpers(): void {
 export async function prepareRootfs(spec: ContainerSpec, pid: number): Promise<void> {
   const r = spec.rootfs;
   if (r.kind === "fuse-overlay") await mountFuseOverlay(pid, r);
-  else if (r.kind === "copy" && !existsSync(join(r.dir, ".bunker-copied"))) {
-    nsenter(pid, false, ["sh", "-c", COPY_SCRIPT, "sh", r.dir, ...[...r.lowerDirs].reverse()], "copying the image");
-    writeFileSync(join(r.dir, ".bunker-copied"), "");
-  }
+  // made once per container: its writable layer from then on (start reuses it)
+  else if (r.kind === "copy" && !existsSync(r.dir)) inUserNamespace(pid, [process.execPath, "rootfs-copy", r.dir, ...r.lowerDirs], "copying the image");
 }
