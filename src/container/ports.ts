@@ -32,3 +32,9 @@ export function publishedPorts(rec: ContainerRecord, running: boolean): Bindings
     return rec.HostConfig.PortBindings ?? {};
   }
 }
+
+/** HOST:PORT of a binding as docker prints it: every address is 0.0.0.0, IPv6 in brackets ([::]:8080). */
+export function hostAddressText(b: PortBinding): string {
+  const ip = b.HostIp || "0.0.0.0";
+  return `${ip.includes(":") ? `[${ip}]` : ip}:${b.HostPort}`;
+}

@@ -2,7 +2,7 @@
 import { humanAgo } from "../cli/output";
 import { BunkerError } from "../errors";
 import { isRunning, statusText } from "./lifecycle";
-import { publishedPorts } from "./ports";
+import { hostAddressText, publishedPorts } from "./ports";
 import { type ContainerRecord, containerLogPath } from "./records";
 import { type ContainerState, readState } from "./state";
 
@@ -19,7 +19,7 @@ export async function viewOf(rec: ContainerRecord): Promise<ContainerView> {
 export function portsText(v: ContainerView): string {
   const out: string[] = [];
   for (const [ctr, bindings] of Object.entries(publishedPorts(v.rec, isRunning(v.state))))
-    for (const b of bindings) out.push(`${b.HostIp || "0.0.0.0"}:${b.HostPort}->${ctr}`);
+    for (const b of bindings) out.push(`${hostAddressText(b)}->${ctr}`);
   return out.join(", ");
 }
 

@@ -36,7 +36,41 @@ export async function attachUserModeNetwork(plan: NetworkPlan, pid: number, opts
   const ports = await Promise.all(plan.ports.map(async (p) => (p.hostPort ? p : { ...p, hostPort: await freePort(p) })));
   const dir = join(runtimeRoot(), "net");
   mkdirSync(dir, { recursive: true, mode: 0o700 });
-  return plan.mode === "pasta" ? attachPasta(pid, ports, dir, opts.outliveBunker === true) : attachSlirp(pid, ports, dir, opts.outliveBunker === true);
+  const attached = await (plan.mode === "pasta" ? attachPasta : attachSlirp)(pid, ports, dir, opts.outliveBunker === true);
+  try {
+    return { ...attached, ports: (await Promise.all(attached.ports.map(listeningAddresses))).flat() };
+  } catch (e) {
+    attached.stop();
+    throw e;
+  }
+}
+
+/**
+ * What a mapping on every address really listens on, as docker lists it (0.0.0.0 and [::] when
+ * both families are bound): pasta binds one dual-stack socket where the host has IPv6, slirp4netns
+ * binds IPv4 only. A wildcard bind of each family that fails with EADDRINUSE shows the helper
+ * holds that family's port (it was free before the helper started).
+ */
+async function listeningAddresses(p: PortMapping): Promise<PortMapping[]> {
+  if (p.hostIp !== "") return [p];
+  const held: PortMapping[] = [];
+  for (const address of ["0.0.0.0", "::"]) if (await portInUse(address, p.hostPort, p.protocol)) held.push({ ...p, hostIp: address });
+  return held.length > 0 ? held : [p];
+}
+
+function portInUse(address: string, port: number, protocol: "tcp" | "udp"): Promise<boolean> {
+  return new Promise((resolve) => {
+    const failed = (e: NodeJS.ErrnoException) => resolve(e.code === "EADDRINUSE"); // else: no such family here
+    if (protocol === "udp") {
+      const s = createSocket({ type: address === "::" ? "udp6" : "udp4", ipv6Only: true });
+      s.once("error", failed);
+      s.bind({ port, address, exclusive: true }, () => s.close(() => resolve(false)));
+      return;
+    }
+    const server = createServer();
+    server.once("error", failed);
+    server.listen({ port, host: address, exclusive: true, ipv6Only: true }, () => server.close(() => resolve(false)));
+  });
 }
 
 /** A port the kernel says is free now (docker picks from the ephemeral range the same way). */

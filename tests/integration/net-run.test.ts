@@ -22,6 +22,15 @@ const interfaces = (text: string) =>
     .map((l) => l.split(":")[0].trim())
     .sort();
 
+/** The host has IPv6 on loopback (pasta then binds both families). */
+const hostHasIpv6 = (() => {
+  try {
+    return readFileSync("/proc/net/if_inet6", "utf8").split("\n").some((l) => l.startsWith("00000000000000000000000000000001 "));
+  } catch {
+    return false;
+  }
+})();
+
 function freePort(): Promise<number> {
   return new Promise((resolve) => {
     const s = createServer().listen(0, "127.0.0.1", () => {
@@ -64,6 +73,16 @@ test("bad -p and unknown networks: one line, 125", async () => {
   }
 });
 
+/** The body of url, retried while the container starts (no timing assumed: a bounded retry). */
+async function fetchWhenUp(url: string): Promise<string> {
+  for (let i = 0; i < 200; i++) {
+    const body = await fetch(url).then((r) => r.text(), () => "");
+    if (body) return body;
+    await Bun.sleep(25);
+  }
+  return "";
+}
+
 describe.if(whyUnusable("pasta") === undefined)("default network (pasta)", () => {
   test("a private namespace with its own interface, lo up, and pasta's resolver", async () => {
     const r = await run([], "cat /proc/net/dev; cat /etc/resolv.conf");
@@ -96,34 +115,27 @@ describe.if(whyUnusable("pasta") === undefined)("default network (pasta)", () =>
     expect(await fetch(`http://127.0.0.1:${port}/`).then(() => "open", () => "closed")).toBe("closed");
   }, 30_000);
 
-  /** The body of url, retried while the container starts (no timing assumed: a bounded retry). */
-  async function fetchWhenUp(url: string): Promise<string> {
-    for (let i = 0; i < 200; i++) {
-      const body = await fetch(url).then((r) => r.text(), () => "");
-      if (body) return body;
-      await Bun.sleep(25);
-    }
-    return "";
-  }
-
   test("-p 80 and -p :81 publish on any free port, on every address; port and PortBindings as docker's", async () => {
     const web = "echo any-port > /tmp/index.html; httpd -p 81 -h /tmp; exec httpd -f -p 80 -h /tmp";
     const r = await sb.run(["run", "-d", "--name", "anyport", "-p", "80", "-p", ":81", "--rootfs", rootfs, "sh", "-c", web]);
     expect(r.code).toBe(0);
     try {
+      // pasta's one dual-stack socket: both families where the host has IPv6, as docker lists them
       const lines = (await sb.run(["port", "anyport"])).stdout.trim().split("\n");
-      expect(lines).toHaveLength(2);
-      const [p80, p81] = lines.map((l) => /^(\d+)\/tcp -> 0\.0\.0\.0:(\d+)$/.exec(l));
+      expect(lines).toHaveLength(hostHasIpv6 ? 4 : 2);
+      const [p80, p81] = lines.filter((l) => l.includes("0.0.0.0")).map((l) => /^(\d+)\/tcp -> 0\.0\.0\.0:(\d+)$/.exec(l));
+      if (hostHasIpv6) expect(lines.filter((l) => l.includes("[::]"))).toEqual([`80/tcp -> [::]:${p80![2]}`, `81/tcp -> [::]:${p81![2]}`]);
       expect(p80?.[1]).toBe("80");
       expect(p81?.[1]).toBe("81");
       expect(Number(p80![2])).toBeGreaterThan(0);
       expect(p80![2]).not.toBe(p81![2]);
-      expect((await sb.run(["port", "anyport", "81/tcp"])).stdout).toBe(`0.0.0.0:${p81![2]}\n`);
+      expect((await sb.run(["port", "anyport", "81/tcp"])).stdout).toBe(`0.0.0.0:${p81![2]}\n${hostHasIpv6 ? `[::]:${p81![2]}\n` : ""}`);
       // docker keeps the request (any port) in HostConfig; the port chosen is the start's
       const bindings = (await sb.run(["inspect", "-f", "{{json .HostConfig.PortBindings}}", "anyport"])).stdout.trim();
       expect(JSON.parse(bindings)).toEqual({ "80/tcp": [{ HostIp: "", HostPort: "" }], "81/tcp": [{ HostIp: "", HostPort: "" }] });
       const got = (await sb.run(["inspect", "-f", "{{json .NetworkSettings.Ports}}", "anyport"])).stdout.trim();
-      expect(JSON.parse(got)).toEqual({ "80/tcp": [{ HostIp: "0.0.0.0", HostPort: p80![2] }], "81/tcp": [{ HostIp: "0.0.0.0", HostPort: p81![2] }] });
+      const both = (port: string) => [{ HostIp: "0.0.0.0", HostPort: port }, ...(hostHasIpv6 ? [{ HostIp: "::", HostPort: port }] : [])];
+      expect(JSON.parse(got)).toEqual({ "80/tcp": both(p80![2]), "81/tcp": both(p81![2]) });
       expect(await fetchWhenUp(`http://127.0.0.1:${p80![2]}/index.html`)).toBe("any-port\n");
       expect(await fetchWhenUp(`http://127.0.0.1:${p81![2]}/index.html`)).toBe("any-port\n");
     } finally {
@@ -138,7 +150,7 @@ describe.if(whyUnusable("pasta") === undefined)("default network (pasta)", () =>
     );
     let shown = "";
     for (let i = 0; i < 200 && !/:\d+$/.test(shown); i++) {
-      shown = (await sb.run(["port", "fgport", "80"])).stdout.trim();
+      shown = (await sb.run(["port", "fgport", "80"])).stdout.trim().split("\n")[0];
       if (!/:\d+$/.test(shown)) await Bun.sleep(25); // not started yet
     }
     const body = await fetchWhenUp(`http://127.0.0.1:${shown.split(":")[1]}/index.html`);
@@ -146,6 +158,50 @@ describe.if(whyUnusable("pasta") === undefined)("default network (pasta)", () =>
     await p.exited;
     expect(shown).toMatch(/^0\.0\.0\.0:\d+$/);
     expect(body).toBe("fg\n");
+  }, 30_000);
+});
+
+/**
+ * Publishes a fixed host port with no IP (-p PORT:80) with these flags, and returns what port,
+ * ps and inspect list, and which loopback addresses answer: the listing must be exactly those.
+ */
+async function listedAndAnswering(flags: string[]) {
+  const port = await freePort();
+  const web = "echo dual > /tmp/index.html; exec httpd -f -p 80 -h /tmp";
+  const r = await sb.run(["run", "-d", "--name", "dual", ...flags, "-p", `${port}:80`, "--rootfs", rootfs, "sh", "-c", web]);
+  expect(r.code).toBe(0);
+  try {
+    const body = (host: string) => fetchWhenUp(`http://${host}:${port}/index.html`);
+    // IPv4 answers first: the container is up, so a refused ::1 afterwards is no start-up delay
+    const v4 = await body("127.0.0.1");
+    const v6 = await fetch(`http://[::1]:${port}/index.html`).then((res) => res.text(), () => "");
+    return {
+      port,
+      listed: (await sb.run(["port", "dual"])).stdout,
+      ps: (await sb.run(["ps", "--filter", "name=dual", "--format", "{{.Ports}}"])).stdout.trim(),
+      inspected: JSON.parse((await sb.run(["inspect", "-f", "{{json .NetworkSettings.Ports}}", "dual"])).stdout),
+      answering: [...(v4 === "dual\n" ? ["0.0.0.0"] : []), ...(v6 === "dual\n" ? ["::"] : [])],
+    };
+  } finally {
+    await sb.run(["rm", "-f", "dual"]);
+  }
+}
+
+function expectListingOf(got: Awaited<ReturnType<typeof listedAndAnswering>>, addresses: string[]) {
+  const text = (ip: string) => `${ip.includes(":") ? `[${ip}]` : ip}:${got.port}`;
+  expect(got.answering).toEqual(addresses);
+  expect(got.listed).toBe(addresses.map((ip) => `80/tcp -> ${text(ip)}\n`).join(""));
+  expect(got.ps).toBe(addresses.map((ip) => `${text(ip)}->80/tcp`).join(", "));
+  expect(got.inspected).toEqual({ "80/tcp": addresses.map((ip) => ({ HostIp: ip, HostPort: String(got.port) })) });
+}
+
+describe.if(whyUnusable("pasta") === undefined)("-p with no IP lists what really listens", () => {
+  test("pasta: 0.0.0.0 and [::] (one dual-stack socket) where the host has IPv6, as docker; both answer on loopback", async () => {
+    expectListingOf(await listedAndAnswering([]), hostHasIpv6 ? ["0.0.0.0", "::"] : ["0.0.0.0"]);
+  }, 30_000);
+
+  test.skipIf(whyUnusable("slirp4netns") !== undefined)("slirp4netns binds IPv4 only: 0.0.0.0 alone is listed, ::1 doesn't answer", async () => {
+    expectListingOf(await listedAndAnswering(["--network", "slirp4netns"]), ["0.0.0.0"]);
   }, 30_000);
 });
 

@@ -1,5 +1,5 @@
 import { defineCommand } from "citty";
-import { getContainer, isRunning, publishedPorts, readState } from "../../container";
+import { getContainer, hostAddressText, isRunning, publishedPorts, readState } from "../../container";
 import { BunkerError } from "../../errors";
 
 export default defineCommand({
@@ -15,9 +15,9 @@ export default defineCommand({
       const key = args.port.includes("/") ? args.port : `${args.port}/tcp`;
       const found = bindings.find(([k]) => k === key);
       if (!found) throw new BunkerError(`no public port '${key}' published for ${rec.Name}`);
-      for (const b of found[1]) process.stdout.write(`${b.HostIp || "0.0.0.0"}:${b.HostPort}\n`);
+      for (const b of found[1]) process.stdout.write(`${hostAddressText(b)}\n`);
       return;
     }
-    for (const [k, list] of bindings) for (const b of list) process.stdout.write(`${k} -> ${b.HostIp || "0.0.0.0"}:${b.HostPort}\n`);
+    for (const [k, list] of bindings) for (const b of list) process.stdout.write(`${k} -> ${hostAddressText(b)}\n`);
   },
 });
