@@ -42,11 +42,13 @@ const symbols = {
   // spawn (native/shared/spawn.c, native/lib/spawn_host.c)
   bk_spawn_vm: { args: [FFIType.ptr, FFIType.u32, FFIType.ptr, FFIType.u32], returns: FFIType.i32 },
   bk_spawn_vm_done: { args: [], returns: FFIType.i32 },
+  bk_release_program: { args: [FFIType.i32, FFIType.ptr, FFIType.u32], returns: FFIType.i32 },
   bk_pipe2: { args: [FFIType.ptr], returns: FFIType.i32 },
   bk_waitpid: { args: [FFIType.i32, FFIType.ptr], returns: FFIType.i32 },
   bk_set_winsize: { args: [FFIType.i32, FFIType.i32, FFIType.i32], returns: FFIType.i32 },
   bk_get_winsize: { args: [FFIType.i32], returns: FFIType.i32 },
   bk_socketpair: { args: [FFIType.ptr], returns: FFIType.i32 },
+  bk_spawn_tool: { args: [FFIType.ptr, FFIType.ptr, FFIType.i32, FFIType.i32], returns: FFIType.i32 },
   bk_recv_fd: { args: [FFIType.i32], returns: FFIType.i32 },
   // exec and cp (native/lib/exec.c)
   bk_exec_join: { args: [FFIType.i32, FFIType.ptr, FFIType.u32, FFIType.i32, FFIType.i32], returns: FFIType.i32 },

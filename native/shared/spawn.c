@@ -656,19 +656,28 @@ enum { H_FLAGS = 8, H_CGROUP = 16, H_GO = 20, H_GO_W = 24, H_ERR = 28, H_ERR_R =
 
 static void __attribute__((noreturn)) child(const uint8_t *prog, uint32_t len) {
   int go_fd = rdi32(prog + H_GO), go_w = rdi32(prog + H_GO_W), err_fd = rdi32(prog + H_ERR), err_r = rdi32(prog + H_ERR_R);
-  uint32_t nsteps = rd32(prog + H_NSTEPS);
   struct bk_child c = {.root_fd = -1};
   long rc;
   // Die with the process that cloned us; then wait for it to finish the id mapping, network and
-  // cgroup. EOF instead of the go byte means it gave up (or died before the prctl took effect).
+  // cgroup. EOF instead of the go message means it gave up (or died before the prctl took effect).
   if ((rc = SC2(SYS_prctl, PR_SET_PDEATHSIG, SIGKILL)) < 0) report(err_fd, 0xffffffffu, (int)-rc);
   if (go_w >= 0) (void)SC1(SYS_close, go_w);
   if (err_r >= 0) (void)SC1(SYS_close, err_r);
-  char go;
-  do rc = SC3(SYS_read, go_fd, &go, 1);
+  // One write of at most BK_GO_MSG bytes, so one read gets all of it (pipe writes under PIPE_BUF
+  // are atomic).
+  uint8_t go[BK_GO_MSG];
+  do rc = SC3(SYS_read, go_fd, go, sizeof go);
   while (rc == -EINTR);
-  if (rc != 1) sc_exit(125);
+  if (rc == BK_GO_MSG && go[0] == BK_GO_PROGRAM) {
+    // cloned before its program existed (bk_release_program): it is in the memory we share
+    uint64_t addr;
+    c_memcpy(&addr, go + 1, 8);
+    prog = (const uint8_t *)(uintptr_t)addr;
+    c_memcpy(&len, go + 9, 4);
+  } else if (rc != 1) // BK_GO_RUN (any single byte)
+    sc_exit(125);
   (void)SC1(SYS_close, go_fd);
+  uint32_t nsteps = rd32(prog + H_NSTEPS);
   uint32_t off = BK_SPAWN_HEADER;
   for (uint32_t i = 0; i < nsteps; i++) {
     struct bk_step s;
@@ -779,6 +788,28 @@ int bk_spawn_vm(const uint8_t *prog, uint32_t len, uint8_t *stack, uint32_t stac
   (void)stack;
   (void)stack_len;
   return bk_spawn(prog, len);
+#endif
+}
+
+int bk_release_program(int go_w, const uint8_t *prog, uint32_t len) {
+#ifdef BK_HAVE_CLONE_VM
+  int rc = check_program(prog, len);
+  if (rc < 0) return rc;
+  uint8_t msg[BK_GO_MSG];
+  uint64_t addr = (uint64_t)(uintptr_t)prog;
+  msg[0] = BK_GO_PROGRAM;
+  memcpy(msg + 1, &addr, 8);
+  memcpy(msg + 9, &len, 4);
+  ssize_t n;
+  do n = write(go_w, msg, sizeof msg);
+  while (n < 0 && errno == EINTR);
+  if (n < 0) return -errno;
+  return n == (ssize_t)sizeof msg ? 0 : -EIO;
+#else
+  (void)go_w;
+  (void)prog;
+  (void)len;
+  return -ENOSYS; // a copied child can't see a program written after its clone
 #endif
 }
 

@@ -42,6 +42,12 @@ enum bk_op {
                         // controlling tty of a new session; its master is sent on the socket (SCM_RIGHTS)
 };
 
+// What the child reads on its go fd before it runs anything: one byte, BK_GO_RUN (run the program
+// it was cloned with; any single byte does), or BK_GO_PROGRAM, u64 address, u32 length (bk_release_program).
+#define BK_GO_RUN 1
+#define BK_GO_PROGRAM 2
+#define BK_GO_MSG 13
+
 // Validates the program, then clones the child that runs it. Returns the child's pid (in the
 // caller's pid namespace) or -errno. Never allocates: safe in a multithreaded process.
 int bk_spawn(const uint8_t *prog, uint32_t len);
@@ -57,6 +63,14 @@ int bk_spawn_vm(const uint8_t *prog, uint32_t len, uint8_t *stack, uint32_t stac
 // the kernel's "dumpable" flag, which its change of uid/gid cleared: until this restores it, other
 // processes of the user (a helper run from /proc/<our pid>/fd/N) are refused access to our /proc.
 int bk_spawn_vm_done(void);
+
+// Releases a bk_spawn_vm child that was cloned with a program of no steps (only its header: clone
+// flags and fds), before its real program was known: validates prog and sends its address on the
+// go fd (go_w). The child then runs prog's steps in place, so, as for bk_spawn_vm, the caller keeps
+// prog untouched until the child has exec'd or been reaped. Lets the id mapping of a new user
+// namespace (newuidmap) run while the caller still decides what the container is. 0 or -errno;
+// -ENOSYS where bk_spawn_vm copies memory.
+int bk_release_program(int go_w, const uint8_t *prog, uint32_t len);
 
 // Receives the fd a BK_OP_PTY step sent on sock (close-on-exec), without blocking: the fd, -EAGAIN
 // when none was sent yet, -EPIPE when the other end closed without one, or -errno.

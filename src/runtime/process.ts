@@ -7,6 +7,8 @@ import { BunkerError, EXIT_BUNKER, EXIT_CANNOT_EXEC, EXIT_NOT_FOUND } from "../e
 import { applyIdMapping, type IdMapping } from "../userns/idmap";
 import { prepareRootfs } from "./rootfs";
 import { mark } from "./trace";
+// waiting for a process lives below the runtime (the id mapping waits for newuidmap too)
+export { exitCodeOf, waitForExit } from "../wait";
 import { encodeProgram, Op, type ProgramHeader, type Step } from "./program";
 import type { ContainerSpec } from "./spec";
 import { buildSteps, type Stdio } from "./steps";
@@ -52,6 +54,8 @@ export type SetupHook = (pid: number) => Promise<void> | void;
 export interface StartOptions {
   /** fd of the container's cgroup directory: the child is cloned straight into it */
   cgroupFd?: number;
+  /** the container's process, cloned early (prestart): its program is sent when it is released */
+  prestarted?: Prestarted;
   setup?: SetupHook;
   /** stdio of the container; default: bunker's own (stdin /dev/null unless spec.stdin) */
   stdio?: Stdio;
@@ -75,8 +79,8 @@ export function startFailure(step: Step | undefined, errno: number, spec: Contai
   return new BunkerError(`cannot start the container: ${step?.what ?? "set-up"}: ${errnoMessage(errno)}`, EXIT_BUNKER);
 }
 
-function defaultStdio(spec: ContainerSpec): { stdio: Stdio; close: number[] } {
-  if (spec.stdin) return { stdio: { fds: [0, 1, 2], setsid: false, controllingTty: false }, close: [] };
+function defaultStdio(stdin: boolean): { stdio: Stdio; close: number[] } {
+  if (stdin) return { stdio: { fds: [0, 1, 2], setsid: false, controllingTty: false }, close: [] };
   // docker gives a container without -i an empty stdin.
   const devNull = openSync("/dev/null", fsc.O_RDONLY);
   return { stdio: { fds: [devNull, 1, 2], setsid: false, controllingTty: false }, close: [devNull] };
@@ -85,6 +89,8 @@ function defaultStdio(spec: ContainerSpec): { stdio: Stdio; close: number[] } {
 export interface SpawnRequest {
   /** the program, built with header fds from pipes() */
   program: Uint8Array;
+  /** a child cloned already (prestart), waiting for this program */
+  prestarted?: Prestarted;
   idMapping: IdMapping;
   /** fds of ours the child has its own copy of now: closed once it exists */
   closeAfterClone: number[];
@@ -100,14 +106,16 @@ export interface SpawnRequest {
 
 /** The child's stack for bk_spawn_vm (its C needs ~20 KB: a few 4 KB path buffers deep). */
 const CHILD_STACK_BYTES = 64 * 1024;
-/**
- * The memory a cloned child runs on (its stack) and reads (the program) while it shares ours:
- * referenced here until it has exec'd or been reaped, so the garbage collector can't free it.
- */
-const inUseByChildren = new Set<{ stack: Uint8Array; program: Uint8Array }>();
+/** What a cloned child runs on (its stack) and reads (its program) while it shares our memory. */
+interface SharedWithChild {
+  stack: Uint8Array;
+  program: Uint8Array;
+}
+/** Referenced here until the child has exec'd or been reaped, so the garbage collector can't free it. */
+const inUseByChildren = new Set<SharedWithChild>();
 
 /** The child no longer shares our memory (exec'd, reaped, or never made). */
-function childDone(shared: { stack: Uint8Array; program: Uint8Array }): void {
+function childDone(shared: SharedWithChild): void {
   inUseByChildren.delete(shared);
   // Its uid/gid change cleared our memory's dumpable flag, which guards our /proc/PID files: the
   // helper run from /proc/<our pid>/fd/N afterwards (removal of a --rm layer) would get EACCES.
@@ -128,34 +136,122 @@ export function syncPipes(): SyncPipes {
 }
 
 /**
- * Clones a spawn program's child, maps its ids, runs the set-up, releases it, and tells whether
- * it reached its execve: the pid, or the index of the step that failed and its errno.
+ * Clones the child of a program (bk_spawn_vm) and closes the fds it has its own copies of now. The
+ * child shares our memory until its execve (no copy of Bun's page tables, no copy-on-write faults
+ * after it): it runs on its own stack here and reads the program in place, so both must stay alive
+ * and untouched until the error pipe's EOF or its reaping.
  */
-export async function spawnAndRelease(req: SpawnRequest, p: SyncPipes): Promise<{ pid: number; failed?: { index: number; errno: number } }> {
-  mark("program");
-  // The child shares our memory until its execve (bk_spawn_vm: no copy of Bun's page tables, no
-  // copy-on-write faults after it): it runs on its own stack here and reads req.program in place, so both
-  // must stay alive and untouched until the error pipe's EOF or its reaping, below.
-  const sharedWithChild = { stack: new Uint8Array(CHILD_STACK_BYTES), program: req.program };
+function cloneChild(program: Uint8Array, p: SyncPipes, closeAfterClone: number[]): { pid: number; sharedWithChild: SharedWithChild } {
+  const sharedWithChild = { stack: new Uint8Array(CHILD_STACK_BYTES), program };
   inUseByChildren.add(sharedWithChild);
-  const pid = native().bk_spawn_vm(req.program, req.program.length, sharedWithChild.stack, CHILD_STACK_BYTES);
+  const pid = native().bk_spawn_vm(program, program.length, sharedWithChild.stack, CHILD_STACK_BYTES);
   mark("clone");
   closeSync(p.goRead);
   closeSync(p.errWrite);
-  for (const fd of req.closeAfterClone) closeSync(fd);
+  for (const fd of closeAfterClone) closeSync(fd);
   if (pid < 0) {
     childDone(sharedWithChild);
     closeSync(p.goWrite);
     closeSync(p.errRead);
     throw new BunkerError(`cannot create the container's namespaces: ${errnoMessage(-pid)}; run 'bunker doctor'`);
   }
+  return { pid, sharedWithChild };
+}
+
+/** What a prestarted container needs decided before its clone; the rest may come later. */
+export interface PrestartPlan {
+  newNetNs: boolean;
+  idMapping: IdMapping;
+  /** -i: the container reads bunker's stdin (else /dev/null) */
+  stdin: boolean;
+  /** --init: the init's memfd must exist before the clone, which copies our fd table */
+  init: boolean;
+}
+
+/** A container's process cloned before its program is known, waiting for it (see prestart). */
+export interface Prestarted {
+  readonly pid: number;
+  readonly pipes: SyncPipes;
+  readonly stdio: Stdio;
+  readonly plan: PrestartPlan;
+  /** hands the child to spawnAndRelease, once */
+  take(): { pid: number; sharedWithChild: SharedWithChild; idMapped: Promise<void> };
+  /** when not taken: the child exits without running anything, and is reaped */
+  abort(): void;
+}
+
+/**
+ * Clones a container's process with an empty program and starts mapping its ids at once, before
+ * the image lookup and the planning that decide its program: newuidmap and newgidmap (setuid, ~2.5
+ * ms) then run beside that work instead of after it. Only the namespaces, the id mapping and the fds
+ * the program will name are fixed this early; startContainer({ prestarted }) sends the rest. The
+ * child is cloned into bunker's own cgroup (its cgroup, if any, is made later) and moved into the
+ * container's before it is released, as for a systemd scope. Undefined where the clone fails: the
+ * normal start then reports why, after the planning's own errors.
+ */
+export function prestart(plan: PrestartPlan): Prestarted | undefined {
+  if (plan.init) helperMemfd();
+  const pipes = syncPipes();
+  const own = defaultStdio(plan.stdin);
+  const header = encodeProgram({ cloneFlags: cloneFlags(plan.newNetNs), cgroupFd: -1, goFd: pipes.goRead, goWriteFd: pipes.goWrite, errFd: pipes.errWrite, errReadFd: pipes.errRead }, []);
+  let cloned: ReturnType<typeof cloneChild>;
+  try {
+    cloned = cloneChild(header, pipes, own.close);
+  } catch {
+    return undefined;
+  }
+  const idMapped = applyIdMapping(cloned.pid, plan.idMapping);
+  idMapped.catch(() => {}); // awaited when taken; an abort makes its failure moot
+  let state: "waiting" | "taken" | "aborted" = "waiting";
+  return {
+    pid: cloned.pid,
+    pipes,
+    stdio: own.stdio,
+    plan,
+    take() {
+      if (state !== "waiting") throw new Error(`prestarted container ${state}`);
+      state = "taken";
+      return { ...cloned, idMapped };
+    },
+    abort() {
+      if (state !== "waiting") return;
+      state = "aborted";
+      // Closing the go pipe unwritten makes the child exit without running anything.
+      closeSync(pipes.goWrite);
+      closeSync(pipes.errRead);
+      reapNow(cloned.pid);
+      childDone(cloned.sharedWithChild);
+    },
+  };
+}
+
+/**
+ * Clones a spawn program's child, maps its ids, runs the set-up, releases it, and tells whether
+ * it reached its execve: the pid, or the index of the step that failed and its errno.
+ */
+export async function spawnAndRelease(req: SpawnRequest, p: SyncPipes): Promise<{ pid: number; failed?: { index: number; errno: number } }> {
+  mark("program");
+  let pid: number;
+  let sharedWithChild: SharedWithChild;
+  let idMapped: Promise<void>;
+  if (req.prestarted) {
+    ({ pid, sharedWithChild, idMapped } = req.prestarted.take());
+    sharedWithChild.program = req.program;
+  } else {
+    const cloned = cloneChild(req.program, p, req.closeAfterClone);
+    ({ pid, sharedWithChild } = cloned);
+    idMapped = applyIdMapping(pid, req.idMapping);
+  }
   try {
     req.onCloned?.(pid);
-    await applyIdMapping(pid, req.idMapping);
+    await idMapped;
     mark("idmap");
     await req.setup?.(pid);
     mark("setup");
-    writeSync(p.goWrite, new Uint8Array([1]));
+    if (req.prestarted) {
+      const rc = native().bk_release_program(p.goWrite, req.program, req.program.length);
+      if (rc < 0) throw new BunkerError(`cannot start the container: sending its program: ${errnoMessage(-rc)}`);
+    } else writeSync(p.goWrite, new Uint8Array([1]));
   } catch (e) {
     // Closing the go pipe unwritten makes the child exit without running anything.
     closeSync(p.goWrite);
@@ -192,8 +288,11 @@ export async function spawnAndRelease(req: SpawnRequest, p: SyncPipes): Promise<
  * succeeded); throws a BunkerError with exit code 125/126/127 otherwise, after reaping it.
  */
 export async function startContainer(spec: ContainerSpec, opts: StartOptions = {}): Promise<Started> {
-  const pipes = syncPipes();
-  const own = opts.stdio ? { stdio: opts.stdio, close: [] as number[] } : defaultStdio(spec);
+  const early = opts.prestarted;
+  if (early && (early.plan.newNetNs !== spec.newNetNs || early.plan.stdin !== spec.stdin || early.plan.init !== spec.init || early.plan.idMapping !== spec.idMapping || opts.stdio || opts.cgroupFd !== undefined))
+    throw new Error("the prestarted container does not match its spec");
+  const pipes = early?.pipes ?? syncPipes();
+  const own = early ? { stdio: early.stdio, close: [] } : opts.stdio ? { stdio: opts.stdio, close: [] as number[] } : defaultStdio(spec.stdin);
   const { program, steps } = spawnProgram(spec, own.stdio, {
     cgroupFd: opts.cgroupFd ?? -1,
     goFd: pipes.goRead,
@@ -204,6 +303,7 @@ export async function startContainer(spec: ContainerSpec, opts: StartOptions = {
   const result = await spawnAndRelease(
     {
       program,
+      prestarted: early,
       idMapping: spec.idMapping,
       closeAfterClone: own.close,
       onCloned: opts.onCloned,
@@ -228,9 +328,12 @@ export function spawnProgram(spec: ContainerSpec, stdio: Stdio, fds: Omit<Progra
     ? { path: "", args: ["bunker-init", "init", "--", ...spec.args], env: spec.env, execFd: helperMemfd() }
     : { path: pathOf(spec.env), args: spec.args, env: spec.env, execFd: -1 };
   const steps = buildSteps(spec, exec, stdio);
-  let flags = CLONE_NEWUSER | CLONE_NEWNS | CLONE_NEWPID | CLONE_NEWUTS | CLONE_NEWIPC | CLONE_NEWCGROUP;
-  if (spec.newNetNs) flags |= CLONE_NEWNET;
-  return { program: encodeProgram({ cloneFlags: flags, ...fds }, steps), steps, execFd: exec.execFd };
+  return { program: encodeProgram({ cloneFlags: cloneFlags(spec.newNetNs), ...fds }, steps), steps, execFd: exec.execFd };
+}
+
+function cloneFlags(newNetNs: boolean): bigint {
+  const flags = CLONE_NEWUSER | CLONE_NEWNS | CLONE_NEWPID | CLONE_NEWUTS | CLONE_NEWIPC | CLONE_NEWCGROUP;
+  return newNetNs ? flags | CLONE_NEWNET : flags;
 }
 
 function pathOf(env: string[]): string {
@@ -247,31 +350,6 @@ function reapNow(pid: number): void {
     Bun.sleepSync(1);
   }
   process.kill(pid, "SIGKILL");
-}
-
-/** 128+N for a signal N, as shells and docker report it. */
-export function exitCodeOf(status: number): number {
-  const sig = status & 0x7f;
-  if (sig === 0) return (status >> 8) & 0xff;
-  return 128 + sig;
-}
-
-/** Resolves with the exit code when pid exits. Waits without blocking Bun's event loop. */
-export function waitForExit(pid: number): Promise<number> {
-  return new Promise((resolve) => {
-    const status = new Int32Array(1);
-    const check = () => {
-      const rc = native().bk_waitpid(pid, status);
-      if (rc === 0) return;
-      process.off("SIGCHLD", check);
-      clearInterval(timer);
-      resolve(rc === pid ? exitCodeOf(status[0]) : EXIT_BUNKER);
-    };
-    process.on("SIGCHLD", check);
-    // SIGCHLD can coincide with another child's; a slow poll makes sure no exit goes unnoticed.
-    const timer = setInterval(check, 500);
-    check();
-  });
 }
 
 export const FORWARDED_SIGNALS = ["SIGINT", "SIGTERM", "SIGHUP", "SIGQUIT", "SIGUSR1", "SIGUSR2"] as const;

@@ -12,7 +12,7 @@ import type { StoredImage } from "../store";
 import { hostIdMapping, type IdMapping } from "../userns/idmap";
 import { effectiveCaps } from "./caps";
 import { bool, list, type ParsedFlags, type ParsedRun, parseRunFlags, RUN_FLAGS, str } from "./flags";
-import { forwardSignals, startContainer, waitForExit } from "./process";
+import { forwardSignals, type Prestarted, prestart, startContainer, waitForExit } from "./process";
 import { attachNetwork, hostsFile, type NetworkAttachment, type NetworkPlan, parsePublish, planNetwork, portBindings, publishedBindings, resolvConf } from "../net";
 import { parseMountFlags, prepareVolumes, removeAnonymousVolumes } from "../volume";
 import type { ContainerSpec, RootfsSpec } from "./spec";
@@ -131,9 +131,26 @@ function writeEtcFiles(dir: string, hostname: string, network: NetworkPlan): Con
   return files;
 }
 
+/** The container's namespaces as its flags decide them: all a prestart needs (see runMain). */
+export interface NamespacePlan {
+  idMapping: IdMapping;
+  network: NetworkPlan;
+}
+
+export async function planNamespaces(f: ParsedFlags): Promise<NamespacePlan> {
+  const userns = str(f, "userns");
+  if (userns !== undefined && userns !== "keep-id" && userns !== "" && userns !== "host")
+    throw new BunkerError(`unsupported --userns "${userns}": bunker knows keep-id`);
+  const idMapping = userns === "keep-id" ? keepIdMapping(hostIdMapping()) : hostIdMapping();
+  const network = planNetwork(str(f, "network"), parsePublish(list(f, "publish")));
+  if (network.note) (await import("../log")).log.warn(network.note);
+  return { idMapping, network };
+}
+
 /** Builds the container's record and spec from the parsed command line. */
-export async function planContainer(parsed: ParsedRun): Promise<ContainerPlan> {
+export async function planContainer(parsed: ParsedRun, namespaces?: NamespacePlan): Promise<ContainerPlan> {
   const f = parsed.flags;
+  const { idMapping, network } = namespaces ?? (await planNamespaces(f));
   const rootfsDir = str(f, "rootfs");
   checkPull(str(f, "pull"));
   let image: StoredImage | undefined;
@@ -151,17 +168,11 @@ export async function planContainer(parsed: ParsedRun): Promise<ContainerPlan> {
   const args = [...entrypoint, ...cmd];
   if (args.length === 0) throw new BunkerError("no command specified: give a COMMAND (the image has no Cmd or Entrypoint)");
 
-  const userns = str(f, "userns");
-  if (userns !== undefined && userns !== "keep-id" && userns !== "" && userns !== "host")
-    throw new BunkerError(`unsupported --userns "${userns}": bunker knows keep-id`);
-  const keepId = userns === "keep-id";
-  const idMapping = keepId ? keepIdMapping(hostIdMapping()) : hostIdMapping();
+  const keepId = str(f, "userns") === "keep-id";
   const rootsTopFirst = image ? [...image.layerDirs].reverse() : [resolve(rootfsDir!)];
   const userSpec = str(f, "user") ?? (keepId ? `${process.getuid!()}:${process.getgid!()}` : cfg.User || "0");
   const user = resolveUser(userSpec, rootsTopFirst);
 
-  const network = planNetwork(str(f, "network"), parsePublish(list(f, "publish")));
-  if (network.note) (await import("../log")).log.warn(network.note);
   const security = securityOpts(list(f, "securityOpt"));
   const resources = parseResourceFlags(Object.fromEntries(RESOURCE_FLAGS.map((k) => [k, str(f, k)])));
   const cgroupMode = parseCgroupMode(str(f, "cgroups"));
@@ -285,7 +296,7 @@ export interface AttachedHooks {
  * Runs a spec in the foreground with bunker's stdio or a pty, its cgroup and network, forwarding
  * signals, and returns its exit code. `run` and `sandbox` both use it.
  */
-export async function runAttached(spec: ContainerSpec, hooks: AttachedHooks = {}): Promise<number> {
+export async function runAttached(spec: ContainerSpec, hooks: AttachedHooks = {}, prestarted?: Prestarted): Promise<number> {
   prepareVolumes(spec.mounts);
   const tty = spec.tty ? await import("./tty") : undefined;
   // -t: the child makes the pty in the container's devpts and sends its master back here
@@ -301,7 +312,9 @@ export async function runAttached(spec: ContainerSpec, hooks: AttachedHooks = {}
     mark("cgroup");
     const started = await startContainer(spec, {
       stdio,
-      cgroupFd: cgroup?.dirFd,
+      prestarted,
+      // a prestarted process is moved into its cgroup (attach, below) instead
+      cgroupFd: prestarted ? undefined : cgroup?.dirFd,
       onCloned: (pid) => (stopForwarding = forwardSignals(pid)),
       released: hooks.released,
       setup: async (pid) => {
@@ -351,7 +364,7 @@ export async function runAttached(spec: ContainerSpec, hooks: AttachedHooks = {}
 }
 
 /** Runs a planned container in the foreground and returns its exit code. */
-export async function runForeground(plan: ContainerPlan): Promise<number> {
+export async function runForeground(plan: ContainerPlan, prestarted?: Prestarted): Promise<number> {
   const { record, spec } = plan;
   // The running state (what `ps` shows) is written while the child mounts its root (~2 ms), not
   // after its execve: a short command would be done before the write. writeState's work is
@@ -359,7 +372,9 @@ export async function runForeground(plan: ContainerPlan): Promise<number> {
   let running: Promise<void> | undefined;
   let ran = false;
   try {
-    return await runAttached(spec, {
+    return await runAttached(
+      spec,
+      {
       released: (pid) => {
         // The record again, now with its RunSpec, Env and Hostname: `exec` needs them while it
         // runs, and `start` after it exits (docker starts any stopped container again).
@@ -380,7 +395,9 @@ export async function runForeground(plan: ContainerPlan): Promise<number> {
         record.HostConfig.AutoRemove
           ? undefined
           : updateState(record.Id, { Status: "exited", Running: false, Pid: 0, ExitCode: code, FinishedAt: nowTimestamp(), OOMKilled: oom }),
-    });
+      },
+      prestarted,
+    );
   } catch (e) {
     // its execve failed (or the set-up after it): the container never ran, as docker's "created"
     if (running && !ran && !record.HostConfig.AutoRemove) await writeState(record.Id, initialState());
@@ -411,15 +428,30 @@ export async function runMain(argv: string[]): Promise<number> {
     return 0;
   }
   const parsed = parseRunFlags(argv, RUN_FLAGS, (f) => str(f, "rootfs") === undefined);
-  const plan = await planContainer(parsed);
-  mark("planned");
-  if (bool(parsed.flags, "detach")) {
-    const { runDetached } = await import("./detached");
-    mark("detached-module");
-    const id = await runDetached(plan);
-    // a plain write: creating process.stdout's stream would cost ~1.5 ms more than the id needs
-    writeSync(1, `${id}\n`);
-    return 0;
+  const f = parsed.flags;
+  const namespaces = await planNamespaces(f);
+  // A foreground run clones its container's process now, so that the id mapping (newuidmap and
+  // newgidmap, ~2.5 ms) runs beside the image lookup and the planning. Not with -t: the pty's
+  // socket would have to exist before the clone too, for a path that waits on a person anyway.
+  // BUNKER_PRESTART=0 clones late, as -d does (for A/B benchmarks: scripts/bench-run.ts).
+  const detach = bool(f, "detach");
+  const early =
+    detach || bool(f, "tty") || process.env.BUNKER_PRESTART === "0"
+      ? undefined
+      : prestart({ newNetNs: namespaces.network.newNetNs, idMapping: namespaces.idMapping, stdin: bool(f, "interactive"), init: bool(f, "init") });
+  try {
+    const plan = await planContainer(parsed, namespaces);
+    mark("planned");
+    if (detach) {
+      const { runDetached } = await import("./detached");
+      mark("detached-module");
+      const id = await runDetached(plan);
+      // a plain write: creating process.stdout's stream would cost ~1.5 ms more than the id needs
+      writeSync(1, `${id}\n`);
+      return 0;
+    }
+    return await runForeground(plan, early);
+  } finally {
+    early?.abort(); // unless it ran: a run that failed before its start leaves no process
   }
-  return runForeground(plan);
 }

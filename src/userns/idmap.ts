@@ -1,7 +1,7 @@
 // Which host ids a container's ids map to. Container uid 0 is always the invoking user. With a
 // subordinate range in /etc/subuid and /etc/subgid, and newuidmap/newgidmap installed, ids 1..N
 // map into that range, as podman does; otherwise a single-id mapping is all we can have.
-import { existsSync, readFileSync, writeFileSync } from "node:fs";
+import { closeSync, existsSync, readFileSync, writeFileSync } from "node:fs";
 import { userInfo } from "node:os";
 import { BunkerError } from "../errors";
 
@@ -105,24 +105,48 @@ function lines(ranges: IdRange[]): string {
 /**
  * Writes the mapping of a process that has just created a user namespace and is waiting for it.
  * Subordinate ranges go through the setuid newuidmap/newgidmap, run side by side: the two write
- * different files, and each takes over a millisecond of setuid exec and dynamic linking (measured:
- * 2.0-2.3 ms for both instead of 2.8-3.0 one after the other, for 0.5 MB more RSS). A single
- * mapping or real root writes /proc/PID/{setgroups,uid_map,gid_map} directly.
+ * different files, and each takes over a millisecond of setuid exec and dynamic linking. They are
+ * started with posix_spawn (bk_spawn_tool), not Bun.spawn, which held the caller's thread for 2-4 ms
+ * each: with the container cloned early (src/runtime/process.ts, prestart) they now run while
+ * bunker plans the container. A single mapping or real root writes /proc/PID/{setgroups,uid_map,
+ * gid_map} directly.
  */
 export async function applyIdMapping(pid: number, m: IdMapping): Promise<void> {
   if (m.kind === "subid") {
+    const { native } = await import("../../native/ffi");
+    const { waitForExit } = await import("../wait");
+    const fds = new Int32Array(2);
+    const prc = native().bk_pipe2(fds);
+    if (prc < 0) throw new BunkerError(`cannot map the container's ids: pipe2: errno ${-prc}`);
+    const [errRead, errWrite] = fds;
     const tools = [
       ["newuidmap", NEWUIDMAP_PATHS, m.uids],
       ["newgidmap", NEWGIDMAP_PATHS, m.gids],
     ] as const;
-    const runs = tools.map(([tool, paths, ranges]) => {
-      const args = ranges.flatMap((r) => [String(r.inside), String(r.outside), String(r.count)]);
-      const child = Bun.spawn([findTool(paths)!, String(pid), ...args], { stdin: "ignore", stdout: "ignore", stderr: "pipe" });
-      return { tool, child, stderr: new Response(child.stderr).text() };
-    });
-    for (const { tool, child, stderr } of runs) {
-      if ((await child.exited) !== 0)
-        throw new BunkerError(`${tool} failed: ${(await stderr).trim()}; check /etc/sub${tool === "newuidmap" ? "uid" : "gid"} for your user`);
+    const runs: { tool: string; exited: Promise<number> }[] = [];
+    let spawnError: string | undefined;
+    for (const [tool, paths, ranges] of tools) {
+      const path = findTool(paths)!;
+      const argv = [tool, String(pid), ...ranges.flatMap((r) => [String(r.inside), String(r.outside), String(r.count)])];
+      const child = native().bk_spawn_tool(Buffer.from(`${path}\0`), Buffer.from(`${argv.join("\0")}\0`), argv.length, errWrite);
+      if (child < 0) {
+        spawnError = `cannot run ${path}: errno ${-child}`;
+        break;
+      }
+      runs.push({ tool, exited: waitForExit(child) });
+    }
+    closeSync(errWrite);
+    try {
+      const codes = await Promise.all(runs.map((r) => r.exited));
+      if (spawnError) throw new BunkerError(spawnError);
+      const failed = runs.find((_, i) => codes[i] !== 0);
+      if (failed) {
+        // both have exited: the pipe holds all they wrote, then EOF
+        const text = readFileSync(errRead, "utf8").trim();
+        throw new BunkerError(`${failed.tool} failed: ${text}; check /etc/sub${failed.tool === "newuidmap" ? "uid" : "gid"} for your user`);
+      }
+    } finally {
+      closeSync(errRead);
     }
     return;
   }
