@@ -1,7 +1,8 @@
-// `bunker cp`: files in and out of a running container, like docker cp. The container's tree is
+// `bunker cp`: files in and out of a container, like docker cp. The container's tree is
 // untrusted: every path in it is opened with openat2(RESOLVE_IN_ROOT) under the container's root
-// (/proc/PID/root), so no symlink or ".." planted by the container can make us read or write
-// anything outside it. Entries are created one component at a time in directories opened that way,
+// (/proc/PID/root of the container, or of the process holding a stopped one's mounted:
+// src/runtime/container-root.ts), so no symlink or ".." planted by the container can make us read
+// or write anything outside it. Entries are created one component at a time in directories opened that way,
 // with O_NOFOLLOW, and the walk copies symlinks as symlinks (docker cp's default).
 import {
   chmodSync,
@@ -24,9 +25,6 @@ import { basename, dirname, join, posix } from "node:path";
 import { errnoName, native } from "../../native/ffi";
 import { BunkerError, errnoCode } from "../errors";
 import { log } from "../log";
-import { isRunning } from "./lifecycle";
-import type { ContainerRecord } from "./records";
-import { readState } from "./state";
 
 const O_PATH = 0o10000000;
 const ELOOP = 40;
@@ -48,14 +46,6 @@ function cstr(s: string): Buffer {
 function check(rc: number, what: string): number {
   if (rc < 0) throw new BunkerError(`cp: ${what}: ${errnoName(rc)}`);
   return rc;
-}
-
-/** The container's root as a directory fd; the container must be running (its mounts live with it). */
-async function containerRoot(rec: ContainerRecord): Promise<number> {
-  const s = await readState(rec.Id);
-  if (isRunning(s) && s.Pid > 0) return openSync(`/proc/${s.Pid}/root`, O_PATH | fsc.O_DIRECTORY);
-  if (rec.Rootfs) return openSync(rec.Rootfs, O_PATH | fsc.O_DIRECTORY);
-  throw new BunkerError(`cp: container ${rec.Name} is not running; start it (its root filesystem is mounted only while it runs)`);
 }
 
 function openIn(dirFd: number, path: string, flags: number, mode = 0): number {
@@ -123,26 +113,21 @@ function hostStat(path: string): Stats | undefined {
   }
 }
 
-/** docker cp CONTAINER:SRC DEST */
-export async function copyOut(rec: ContainerRecord, src: string, dest: string): Promise<void> {
-  const root = await containerRoot(rec);
-  try {
-    const ctrPath = posix.resolve("/", src);
-    const contentsOnly = src.endsWith("/.");
-    const d = hostStat(dest);
-    if (contentsOnly) {
-      if (!d) mkdirSync(dest);
-      const dirFd = check(openIn(root, ctrPath, fsc.O_RDONLY | fsc.O_DIRECTORY), ctrPath);
-      const names = readdirSync(`/proc/self/fd/${dirFd}`);
-      closeSync(dirFd);
-      for (const n of names) copyOutEntry(root, posix.join(ctrPath, n), join(dest, n));
-      return;
-    }
-    if (!d && !hostStat(dirname(dest))?.isDirectory()) throw new BunkerError(`cp: destination directory ${dirname(dest)} does not exist`);
-    copyOutEntry(root, ctrPath, d?.isDirectory() ? join(dest, posix.basename(ctrPath) || "root") : dest);
-  } finally {
-    closeSync(root);
+/** docker cp CONTAINER:SRC DEST; root: the container's root directory (an O_PATH fd) */
+export function copyOut(root: number, src: string, dest: string): void {
+  const ctrPath = posix.resolve("/", src);
+  const contentsOnly = src.endsWith("/.");
+  const d = hostStat(dest);
+  if (contentsOnly) {
+    if (!d) mkdirSync(dest);
+    const dirFd = check(openIn(root, ctrPath, fsc.O_RDONLY | fsc.O_DIRECTORY), ctrPath);
+    const names = readdirSync(`/proc/self/fd/${dirFd}`);
+    closeSync(dirFd);
+    for (const n of names) copyOutEntry(root, posix.join(ctrPath, n), join(dest, n));
+    return;
   }
+  if (!d && !hostStat(dirname(dest))?.isDirectory()) throw new BunkerError(`cp: destination directory ${dirname(dest)} does not exist`);
+  copyOutEntry(root, ctrPath, d?.isDirectory() ? join(dest, posix.basename(ctrPath) || "root") : dest);
 }
 
 // ---- into the container ----
@@ -181,32 +166,27 @@ function copyInEntry(dirFd: number, name: string, hostPath: string): void {
   } else log.warn(`cp: skipping ${hostPath}: not a file, directory or symlink`);
 }
 
-/** docker cp SRC CONTAINER:DEST */
-export async function copyIn(rec: ContainerRecord, src: string, dest: string): Promise<void> {
+/** docker cp SRC CONTAINER:DEST; root: the container's root directory (an O_PATH fd), name: the container's */
+export function copyIn(root: number, name: string, src: string, dest: string): void {
   if (!hostStat(src) && !lstatSync(src, { throwIfNoEntry: false })) throw new BunkerError(`cp: ${src}: no such file or directory`);
-  const root = await containerRoot(rec);
-  try {
-    const ctrPath = posix.resolve("/", dest);
-    const contentsOnly = src.endsWith("/.");
-    // Where the copy lands: into DEST when it is a directory (as docker), else as DEST.
-    const existing = openIn(root, ctrPath, fsc.O_RDONLY | fsc.O_DIRECTORY);
-    if (existing >= 0) {
-      try {
-        if (contentsOnly) for (const n of readdirSync(src)) copyInEntry(existing, n, join(src, n));
-        else copyInEntry(existing, basename(src), src);
-      } finally {
-        closeSync(existing);
-      }
-      return;
-    }
-    const parent = openIn(root, posix.dirname(ctrPath), fsc.O_RDONLY | fsc.O_DIRECTORY);
-    if (parent < 0) throw new BunkerError(`cp: destination directory ${posix.dirname(ctrPath)} does not exist in container ${rec.Name}`);
+  const ctrPath = posix.resolve("/", dest);
+  const contentsOnly = src.endsWith("/.");
+  // Where the copy lands: into DEST when it is a directory (as docker), else as DEST.
+  const existing = openIn(root, ctrPath, fsc.O_RDONLY | fsc.O_DIRECTORY);
+  if (existing >= 0) {
     try {
-      copyInEntry(parent, posix.basename(ctrPath), src);
+      if (contentsOnly) for (const n of readdirSync(src)) copyInEntry(existing, n, join(src, n));
+      else copyInEntry(existing, basename(src), src);
     } finally {
-      closeSync(parent);
+      closeSync(existing);
     }
+    return;
+  }
+  const parent = openIn(root, posix.dirname(ctrPath), fsc.O_RDONLY | fsc.O_DIRECTORY);
+  if (parent < 0) throw new BunkerError(`cp: destination directory ${posix.dirname(ctrPath)} does not exist in container ${name}`);
+  try {
+    copyInEntry(parent, posix.basename(ctrPath), src);
   } finally {
-    closeSync(root);
+    closeSync(parent);
   }
 }

@@ -1,10 +1,11 @@
-// bunker cp both ways as a real unprivileged user, and confinement: symlinks planted by the
-// container can't make cp read or write anything outside the container's root.
+// bunker cp both ways as a real unprivileged user, on a running container and on a stopped one
+// (its layers put together for the copy), and confinement: symlinks planted by the container
+// can't make cp read or write anything outside the container's root.
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { existsSync, lstatSync, mkdirSync, mkdtempSync, readFileSync, readlinkSync, rmSync, statSync, symlinkSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
-import { bunkerSandbox, type Sandbox } from "../support/bunker";
+import { bunkerSandbox, imagesSrc, type Sandbox } from "../support/bunker";
 import { busyboxRootfs } from "../support/rootfs";
 
 let sb: Sandbox;
@@ -86,4 +87,65 @@ describe("cp", () => {
     expect(readFileSync(join(secret, "key"), "utf8")).toBe("host secret\n");
     expect((await inBox("test -L /tmp/trap || cat /tmp/trap")).stdout).toBe("owned\n");
   });
+});
+
+/** Processes that hold the container id's root for a cp (they name it in their environment), or have it mounted. */
+function holdersOf(id: string): string[] {
+  const { readdirSync } = require("node:fs") as typeof import("node:fs");
+  return readdirSync("/proc")
+    .filter((e) => /^\d+$/.test(e))
+    .filter((e) => {
+      try {
+        return readFileSync(`/proc/${e}/environ`, "utf8").includes(`BUNKER_CP_HOLDER=${id}`) || readFileSync(`/proc/${e}/mountinfo`, "utf8").includes(`containers/${id}/`);
+      } catch {
+        return false; // gone, or not ours
+      }
+    });
+}
+
+describe("cp on a stopped container", () => {
+  beforeAll(async () => {
+    expect((await sb.run(["load", "-i", join(imagesSrc, "busybox-1.38.0-musl-amd64-oci")])).code).toBe(0);
+  });
+
+  for (const driver of ["overlay", "copy"] as const)
+    test(`${driver} rootfs: into an exited container (start -a sees it), out of it, and its symlinks out are not followed`, async () => {
+      const env = { BUNKER_ROOTFS_DRIVER: driver };
+      const name = `stopped-${driver}`;
+      const secret = join(host, `stopped-secret-${driver}`);
+      mkdirSync(secret);
+      writeFileSync(join(secret, "key"), "host secret\n");
+      // The first run plants symlinks to the host's directory and exits; every start prints what cp put in.
+      const script = `if [ ! -e /planted ]; then ln -s ${secret} /abs; ln -s ../../../../../../..${secret} /rel; mkdir -p ${secret}; echo container > ${secret}/key; echo made > /made; touch /planted; fi; cat /in.txt ${secret}/payload ${secret}/key 2>&1`;
+      const first = await sb.run(["run", "--name", name, "--network", "none", "busybox:1.38.0-musl", "sh", "-c", script], { env });
+      expect(first.stdout).toContain("No such file");
+      expect((await sb.run(["inspect", "-f", "{{.State.Status}}", name])).stdout).toBe("exited\n");
+
+      writeFileSync(join(host, "in.txt"), "copied in\n");
+      writeFileSync(join(host, "payload"), "owned\n");
+      expect((await sb.run(["cp", join(host, "in.txt"), `${name}:/`], { env })).code).toBe(0);
+      expect((await sb.run(["cp", join(host, "payload"), `${name}:/abs/`], { env })).code).toBe(0);
+      expect((await sb.run(["cp", join(host, "payload"), `${name}:/rel/key`], { env })).code).toBe(0);
+      // nothing reached the host through the links; the container stays exited; nothing stays mounted
+      expect(readFileSync(join(secret, "key"), "utf8")).toBe("host secret\n");
+      expect(existsSync(join(secret, "payload"))).toBe(false);
+      expect((await sb.run(["inspect", "-f", "{{.State.Status}}", name])).stdout).toBe("exited\n");
+      const id = (await sb.run(["inspect", "-f", "{{.Id}}", name])).stdout.trim();
+      expect(holdersOf(id)).toEqual([]);
+
+      const started = await sb.run(["start", "-a", name], { env });
+      expect(started.stdout).toBe("copied in\nowned\nowned\n");
+      expect(started.code).toBe(0);
+
+      // out of the exited container: its own files, and its links resolved inside its root
+      expect((await sb.run(["cp", `${name}:/made`, join(host, `made-${driver}`)], { env })).code).toBe(0);
+      expect(readFileSync(join(host, `made-${driver}`), "utf8")).toBe("made\n");
+      expect((await sb.run(["cp", `${name}:/abs/key`, join(host, `key-${driver}`)], { env })).code).toBe(0);
+      expect(readFileSync(join(host, `key-${driver}`), "utf8")).toBe("owned\n");
+      // and from the image's layers under its writable one
+      expect((await sb.run(["cp", `${name}:/etc/passwd`, join(host, `passwd-${driver}`)], { env })).code).toBe(0);
+      expect(readFileSync(join(host, `passwd-${driver}`), "utf8")).toStartWith("root:x:0:0:");
+      expect(holdersOf(id)).toEqual([]);
+      expect((await sb.run(["rm", name])).code).toBe(0);
+    }, 60_000);
 });

@@ -14,7 +14,10 @@ export default defineCommand({
     if (from && to) throw new BunkerError("cp: copying between containers is not supported: copy to the host first");
     if (!from && !to) throw new BunkerError("cp: one of SRC and DEST must be CONTAINER:PATH");
     if (args.src === "-" || args.dest === "-") throw new BunkerError("cp: tar streams on stdin/stdout (-) are not supported");
-    if (from) await copyOut(await getContainer(from.container), from.path, args.dest);
-    else await copyIn(await getContainer(to!.container), args.src, to!.path);
+    const rec = await getContainer((from ?? to)!.container);
+    // a stopped container's root is put together for the time of the copy
+    const { withContainerRoot } = await import("../../runtime/container-root");
+    if (from) await withContainerRoot(rec, (root) => copyOut(root, from.path, args.dest));
+    else await withContainerRoot(rec, (root) => copyIn(root, rec.Name, args.src, to!.path));
   },
 });

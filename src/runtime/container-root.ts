@@ -1,0 +1,90 @@
+// The root filesystem of a container, as a directory fd for `bunker cp`: the running container's
+// own (/proc/PID/root), or, for a stopped one (created or exited), its layers put together for the
+// time of the copy as its next start would: its writable layer mounted over the image's layers in
+// a user and mount namespace of a holder process made for it, its copy, or its --rootfs dir. The
+// copy then works through /proc/<holder>/root with openat2(RESOLVE_IN_ROOT), exactly as for a
+// running container: nothing outside the container's root is created, changed or followed.
+import { closeSync, constants as fsc, openSync } from "node:fs";
+import { isRunning } from "../container/lifecycle";
+import { withLock } from "../container/lock";
+import { type ContainerRecord, containerLockPath } from "../container/records";
+import { readState } from "../container/state";
+import { BunkerError } from "../errors";
+import { Op, type Step } from "./program";
+import { prepareRootfs, stopRootfsHelpers } from "./rootfs";
+import type { ContainerSpec } from "./spec";
+import { overlayData } from "./steps";
+
+const O_PATH = 0o10000000;
+// <sys/mount.h>, <linux/sched.h>
+const MS_REC = 16384;
+const MS_PRIVATE = 1 << 18;
+const CLONE_NEWNS = 0x00020000n;
+const CLONE_NEWUSER = 0x10000000n;
+
+/**
+ * A process that holds the stopped container's root mounted in namespaces of its own (the
+ * container's id mapping, so owners read as in the container) until it is killed; it dies with
+ * bunker at the latest (the spawn's PDEATHSIG).
+ */
+async function holdRoot(spec: ContainerSpec): Promise<{ pid: number; root: string; release(): Promise<void> }> {
+  const { encodeProgram } = await import("./program");
+  const { spawnAndRelease, syncPipes, waitForExit, errnoMessage } = await import("./process");
+  const r = spec.rootfs;
+  const steps: Step[] = [{ op: Op.Mount, ints: [MS_REC | MS_PRIVATE, 0, 0, 0, 0], strs: ["", "/", "", ""], what: "making the mounts private" }];
+  if (r.kind === "overlay")
+    steps.push({ op: Op.Mount, ints: [0, 0, 0, 0, 0], strs: ["overlay", r.mountPoint, "overlay", overlayData(r.lowerDirs, r.upperDir, r.workDir)], what: "mounting the container's layers" });
+  // its environment names the container it holds (for ps e, and the tests)
+  steps.push({ op: Op.Exec, ints: [2, 1, -1], strs: ["/usr/bin:/bin", "sleep", "infinity", `BUNKER_CP_HOLDER=${spec.id}`], what: "waiting" });
+  const pipes = syncPipes();
+  const program = encodeProgram(
+    { cloneFlags: CLONE_NEWUSER | CLONE_NEWNS, cgroupFd: -1, goFd: pipes.goRead, goWriteFd: pipes.goWrite, errFd: pipes.errWrite, errReadFd: pipes.errRead },
+    steps,
+  );
+  // fuse-overlayfs mounts, or the copy is made (a container that never ran), in its namespaces first
+  const started = await spawnAndRelease({ program, idMapping: spec.idMapping, closeAfterClone: [], setup: (pid) => prepareRootfs(spec, pid) }, pipes);
+  if (started.failed) {
+    stopRootfsHelpers();
+    const step = steps[started.failed.index];
+    throw new BunkerError(`cp: ${step?.what ?? "setting up the container's root"} failed: ${errnoMessage(started.failed.errno)}`);
+  }
+  const root = "dir" in r ? r.dir : r.mountPoint;
+  return {
+    pid: started.pid,
+    root: `/proc/${started.pid}/root${root}`,
+    async release() {
+      process.kill(started.pid, "SIGKILL");
+      await waitForExit(started.pid);
+      stopRootfsHelpers();
+    },
+  };
+}
+
+async function withRootFd<T>(path: string, fn: (root: number) => Promise<T> | T): Promise<T> {
+  const root = openSync(path, O_PATH | fsc.O_DIRECTORY);
+  try {
+    return await fn(root);
+  } finally {
+    closeSync(root);
+  }
+}
+
+/** Runs fn with the container's root as an O_PATH directory fd (closed after), running or stopped. */
+export async function withContainerRoot<T>(rec: ContainerRecord, fn: (root: number) => Promise<T> | T): Promise<T> {
+  const s = await readState(rec.Id);
+  if (isRunning(s) && s.Pid > 0) return withRootFd(`/proc/${s.Pid}/root`, fn);
+  // Stopped: under the container's lock, so that no start mounts the same writable layer meanwhile.
+  return withLock(containerLockPath(rec.Id), async () => {
+    const now = await readState(rec.Id);
+    if (isRunning(now) && now.Pid > 0) return withRootFd(`/proc/${now.Pid}/root`, fn);
+    if (rec.Rootfs) return withRootFd(rec.Rootfs, fn);
+    const spec = rec.RunSpec as ContainerSpec | undefined;
+    if (!spec) throw new BunkerError(`cp: container ${rec.Name} has no saved run spec: its root filesystem is unknown`);
+    const held = await holdRoot(spec);
+    try {
+      return await withRootFd(held.root, fn);
+    } finally {
+      await held.release();
+    }
+  });
+}
