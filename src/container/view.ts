@@ -1,10 +1,12 @@
 // What `ps` and `inspect` show of a container, in docker's shapes.
+import { posix } from "node:path";
 import { humanAgo } from "../cli/output";
 import { BunkerError } from "../errors";
 import { isRunning, statusText } from "./lifecycle";
 import { hostAddressText, publishedPorts } from "./ports";
 import { type ContainerRecord, containerLogPath } from "./records";
 import { type ContainerState, readState } from "./state";
+import { splitVolumeFlag, volumeFlagPropagation } from "../volume";
 
 export interface ContainerView {
   rec: ContainerRecord;
@@ -99,6 +101,35 @@ export function filterViews(views: ContainerView[], filters: string[]): Containe
   return views.filter((v) => [...byKey].every(([key, values]) => values.some((x) => match[key](v, x))));
 }
 
+/** The container path of a -v target as the record keeps it: normalized, no trailing "/". */
+const normalTarget = (target: string) => posix.normalize(target).replace(/(.)\/+$/, "$1");
+
+/**
+ * inspect's Mounts in docker's shape (api/types MountPoint): Name and Driver ("local") for volumes;
+ * Mode as given to -v (a local volume's empty mode is "z", as dockerd sets it), "" for --mount;
+ * Propagation for binds (rprivate unless -v asked for another), "" otherwise.
+ */
+export function dockerMounts(rec: ContainerRecord) {
+  const fromV = new Map<string, string>();
+  for (const spec of rec.HostConfig.Binds ?? []) {
+    const { target, mode } = splitVolumeFlag(spec);
+    fromV.set(normalTarget(target), mode);
+  }
+  return rec.Mounts.map((m) => {
+    const vMode = fromV.get(m.Destination);
+    return {
+      Type: m.Type,
+      ...(m.Type === "volume" ? { Name: m.Name } : {}),
+      Source: m.Source,
+      Destination: m.Destination,
+      ...(m.Type === "volume" ? { Driver: "local" } : {}),
+      Mode: vMode === undefined ? "" : m.Type === "volume" && vMode === "" ? "z" : vMode,
+      RW: m.RW,
+      Propagation: m.Type === "bind" ? volumeFlagPropagation(vMode ?? "") : "",
+    };
+  });
+}
+
 /** docker's container inspect object. */
 export function inspectJson(v: ContainerView) {
   const { rec, state } = v;
@@ -128,7 +159,7 @@ export function inspectJson(v: ContainerView) {
     Driver: rec.Rootfs ? "rootfs" : "overlay",
     Platform: "linux",
     HostConfig: rec.HostConfig,
-    Mounts: rec.Mounts,
+    Mounts: dockerMounts(rec),
     Config: rec.Config,
     NetworkSettings: { Ports: publishedPorts(rec, isRunning(state)) },
   };

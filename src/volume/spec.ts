@@ -93,19 +93,26 @@ function volumeSpec(name: string | undefined, target: string, readonly: boolean)
   };
 }
 
+/** The words of `-v [SOURCE:]TARGET[:MODE]`, unchecked (inspect reads a run's -v back with it). */
+export function splitVolumeFlag(spec: string): { source?: string; target: string; mode: string } {
+  const parts = spec.split(":");
+  if (parts.length === 1) return { target: parts[0], mode: "" };
+  if (parts.length === 2 && !parts[1].startsWith("/") && parts[0].startsWith("/") && isModeList(parts[1]))
+    return { target: parts[0], mode: parts[1] }; // "-v /ctr:ro": an anonymous volume with a mode
+  if (parts.length === 2) return { source: parts[0], target: parts[1], mode: "" };
+  if (parts.length === 3) return { source: parts[0], target: parts[1], mode: parts[2] };
+  throw new BunkerError(`invalid volume specification: '${spec}'`);
+}
+
+/** The propagation a -v MODE asks for (docker's default: rprivate). */
+export function volumeFlagPropagation(mode: string): string {
+  return mode.split(",").findLast((m) => PROPAGATIONS.has(m)) ?? "rprivate";
+}
+
 /** `-v [SOURCE:]TARGET[:MODE]`: SOURCE absolute = bind, a name = named volume, none = anonymous. */
 export function parseVolumeFlag(spec: string): MountSpec {
   const what = () => `invalid volume specification: '${spec}': `;
-  const parts = spec.split(":");
-  let source: string | undefined;
-  let target: string;
-  let mode = "";
-  if (parts.length === 1) target = parts[0];
-  else if (parts.length === 2 && !parts[1].startsWith("/") && parts[0].startsWith("/") && isModeList(parts[1]))
-    [target, mode] = parts; // "-v /ctr:ro": an anonymous volume with a mode
-  else if (parts.length === 2) [source, target] = parts;
-  else if (parts.length === 3) [source, target, mode] = parts;
-  else throw new BunkerError(`invalid volume specification: '${spec}'`);
+  const { source, target, mode } = splitVolumeFlag(spec);
   if (source === "" || target === "") throw new BunkerError(`invalid volume specification: '${spec}'`);
   const { readonly, propagation } = parseMode(mode, spec);
   const tgt = containerPath(target, what);
@@ -123,17 +130,15 @@ function isModeList(mode: string): boolean {
 function parseMode(mode: string, spec: string): { readonly: boolean; propagation: string } {
   let readonly = false;
   let rwGiven = 0;
-  let propagation = "rprivate";
-  if (mode === "") return { readonly, propagation };
+  if (mode === "") return { readonly, propagation: "rprivate" };
   for (const m of mode.split(",")) {
     if (m === "ro" || m === "rw") {
       readonly = m === "ro";
       rwGiven++;
-    } else if (PROPAGATIONS.has(m)) propagation = m;
-    else if (!NO_OP_MODES.has(m)) throw new BunkerError(`invalid mode: ${m} (in '${spec}'); use ro, rw, z, Z or a propagation`);
+    } else if (!PROPAGATIONS.has(m) && !NO_OP_MODES.has(m)) throw new BunkerError(`invalid mode: ${m} (in '${spec}'); use ro, rw, z, Z or a propagation`);
   }
   if (rwGiven > 1) throw new BunkerError(`invalid mode: ${mode} (in '${spec}'): give ro or rw once`);
-  return { readonly, propagation };
+  return { readonly, propagation: volumeFlagPropagation(mode) };
 }
 
 function boolValue(key: string, value: string | undefined, what: () => string): boolean {

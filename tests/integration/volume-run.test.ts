@@ -88,6 +88,36 @@ describe("volumes", () => {
   });
 });
 
+test("inspect's Mounts in docker's shape: Driver and Name for volumes, Mode as given to -v (z for a volume), Propagation rprivate for binds", async () => {
+  const r = await sb.run([
+    "run", "--name", "mounts-shape", "--rootfs", rootfs,
+    "-v", "shape-named:/named", "-v", "/anon", "-v", `${host}:/bind:ro`, "-v", `${host}/:/bind2/`,
+    "--mount", "type=volume,src=shape-mount,dst=/mvol,readonly", "--mount", `type=bind,src=${host},dst=/mbind`, "--mount", "type=tmpfs,dst=/mtmp",
+    "true",
+  ]);
+  expect(r.code).toBe(0);
+  try {
+    const mounts = JSON.parse((await sb.run(["inspect", "-f", "{{json .Mounts}}", "mounts-shape"])).stdout);
+    const anon = mounts[1].Name;
+    expect(anon).toMatch(/^[0-9a-f]{64}$/);
+    const data = (name: string) => join(sb.root, "volumes", name, "_data");
+    // JSON text, so that the key order is docker's too
+    expect(JSON.stringify(mounts)).toBe(
+      JSON.stringify([
+        { Type: "volume", Name: "shape-named", Source: data("shape-named"), Destination: "/named", Driver: "local", Mode: "z", RW: true, Propagation: "" },
+        { Type: "volume", Name: anon, Source: data(anon), Destination: "/anon", Driver: "local", Mode: "z", RW: true, Propagation: "" },
+        { Type: "bind", Source: host, Destination: "/bind", Mode: "ro", RW: false, Propagation: "rprivate" },
+        { Type: "bind", Source: host, Destination: "/bind2", Mode: "", RW: true, Propagation: "rprivate" },
+        { Type: "volume", Name: "shape-mount", Source: data("shape-mount"), Destination: "/mvol", Driver: "local", Mode: "", RW: false, Propagation: "" },
+        { Type: "bind", Source: host, Destination: "/mbind", Mode: "", RW: true, Propagation: "rprivate" },
+        { Type: "tmpfs", Source: "", Destination: "/mtmp", Mode: "", RW: true, Propagation: "" },
+      ]),
+    );
+  } finally {
+    await sb.run(["rm", "-v", "mounts-shape"]);
+  }
+});
+
 test("--read-only with --tmpfs: the root refuses writes, the tmpfs takes them (noexec, nosuid, nodev)", async () => {
   const r = await run(["--read-only", "--tmpfs", "/scratch:size=1m"], "touch /x 2>&1; touch /scratch/y && echo tmp-ok; grep ' /scratch ' /proc/mounts");
   expect(r.stdout).toContain("Read-only file system");
