@@ -1,7 +1,6 @@
 // Whole-store operations: `system reset` and `system df`.
 import { existsSync, readdirSync } from "node:fs";
 import { join } from "node:path";
-import { BunkerError } from "../errors";
 import { log } from "../log";
 import { runtimeRoot, storeRoot } from "../paths";
 import { removeTree } from "../userns/helper-process";
@@ -9,16 +8,11 @@ import { listImageRecords } from "./images";
 import { store } from "./layout";
 
 /**
- * Removes the whole store and the runtime dir (files owned by subordinate ids included). Once
- * confirmed, beforeRemove runs first: the caller stops what lives on the store (detached
- * containers, which would otherwise outlive their records).
+ * Removes the whole store and the runtime dir (files owned by subordinate ids included; the
+ * command has asked first). beforeRemove runs first: the caller stops what lives on the store
+ * (detached containers, which would otherwise outlive their records).
  */
-export async function resetStore(force: boolean, beforeRemove?: () => Promise<void>): Promise<void> {
-  if (!force) {
-    if (!process.stdin.isTTY) throw new BunkerError("system reset removes every image, container and volume: run it with --force");
-    const answer = prompt(`This removes every image, container and volume in ${storeRoot()}. Are you sure? [y/N]`);
-    if (!answer || !/^y(es)?$/i.test(answer.trim())) return;
-  }
+export async function resetStore(beforeRemove?: () => Promise<void>): Promise<void> {
   await beforeRemove?.();
   for (const dir of [storeRoot(), runtimeRoot()]) {
     if (!existsSync(dir)) continue;

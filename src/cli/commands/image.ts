@@ -1,6 +1,7 @@
 import { defineCommand } from "citty";
 import { renderTemplate } from "../../container/view";
 import { inspectImage } from "../../image/inspect";
+import { confirmed } from "../confirm";
 import { printInspected } from "../output";
 
 const inspect = defineCommand({
@@ -26,9 +27,11 @@ const prune = defineCommand({
   meta: { name: "prune", description: "Remove dangling images (-a: every image no container uses)" },
   args: {
     all: { type: "boolean", alias: "a", description: "Remove every image no container uses, not just dangling ones" },
-    force: { type: "boolean", alias: "f", description: "Do not prompt for confirmation (bunker never prompts)" },
+    force: { type: "boolean", alias: "f", description: "Do not prompt for confirmation" },
   },
   async run({ args }) {
+    const which = args.all ? "all images without at least one container associated to them" : "all dangling images";
+    if (!args.force && !(await confirmed(`WARNING! This will remove ${which}.`))) return;
     const { pruneImages } = await import("../../container/prune");
     const r = await pruneImages(Boolean(args.all));
     const lines = [...r.untagged.map((t) => `untagged: ${t}`), ...r.deleted.map((d) => `deleted: ${d}`)];

@@ -1,14 +1,22 @@
 import { defineCommand } from "citty";
+import { BunkerError } from "../../errors";
+import { storeRoot } from "../../paths";
 import { resetStore, storeUsage } from "../../store/system";
+import { confirmed, listWarning } from "../confirm";
 import { humanSize, printJson, printTable } from "../output";
 
 const reset = defineCommand({
   meta: { name: "reset", description: "Remove every image, container and volume in the store" },
   args: { force: { type: "boolean", alias: "f", description: "Do not ask for confirmation" } },
   async run({ args }) {
+    if (!args.force) {
+      // unlike a prune, nothing of the store survives: off a terminal it takes --force, not a piped answer
+      if (!process.stdin.isTTY) throw new BunkerError("system reset removes every image, container and volume: run it with --force");
+      if (!(await confirmed(`WARNING! This will remove every image, container and volume in ${storeRoot()}.`))) return;
+    }
     // running containers first: deleting their records under them would orphan them for good
     const { removeAllContainers } = await import("../../container/prune");
-    await resetStore(Boolean(args.force), removeAllContainers);
+    await resetStore(removeAllContainers);
   },
 });
 
@@ -30,9 +38,15 @@ const prune = defineCommand({
   args: {
     all: { type: "boolean", alias: "a", description: "Remove every image no container uses, not just dangling ones" },
     volumes: { type: "boolean", description: "Prune anonymous volumes no container uses too" },
-    force: { type: "boolean", alias: "f", description: "Do not prompt for confirmation (bunker never prompts)" },
+    force: { type: "boolean", alias: "f", description: "Do not prompt for confirmation" },
   },
   async run({ args }) {
+    const removes = [
+      "all stopped containers",
+      ...(args.volumes ? ["all anonymous volumes not used by at least one container"] : []),
+      args.all ? "all images without at least one container associated to them" : "all dangling images",
+    ];
+    if (!args.force && !(await confirmed(listWarning(removes)))) return;
     const { systemPrune } = await import("../../container/prune");
     const r = await systemPrune({ all: Boolean(args.all), volumes: Boolean(args.volumes) });
     const section = (title: string, lines: string[]) => (lines.length ? `${title}:\n${lines.join("\n")}\n\n` : "");

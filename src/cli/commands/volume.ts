@@ -1,6 +1,7 @@
 import { defineCommand } from "citty";
 import { BunkerError } from "../../errors";
 import { createVolume, filterVolumes, getVolume, inspectVolume, listVolumes, pruneVolumes, readVolume, removeVolume, type VolumeInspect } from "../../volume";
+import { confirmed } from "../confirm";
 import { forEachName } from "../each-name";
 import { humanSize, printInspected, printTable } from "../output";
 import { repeatedFlag } from "../repeated-flag";
@@ -33,12 +34,6 @@ function formatLine(format: string, fields: Record<string, string>): string {
     if (!(key in fields)) throw new BunkerError(`template: can't evaluate field ${key}; known: ${Object.keys(fields).join(", ")}`);
     return fields[key];
   });
-}
-
-async function confirm(question: string): Promise<boolean> {
-  process.stderr.write(`${question} [y/N] `);
-  for await (const line of console) return /^y(es)?$/i.test(line.trim());
-  return false;
 }
 
 const create = defineCommand({
@@ -116,8 +111,7 @@ const prune = defineCommand({
   },
   async run({ args }) {
     const which = args.all ? "all local volumes" : "anonymous local volumes";
-    if (!args.force && !(await confirm(`WARNING! This will remove ${which} not used by at least one container.\nAre you sure you want to continue?`)))
-      return;
+    if (!args.force && !(await confirmed(`WARNING! This will remove ${which} not used by at least one container.`))) return;
     const { removed, bytes } = await pruneVolumes(args.all === true);
     const list = removed.length > 0 ? `Deleted Volumes:\n${removed.map((n) => `${n}\n`).join("")}\n` : "";
     process.stdout.write(`${list}Total reclaimed space: ${humanSize(bytes)}\n`);
