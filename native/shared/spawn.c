@@ -291,6 +291,47 @@ out:
   return rc;
 }
 
+static int step_rc(long rc) { return rc < 0 ? (int)rc : 0; }
+
+// Creates a file that must not exist yet with the given content and mode (the container's
+// /etc/hosts and the like, in a tmpfs the steps just mounted); the parent is resolved in root.
+static int op_write_file(struct bk_child *c, const struct bk_step *s) {
+  uint32_t n;
+  const char *path = str_at(s, 0, NULL), *content = str_at(s, 1, &n);
+  int in_root = (int)int_at(s, 1);
+  char buf[4096];
+  size_t len = c_strlen(path);
+  if (len == 0 || len >= sizeof buf) return -ENAMETOOLONG;
+  c_memcpy(buf, path, len + 1);
+  char *slash = c_strrchr(buf, '/');
+  if (!slash || !slash[1]) return -EINVAL;
+  *slash = 0;
+  int parent = open_path(c, slash == buf ? "/" : buf, in_root, O_PATH | O_DIRECTORY);
+  if (parent < 0) return parent;
+  int fd = (int)SC4(SYS_openat, parent, slash + 1, O_CREAT | O_EXCL | O_WRONLY | O_NOFOLLOW | O_CLOEXEC, 0600);
+  (void)SC1(SYS_close, parent);
+  if (fd < 0) return fd;
+  long rc = 0;
+  for (uint32_t done = 0; done < n && rc >= 0; done += (uint32_t)rc) {
+    do rc = SC3(SYS_write, fd, content + done, n - done);
+    while (rc == -EINTR);
+    if (rc == 0) rc = -EIO;
+  }
+  // the mode as asked, whatever the umask bunker was started with
+  if (rc >= 0) rc = SC2(SYS_fchmod, fd, (mode_t)int_at(s, 0));
+  (void)SC1(SYS_close, fd);
+  return rc < 0 ? (int)rc : 0;
+}
+
+static int op_umount(struct bk_child *c, const struct bk_step *s) {
+  char buf[32];
+  int fd = open_path(c, str_at(s, 0, NULL), (int)int_at(s, 1), O_PATH);
+  if (fd < 0) return fd;
+  long rc = SC2(SYS_umount2, fd_path(fd, buf), (int)int_at(s, 0));
+  (void)SC1(SYS_close, fd);
+  return step_rc(rc);
+}
+
 static int op_setattr_ro(struct bk_child *c, const struct bk_step *s) {
   int recursive = (int)int_at(s, 0), in_root = (int)int_at(s, 1), optional = (int)int_at(s, 2);
   int fd = open_path(c, str_at(s, 0, NULL), in_root, O_PATH);
@@ -575,8 +616,6 @@ static int op_ifup_lo(void) {
 }
 
 // A syscall's result as a step's: 0 or -errno.
-static int step_rc(long rc) { return rc < 0 ? (int)rc : 0; }
-
 static int run_step(struct bk_child *c, const struct bk_step *s) {
   switch (s->op) {
   case BK_OP_MOUNT:
@@ -637,6 +676,10 @@ static int run_step(struct bk_child *c, const struct bk_step *s) {
     return step_rc(SC1(SYS_unshare, (unsigned long)int_at(s, 0)));
   case BK_OP_PTY:
     return op_pty(c, s);
+  case BK_OP_WRITE_FILE:
+    return op_write_file(c, s);
+  case BK_OP_UMOUNT:
+    return op_umount(c, s);
   default:
     return -EINVAL;
   }

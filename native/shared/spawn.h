@@ -40,6 +40,8 @@ enum bk_op {
   BK_OP_UNSHARE = 20,   // ints: CLONE_NEW* flags (unshare(2))
   BK_OP_PTY = 21,       // ints: unix socket fd, rows, cols (0: leave); a pty of /dev/ptmx in root becomes 0-2 and the
                         // controlling tty of a new session; its master is sent on the socket (SCM_RIGHTS)
+  BK_OP_WRITE_FILE = 22, // ints: mode, in root; strs: path (must not exist), content
+  BK_OP_UMOUNT = 23,     // ints: umount2 flags, in root; strs: path
 };
 
 // What the child reads on its go fd before it runs anything: one byte, BK_GO_RUN (run the program

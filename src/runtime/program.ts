@@ -23,6 +23,8 @@ export const enum Op {
   Umask = 19,
   Unshare = 20,
   Pty = 21,
+  WriteFile = 22,
+  Umount = 23,
 }
 
 const MAGIC = 0x50534b42;

@@ -1,6 +1,6 @@
 // `bunker run`: from flags and an image (or --rootfs DIR) to a ContainerSpec, then a foreground
 // run of it. The detached path (-d) hands the same plan to the lifecycle's monitor.
-import { closeSync, existsSync, rmdirSync, statSync, writeFileSync, writeSync } from "node:fs";
+import { closeSync, existsSync, rmdirSync, statSync, writeSync } from "node:fs";
 import { join, posix, resolve } from "node:path";
 // The record and state modules only (not ../container): a run must not load the monitor, logs, cp...
 import { type ContainerRecord, containerDir, createContainer, nowTimestamp, removeContainer, saveContainer } from "../container/records";
@@ -120,15 +120,6 @@ async function loadImage(ref: string, flags: ParsedFlags): Promise<StoredImage> 
   const { ensureImage } = await import("../image/pull");
   const tls = str(flags, "tlsVerify");
   return ensureImage(ref, { pull, platform: str(flags, "platform"), tlsVerify: tls === undefined ? undefined : tls !== "false" });
-}
-
-/** The host files bind-mounted over /etc/hosts, /etc/hostname and /etc/resolv.conf (src/net writes the text). */
-function writeEtcFiles(dir: string, hostname: string, network: NetworkPlan): ContainerSpec["etcFiles"] {
-  const files = { hosts: join(dir, "hosts"), hostname: join(dir, "hostname"), resolvConf: join(dir, "resolv.conf") };
-  writeFileSync(files.hosts, hostsFile(network, hostname));
-  writeFileSync(files.hostname, `${hostname}\n`);
-  writeFileSync(files.resolvConf, resolvConf(network));
-  return files;
 }
 
 /** The container's namespaces as its flags decide them: all a prestart needs (see runMain). */
@@ -261,7 +252,7 @@ export async function planContainer(parsed: ParsedRun, namespaces?: NamespacePla
     seccomp: security.seccomp && !privileged,
     privileged,
     mounts,
-    etcFiles: writeEtcFiles(dir, hostname, network),
+    etcFiles: { hosts: hostsFile(network, hostname), hostname: `${hostname}\n`, resolvConf: resolvConf(network) },
     newNetNs: network.newNetNs,
     network,
     tty: bool(f, "tty"),

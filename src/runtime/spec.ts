@@ -39,7 +39,7 @@ export interface ContainerSpec {
   privileged: boolean;
   /** -v/--mount/--tmpfs, parsed by src/volume */
   mounts: MountSpec[];
-  /** host files bind-mounted over /etc/hosts, /etc/hostname, /etc/resolv.conf */
+  /** the content of /etc/hosts, /etc/hostname, /etc/resolv.conf (bind-mounted over the image's) */
   etcFiles: { hosts?: string; hostname?: string; resolvConf?: string };
   /** a new network namespace (none, pasta, slirp4netns) or the host's */
   newNetNs: boolean;

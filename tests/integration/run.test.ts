@@ -103,6 +103,16 @@ describe("identity and isolation", () => {
     expect(r.stdout).toBe("web1\nweb1\n1\n");
   });
 
+  test("/etc/hosts, /etc/hostname, /etc/resolv.conf: root's, 0644, readable by any user, writable by root; no trace in /dev", async () => {
+    // written by the child into a tmpfs that it detaches from /dev once they are bound (src/runtime/steps.ts)
+    const r = await sh(
+      "for f in hosts hostname resolv.conf; do stat -c '%n %u %a' /etc/$f; done; su -s /bin/sh nobody -c 'cat /etc/hostname' ; echo '10.0.0.9 extra' >>/etc/hosts && grep -c extra /etc/hosts; ls /dev | grep -c -e '^hosts$' -e hostname -e resolv; grep -c ' /dev ' /proc/self/mountinfo",
+      "--hostname",
+      "etcfiles",
+    );
+    expect(r.stdout).toBe("/etc/hosts 0 644\n/etc/hostname 0 644\n/etc/resolv.conf 0 644\netcfiles\n1\n0\n1\n");
+  });
+
   test("host files are invisible", async () => {
     const marker = join(dirname(rootfs), "host-marker");
     writeFileSync(marker, "secret");
