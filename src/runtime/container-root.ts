@@ -11,16 +11,11 @@ import { type ContainerRecord, containerLockPath } from "../container/records";
 import { readState } from "../container/state";
 import { BunkerError } from "../errors";
 import { Op, type Step } from "./program";
-import { prepareRootfs, stopRootfsHelpers } from "./rootfs";
+import { prepareRootfs, privateMountsProgram, stopRootfsHelpers } from "./rootfs";
 import type { ContainerSpec } from "./spec";
 import { overlayData } from "./steps";
 
 const O_PATH = 0o10000000;
-// <sys/mount.h>, <linux/sched.h>
-const MS_REC = 16384;
-const MS_PRIVATE = 1 << 18;
-const CLONE_NEWNS = 0x00020000n;
-const CLONE_NEWUSER = 0x10000000n;
 
 /**
  * A process that holds the stopped container's root mounted in namespaces of its own (the
@@ -28,24 +23,20 @@ const CLONE_NEWUSER = 0x10000000n;
  * bunker at the latest (the spawn's PDEATHSIG).
  */
 async function holdRoot(spec: ContainerSpec): Promise<{ pid: number; root: string; release(): Promise<void> }> {
-  const { encodeProgram } = await import("./program");
   const { spawnAndRelease, syncPipes, waitForExit, errnoMessage } = await import("./process");
   const r = spec.rootfs;
-  const steps: Step[] = [{ op: Op.Mount, ints: [MS_REC | MS_PRIVATE, 0, 0, 0, 0], strs: ["", "/", "", ""], what: "making the mounts private" }];
+  const steps: Step[] = [];
   if (r.kind === "overlay")
     steps.push({ op: Op.Mount, ints: [0, 0, 0, 0, 0], strs: ["overlay", r.mountPoint, "overlay", overlayData(r.lowerDirs, r.upperDir, r.workDir)], what: "mounting the container's layers" });
   // its environment names the container it holds (for ps e, and the tests)
   steps.push({ op: Op.Exec, ints: [2, 1, -1], strs: ["/usr/bin:/bin", "sleep", "infinity", `BUNKER_CP_HOLDER=${spec.id}`], what: "waiting" });
   const pipes = syncPipes();
-  const program = encodeProgram(
-    { cloneFlags: CLONE_NEWUSER | CLONE_NEWNS, cgroupFd: -1, goFd: pipes.goRead, goWriteFd: pipes.goWrite, errFd: pipes.errWrite, errReadFd: pipes.errRead },
-    steps,
-  );
+  const program = await privateMountsProgram(pipes, steps);
   // fuse-overlayfs mounts, or the copy is made (a container that never ran), in its namespaces first
   const started = await spawnAndRelease({ program, idMapping: spec.idMapping, closeAfterClone: [], setup: (pid) => prepareRootfs(spec, pid) }, pipes);
   if (started.failed) {
     stopRootfsHelpers();
-    const step = steps[started.failed.index];
+    const step = steps[started.failed.index - 1]; // after the private-mounts step
     throw new BunkerError(`cp: ${step?.what ?? "setting up the container's root"} failed: ${errnoMessage(started.failed.errno)}`);
   }
   const root = "dir" in r ? r.dir : r.mountPoint;

@@ -27,7 +27,8 @@ import { join } from "node:path";
 import { BunkerError, errnoCode } from "../errors";
 import { runtimeRoot } from "../paths";
 import { hostIdMapping, type IdMapping } from "../userns/idmap";
-import { Op } from "./program";
+import type { SyncPipes } from "./process";
+import { Op, type Step } from "./program";
 import type { ContainerSpec, RootfsSpec } from "./spec";
 import { overlayData } from "./steps";
 
@@ -40,6 +41,19 @@ const MS_PRIVATE = 1 << 18;
 const CLONE_NEWNS = 0x00020000n;
 const CLONE_NEWUSER = 0x10000000n;
 
+/**
+ * A program for a child in a new user and mount namespace whose mounts are private (nothing it
+ * mounts reaches the host's namespace), then these steps: the overlay probe, and cp's holder of a
+ * stopped container's root (src/runtime/container-root.ts).
+ */
+export async function privateMountsProgram(pipes: SyncPipes, steps: Step[]): Promise<Uint8Array> {
+  const { encodeProgram } = await import("./program");
+  return encodeProgram(
+    { cloneFlags: CLONE_NEWUSER | CLONE_NEWNS, cgroupFd: -1, goFd: pipes.goRead, goWriteFd: pipes.goWrite, errFd: pipes.errWrite, errReadFd: pipes.errRead },
+    [{ op: Op.Mount, ints: [MS_REC | MS_PRIVATE, 0, 0, 0, 0], strs: ["", "/", "", ""], what: "making the mounts private" }, ...steps],
+  );
+}
+
 /** A mapping of the user alone: written straight to /proc, no newuidmap, enough for a probe. */
 function probeMapping(): IdMapping {
   const m = hostIdMapping();
@@ -50,21 +64,16 @@ function probeMapping(): IdMapping {
 /** Can overlayfs be mounted in a user namespace here? Mounts one over empty dirs and sees. */
 async function overlayWorks(): Promise<boolean> {
   const { spawnAndRelease, syncPipes } = await import("./process");
-  const { encodeProgram } = await import("./program");
   mkdirSync(runtimeRoot(), { recursive: true, mode: 0o700 });
   const dir = mkdtempSync(join(runtimeRoot(), "probe-"));
   try {
     const d = { lower: join(dir, "l"), upper: join(dir, "u"), work: join(dir, "w"), merged: join(dir, "m") };
     for (const p of Object.values(d)) mkdirSync(p);
     const pipes = syncPipes();
-    const program = encodeProgram(
-      { cloneFlags: CLONE_NEWUSER | CLONE_NEWNS, cgroupFd: -1, goFd: pipes.goRead, goWriteFd: pipes.goWrite, errFd: pipes.errWrite, errReadFd: pipes.errRead },
-      [
-        { op: Op.Mount, ints: [MS_REC | MS_PRIVATE, 0, 0, 0, 0], strs: ["", "/", "", ""], what: "" },
-        { op: Op.Mount, ints: [0, 0, 0, 0, 0], strs: ["overlay", d.merged, "overlay", overlayData([d.lower], d.upper, d.work)], what: "" },
-        { op: Op.Exec, ints: [1, 0, -1], strs: ["/usr/bin:/bin", "true"], what: "" },
-      ],
-    );
+    const program = await privateMountsProgram(pipes, [
+      { op: Op.Mount, ints: [0, 0, 0, 0, 0], strs: ["overlay", d.merged, "overlay", overlayData([d.lower], d.upper, d.work)], what: "" },
+      { op: Op.Exec, ints: [1, 0, -1], strs: ["/usr/bin:/bin", "true"], what: "" },
+    ]);
     const r = await spawnAndRelease({ program, idMapping: probeMapping(), closeAfterClone: [] }, pipes);
     if (!r.failed) {
       const { waitForExit } = await import("./process");
