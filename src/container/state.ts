@@ -94,12 +94,16 @@ function ownerAlive(s: ContainerState): boolean {
   return start !== undefined && (s.MonitorStartTime === 0 || start === s.MonitorStartTime);
 }
 
-/** Writes the state atomically, to the live and the durable copy. */
-export async function writeState(id: string, state: ContainerState): Promise<void> {
+/**
+ * Writes the state atomically, to the live and the durable copy. `live` alone: for a `run --rm`
+ * container, which never outlives the bunker that runs it, so a copy that survives reboots would
+ * only be one more file to create and delete.
+ */
+export async function writeState(id: string, state: ContainerState, copies: "both" | "live" = "both"): Promise<void> {
   mkdirSync(containerRunDir(id), { recursive: true, mode: 0o700 });
   const s = { ...state, Running: state.Status === "running", Restarting: state.Status === "restarting" };
   writeJsonAtomic(liveStatePath(id), s);
-  writeJsonAtomic(durableStatePath(id), s);
+  if (copies === "both") writeJsonAtomic(durableStatePath(id), s);
 }
 
 /** Merges a change into the current state and writes it. */

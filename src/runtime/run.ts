@@ -371,7 +371,8 @@ export async function runForeground(plan: ContainerPlan, prestarted?: Prestarted
         // runs, and `start` after it exits (docker starts any stopped container again).
         running = (async () => {
           saveContainer(record);
-          await writeState(record.Id, { ...initialState(), Status: "running", Pid: pid, StartedAt: nowTimestamp(), MonitorPid: process.pid });
+          const state = { ...initialState(), Status: "running" as const, Pid: pid, StartedAt: nowTimestamp(), MonitorPid: process.pid };
+          await writeState(record.Id, state, record.HostConfig.AutoRemove ? "live" : "both");
         })();
         running.catch(() => {}); // awaited in started; if the start fails first, its error is the one to report
       },
