@@ -252,7 +252,10 @@ static int touch(struct bk_child *c, const char *path, int in_root) {
   if (rc < 0) return rc;
   int parent = open_path(c, slash == buf ? "/" : buf, in_root, O_PATH | O_DIRECTORY);
   if (parent < 0) return parent;
-  int fd = (int)SC4(SYS_openat, parent, slash + 1, O_CREAT | O_WRONLY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK, 0644);
+  // Looked up first: an open for writing would copy an image's file up into the container's layer
+  // (overlayfs) just to mount over it.
+  int fd = (int)SC4(SYS_openat, parent, slash + 1, O_PATH | O_NOFOLLOW | O_CLOEXEC, 0);
+  if (fd == -ENOENT) fd = (int)SC4(SYS_openat, parent, slash + 1, O_CREAT | O_WRONLY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK, 0644);
   (void)SC1(SYS_close, parent);
   if (fd >= 0) (void)SC1(SYS_close, fd);
   else if (fd != -EEXIST && fd != -ELOOP && fd != -EISDIR && fd != -ENXIO && fd != -EACCES) return fd;

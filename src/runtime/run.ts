@@ -16,6 +16,7 @@ import { forwardSignals, type Prestarted, prestart, startContainer, waitForExit 
 import { attachNetwork, hostsFile, type NetworkAttachment, type NetworkPlan, parsePublish, planNetwork, portBindings, publishedBindings, resolvConf } from "../net";
 import { parseMountFlags, prepareVolumes, removeAnonymousVolumes } from "../volume";
 import type { ContainerSpec, RootfsSpec } from "./spec";
+import { mountpointLayer } from "./mountpoints";
 import { imageRootfs, stopRootfsHelpers } from "./rootfs";
 import { mark } from "./trace";
 import { buildEnv, resolveUser } from "./user";
@@ -234,7 +235,9 @@ export async function planContainer(parsed: ParsedRun, namespaces?: NamespacePla
     tty: bool(f, "tty"),
   });
   record.Config.Env = env;
-  const rootfs: RootfsSpec = image ? await imageRootfs(dir, rootsTopFirst) : { kind: "bind", dir: resolve(rootfsDir!) };
+  const rootfs: RootfsSpec = image
+    ? await imageRootfs(dir, [mountpointLayer(image.id, rootsTopFirst), ...rootsTopFirst].filter((d) => d !== undefined))
+    : { kind: "bind", dir: resolve(rootfsDir!) };
   const spec: ContainerSpec = {
     id: record.Id,
     rootfs,

@@ -240,6 +240,7 @@ export async function removeImage(nameOrId: string, force: boolean): Promise<Rem
     }
     writeJsonAtomic(store.repositories(), repos);
     rmSync(store.image(id), { force: true });
+    rmSync(store.mountpoints(id), { recursive: true, force: true });
     outcome.deleted.push(id);
     freed.push(rec);
   });

@@ -31,6 +31,8 @@ export const store = {
   tmp: () => join(storeRoot(), "tmp"),
   lock: (name: string) => join(storeRoot(), "locks", `${name}.lock`),
   containers: () => join(storeRoot(), "containers"),
+  /** an image's mount-point layer (src/runtime/mountpoints.ts) */
+  mountpoints: (imageId: string) => join(storeRoot(), "mountpoints", hexOf(imageId)),
 };
 
 /** Creates the store's directories (cheap when they exist). */

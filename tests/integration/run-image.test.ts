@@ -77,6 +77,42 @@ describe("images", () => {
     expect(fresh.stdout).toContain("/bin/vi");
   });
 
+  test("mount points the image lacks come from a layer made once per image: a container that writes nothing has an empty layer of its own", async () => {
+    // busybox has no /proc, /sys, /etc/hosts, /etc/hostname, /etc/resolv.conf; alpine has /etc/hosts
+    for (const [image, name] of [
+      [BUSYBOX, "quiet-busybox"],
+      ["alpine:3.20.3", "quiet-alpine"],
+    ]) {
+      const r = await sb.run(["run", "--name", name, image, "sh", "-c", "stat -c '%n %a %u' /etc /etc/hosts; mountpoint -q /proc && mountpoint -q /sys && cat /etc/hostname"]);
+      expect(r.code).toBe(0);
+      expect(r.stdout).toMatch(/^\/etc 755 0\n\/etc\/hosts 644 0\n[0-9a-f]{12}\n$/);
+      const id = containerIds().find((c) => JSON.parse(readFileSync(join(sb.root, "containers", c, "config.json"), "utf8")).Name === name)!;
+      expect(readdirSync(join(sb.root, "containers", id, "upper"))).toEqual([]);
+    }
+    const made = readdirSync(join(sb.root, "mountpoints"));
+    const busyboxId = (await sb.run(["inspect", "--format", "{{.Id}}", BUSYBOX])).stdout.trim();
+    expect(made).toContain(busyboxId.replace("sha256:", ""));
+    const layer = join(sb.root, "mountpoints", busyboxId.replace("sha256:", ""));
+    expect(readdirSync(layer).sort()).toEqual(["etc", "proc", "sys"]);
+    expect(readdirSync(join(layer, "etc")).sort()).toEqual(["hostname", "hosts", "resolv.conf"]);
+    // the image's /etc keeps its time in the merged view
+    const etcTime = await sb.run(["run", "--rm", BUSYBOX, "stat", "-c", "%Y", "/etc"]);
+    expect(Number(etcTime.stdout)).toBeLessThan(Date.now() / 1000 - 86400);
+    for (const name of ["quiet-busybox", "quiet-alpine"]) expect((await sb.run(["rm", name])).code).toBe(0);
+    // rmi takes the image's mount-point layer with it
+    const blobs = join(imagesSrc, "busybox-1.38.0-musl-amd64-oci/blobs/sha256");
+    const index = JSON.parse(readFileSync(join(imagesSrc, "busybox-1.38.0-musl-amd64-oci/index.json"), "utf8"));
+    const manifest = JSON.parse(readFileSync(join(blobs, index.manifests[0].digest.slice(7)), "utf8"));
+    const throwaway = join(layouts, "throwaway");
+    writeOciLayout(throwaway, { layers: [gzipLayer(Bun.gunzipSync(new Uint8Array(readFileSync(join(blobs, manifest.layers[0].digest.slice(7))))))], config: { Env: ["THROWAWAY=1"] }, refName: "throwaway:1" });
+    await load(throwaway);
+    expect((await sb.run(["run", "--rm", "throwaway:1", "true"])).code).toBe(0);
+    const throwawayId = (await sb.run(["inspect", "--format", "{{.Id}}", "throwaway:1"])).stdout.trim().replace("sha256:", "");
+    expect(existsSync(join(sb.root, "mountpoints", throwawayId))).toBe(true);
+    expect((await sb.run(["rmi", "throwaway:1"])).code).toBe(0);
+    expect(existsSync(join(sb.root, "mountpoints", throwawayId))).toBe(false);
+  });
+
   test("the image's Cmd runs when no COMMAND is given", async () => {
     const r = await sb.run(["run", "--rm", "-i", BUSYBOX], { stdin: "echo from-default-sh\n" });
     expect(r.stdout).toBe("from-default-sh\n");
