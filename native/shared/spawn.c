@@ -710,19 +710,21 @@ static void __attribute__((noreturn)) child(const uint8_t *prog, uint32_t len) {
   if (go_w >= 0) (void)SC1(SYS_close, go_w);
   if (err_r >= 0) (void)SC1(SYS_close, err_r);
   // One write of at most BK_GO_MSG bytes, so one read gets all of it (pipe writes under PIPE_BUF
-  // are atomic).
-  uint8_t go[BK_GO_MSG];
-  do rc = SC3(SYS_read, go_fd, go, sizeof go);
-  while (rc == -EINTR);
-  if (rc == BK_GO_MSG && go[0] == BK_GO_PROGRAM) {
-    // cloned before its program existed (bk_release_program): it is in the memory we share
-    uint64_t addr;
-    c_memcpy(&addr, go + 1, 8);
-    prog = (const uint8_t *)(uintptr_t)addr;
-    c_memcpy(&len, go + 9, 4);
-  } else if (rc != 1) // BK_GO_RUN (any single byte)
-    sc_exit(125);
-  (void)SC1(SYS_close, go_fd);
+  // are atomic). No go fd: nothing to wait for (a host tool, see bk_spawn_vm).
+  if (go_fd >= 0) {
+    uint8_t go[BK_GO_MSG];
+    do rc = SC3(SYS_read, go_fd, go, sizeof go);
+    while (rc == -EINTR);
+    if (rc == BK_GO_MSG && go[0] == BK_GO_PROGRAM) {
+      // cloned before its program existed (bk_release_program): it is in the memory we share
+      uint64_t addr;
+      c_memcpy(&addr, go + 1, 8);
+      prog = (const uint8_t *)(uintptr_t)addr;
+      c_memcpy(&len, go + 9, 4);
+    } else if (rc != 1) // BK_GO_RUN (any single byte)
+      sc_exit(125);
+    (void)SC1(SYS_close, go_fd);
+  }
   uint32_t nsteps = rd32(prog + H_NSTEPS);
   uint32_t off = BK_SPAWN_HEADER;
   for (uint32_t i = 0; i < nsteps; i++) {

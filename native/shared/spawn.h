@@ -7,7 +7,7 @@
 
 // Program layout, little-endian:
 //   header: u32 magic (BK_SPAWN_MAGIC), u32 version, u64 clone flags, i32 cgroup dir fd (-1: none),
-//           i32 go fd (read end; the child blocks on it), i32 go write end (closed in the child),
+//           i32 go fd (read end; the child blocks on it; -1: runs at once), i32 go write end (closed in the child),
 //           i32 error fd (write end, O_CLOEXEC), i32 error read end (closed in the child), u32 nsteps
 //   step:   u32 op, u32 size (whole step, bytes, multiple of 8), u32 nint, u32 nstr,
 //           i64 ints[nint], then nstr × (u32 len, bytes[len], NUL), each padded to 4 bytes.

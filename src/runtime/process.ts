@@ -4,11 +4,12 @@
 import { closeSync, openSync, readSync, writeSync, constants as fsc } from "node:fs";
 import { errnoName, helperMemfd, native } from "../../native/ffi";
 import { BunkerError, EXIT_BUNKER, EXIT_CANNOT_EXEC, EXIT_NOT_FOUND } from "../errors";
-import { applyIdMapping, type IdMapping } from "../userns/idmap";
+import { applyIdMapping, type IdMapping, type StartedTool } from "../userns/idmap";
 import { prepareRootfs } from "./rootfs";
 import { mark } from "./trace";
 // waiting for a process lives below the runtime (the id mapping waits for newuidmap too)
 export { exitCodeOf, waitForExit } from "../wait";
+import { waitForExit } from "../wait";
 import { encodeProgram, Op, type ProgramHeader, type Step } from "./program";
 import type { ContainerSpec } from "./spec";
 import { buildSteps, type Stdio } from "./steps";
@@ -41,7 +42,8 @@ export function errnoMessage(errno: number): string {
   return ERRNO_TEXT[name] ? `${ERRNO_TEXT[name]} (${name})` : name;
 }
 
-function pipe(): [number, number] {
+/** A pipe, both ends close-on-exec: [read, write]. */
+export function pipe(): [number, number] {
   const fds = new Int32Array(2);
   const rc = native().bk_pipe2(fds);
   if (rc < 0) throw new BunkerError(`pipe2 failed: ${errnoMessage(-rc)}`);
@@ -158,6 +160,32 @@ function cloneChild(program: Uint8Array, p: SyncPipes, closeAfterClone: number[]
   return { pid, sharedWithChild };
 }
 
+/**
+ * Starts newuidmap/newgidmap for a prestarted container the way the container itself is cloned
+ * (bk_spawn_vm: our memory shared until its execve, a program of three steps, no go pipe to wait
+ * on), so bunker's thread is back to planning at once; posix_spawn would hold it until the setuid
+ * execve is done (~0.4 ms per tool). Exec failures show as exit code 125.
+ */
+async function startToolSharingMemory(path: string, argv: string[], stderrFd: number): Promise<StartedTool> {
+  const program = encodeProgram({ cloneFlags: 0n, cgroupFd: -1, goFd: -1, goWriteFd: -1, errFd: -1, errReadFd: -1 }, [
+    { op: Op.ResetSignals, ints: [], strs: [], what: "reset signal handling" },
+    { op: Op.Stdio, ints: [-1, -1, stderrFd, 0, 0, 0], strs: [], what: "stderr" },
+    // argv[0] has no slash: the C looks it up in the "PATH" of its directory
+    { op: Op.Exec, ints: [argv.length, 0, -1], strs: [path.slice(0, path.lastIndexOf("/")) || "/", ...argv], what: `exec ${path}` },
+  ]);
+  const shared = { stack: new Uint8Array(CHILD_STACK_BYTES), program };
+  inUseByChildren.add(shared);
+  const pid = native().bk_spawn_vm(program, program.length, shared.stack, CHILD_STACK_BYTES);
+  if (pid < 0) {
+    inUseByChildren.delete(shared);
+    throw new BunkerError(`cannot run ${path}: ${errnoMessage(-pid)}`);
+  }
+  // its stack and program stay ours until it has exec'd; its exit is the one moment we learn of
+  const exited = waitForExit(pid);
+  exited.finally(() => inUseByChildren.delete(shared));
+  return { pid, exited };
+}
+
 /** What a prestarted container needs decided before its clone; the rest may come later. */
 export interface PrestartPlan {
   newNetNs: boolean;
@@ -200,7 +228,7 @@ export function prestart(plan: PrestartPlan): Prestarted | undefined {
   } catch {
     return undefined;
   }
-  const idMapped = applyIdMapping(cloned.pid, plan.idMapping);
+  const idMapped = applyIdMapping(cloned.pid, plan.idMapping, startToolSharingMemory);
   idMapped.catch(() => {}); // awaited when taken; an abort makes its failure moot
   let state: "waiting" | "taken" | "aborted" = "waiting";
   return {

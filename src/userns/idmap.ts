@@ -102,19 +102,38 @@ function lines(ranges: IdRange[]): string {
   return ranges.map((r) => `${r.inside} ${r.outside} ${r.count}`).join("\n");
 }
 
+/** A started host tool: its pid and its exit code once it has ended. */
+export interface StartedTool {
+  pid: number;
+  exited: Promise<number>;
+}
+
+/**
+ * Starts a host program with argv (argv[0] its name), no environment, bunker's stdin and stdout,
+ * and stderr on stderrFd; throws when it can't be started.
+ */
+export type ToolStarter = (path: string, argv: string[], stderrFd: number) => Promise<StartedTool>;
+
+/** posix_spawn (bk_spawn_tool): returns once the tool has exec'd. Bun.spawn held the caller's thread for 2-4 ms per tool. */
+async function posixSpawnTool(path: string, argv: string[], stderrFd: number): Promise<StartedTool> {
+  const { native } = await import("../../native/ffi");
+  const { waitForExit } = await import("../wait");
+  const pid = native().bk_spawn_tool(Buffer.from(`${path}\0`), Buffer.from(`${argv.join("\0")}\0`), argv.length, stderrFd);
+  if (pid < 0) throw new BunkerError(`cannot run ${path}: errno ${-pid}`);
+  return { pid, exited: waitForExit(pid) };
+}
+
 /**
  * Writes the mapping of a process that has just created a user namespace and is waiting for it.
  * Subordinate ranges go through the setuid newuidmap/newgidmap, run side by side: the two write
- * different files, and each takes over a millisecond of setuid exec and dynamic linking. They are
- * started with posix_spawn (bk_spawn_tool), not Bun.spawn, which held the caller's thread for 2-4 ms
- * each: with the container cloned early (src/runtime/process.ts, prestart) they now run while
- * bunker plans the container. A single mapping or real root writes /proc/PID/{setgroups,uid_map,
- * gid_map} directly.
+ * different files, and each takes over a millisecond of setuid exec and dynamic linking. With the
+ * container cloned early (src/runtime/process.ts, prestart) they run while bunker plans the
+ * container, started by its own starter. A single mapping or real root writes
+ * /proc/PID/{setgroups,uid_map,gid_map} directly.
  */
-export async function applyIdMapping(pid: number, m: IdMapping): Promise<void> {
+export async function applyIdMapping(pid: number, m: IdMapping, startTool: ToolStarter = posixSpawnTool): Promise<void> {
   if (m.kind === "subid") {
     const { native } = await import("../../native/ffi");
-    const { waitForExit } = await import("../wait");
     const fds = new Int32Array(2);
     const prc = native().bk_pipe2(fds);
     if (prc < 0) throw new BunkerError(`cannot map the container's ids: pipe2: errno ${-prc}`);
@@ -124,26 +143,25 @@ export async function applyIdMapping(pid: number, m: IdMapping): Promise<void> {
       ["newgidmap", NEWGIDMAP_PATHS, m.gids],
     ] as const;
     const runs: { tool: string; exited: Promise<number> }[] = [];
-    let spawnError: string | undefined;
+    let spawnError: unknown;
     for (const [tool, paths, ranges] of tools) {
-      const path = findTool(paths)!;
       const argv = [tool, String(pid), ...ranges.flatMap((r) => [String(r.inside), String(r.outside), String(r.count)])];
-      const child = native().bk_spawn_tool(Buffer.from(`${path}\0`), Buffer.from(`${argv.join("\0")}\0`), argv.length, errWrite);
-      if (child < 0) {
-        spawnError = `cannot run ${path}: errno ${-child}`;
+      try {
+        runs.push({ tool, exited: (await startTool(findTool(paths)!, argv, errWrite)).exited });
+      } catch (e) {
+        spawnError = e;
         break;
       }
-      runs.push({ tool, exited: waitForExit(child) });
     }
     closeSync(errWrite);
     try {
       const codes = await Promise.all(runs.map((r) => r.exited));
-      if (spawnError) throw new BunkerError(spawnError);
+      if (spawnError) throw spawnError;
       const failed = runs.find((_, i) => codes[i] !== 0);
       if (failed) {
         // both have exited: the pipe holds all they wrote, then EOF
         const text = readFileSync(errRead, "utf8").trim();
-        throw new BunkerError(`${failed.tool} failed: ${text}; check /etc/sub${failed.tool === "newuidmap" ? "uid" : "gid"} for your user`);
+        throw new BunkerError(`${failed.tool} failed: ${text || `exit code ${codes[runs.indexOf(failed)]}`}; check /etc/sub${failed.tool === "newuidmap" ? "uid" : "gid"} for your user`);
       }
     } finally {
       closeSync(errRead);

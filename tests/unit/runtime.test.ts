@@ -272,3 +272,46 @@ describe("rootfs driver", () => {
     }
   });
 });
+
+describe("id mapping through newuidmap/newgidmap", () => {
+  const mapping = {
+    kind: "subid" as const,
+    uids: [{ inside: 0, outside: 1001, count: 1 }, { inside: 1, outside: 100000, count: 65536 }],
+    gids: [{ inside: 0, outside: 1001, count: 1 }, { inside: 1, outside: 100000, count: 65536 }],
+  };
+  /** A stand-in for the tools: a shell that says what the real one would, on the stderr it is given. */
+  const starter = (stderrText: (tool: string) => string, code: (tool: string) => number) => async (_path: string, argv: string[], stderrFd: number) => {
+    const p = Bun.spawn(["sh", "-c", `printf '%s' "$1" >&2; exit $2`, "sh", stderrText(argv[0]), String(code(argv[0]))], { stdin: "ignore", stdout: "ignore", stderr: stderrFd });
+    return { pid: p.pid, exited: p.exited };
+  };
+  const { applyIdMapping, findTool } = require("../../src/userns/idmap") as typeof import("../../src/userns/idmap");
+  const tools = findTool(["/usr/bin/newuidmap", "/bin/newuidmap"]) && findTool(["/usr/bin/newgidmap", "/bin/newgidmap"]);
+
+  test.skipIf(!tools)("the tools are given the pid and ranges; both exit 0: done", async () => {
+    const seen: string[][] = [];
+    await applyIdMapping(4242, mapping, async (path, argv, fd) => {
+      seen.push([path.split("/").pop()!, ...argv]);
+      return starter(() => "", () => 0)(path, argv, fd);
+    });
+    expect(seen).toEqual([
+      ["newuidmap", "newuidmap", "4242", "0", "1001", "1", "1", "100000", "65536"],
+      ["newgidmap", "newgidmap", "4242", "0", "1001", "1", "1", "100000", "65536"],
+    ]);
+  });
+
+  test.skipIf(!tools)("a tool that fails: one line with what it said and which file to check", async () => {
+    const failing = starter((t) => (t === "newgidmap" ? "newgidmap: gid range [1-65537) -> [100000-165536) not allowed\n" : ""), (t) => (t === "newgidmap" ? 1 : 0));
+    await expect(applyIdMapping(4242, mapping, failing)).rejects.toThrow(
+      "newgidmap failed: newgidmap: gid range [1-65537) -> [100000-165536) not allowed; check /etc/subgid for your user",
+    );
+  });
+
+  test.skipIf(!tools)("a tool that can't be started: its error, after the other one ended", async () => {
+    let calls = 0;
+    const broken = async (path: string, argv: string[], fd: number) => {
+      if (++calls === 2) throw new Error("cannot run newgidmap: ENOENT");
+      return starter(() => "", () => 0)(path, argv, fd);
+    };
+    await expect(applyIdMapping(4242, mapping, broken)).rejects.toThrow("cannot run newgidmap: ENOENT");
+  });
+});
