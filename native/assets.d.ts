@@ -8,3 +8,7 @@ declare module "*.so" {
   const path: string;
   export default path;
 }
+declare module "*.sha256" {
+  const digest: string;
+  export default digest;
+}

@@ -1,10 +1,13 @@
 // bun:ffi bindings to libbunker.so, and the embedded static helper.
-// Both are carried inside dist/bunker. libbunker is loaded from a memfd (no temp file, no
-// $TMPDIR); the helper is copied into a sealed memfd and executed from there.
-import { closeSync, writeSync } from "node:fs";
+// Both are carried inside dist/bunker. libbunker is loaded from a copy in the runtime dir (see
+// loadLib); the helper is copied into a sealed memfd and executed from there.
+import { closeSync, mkdirSync, readFileSync, renameSync, writeFileSync, writeSync } from "node:fs";
+import { join } from "node:path";
 import { dlopen, FFIType } from "bun:ffi";
+import { runtimeRoot } from "../src/paths";
 import helperFile from "./build/bunker-helper" with { type: "file" };
 import libFile from "./build/libbunker.so" with { type: "file" };
+import LIB_DIGEST from "./build/libbunker.so.sha256" with { type: "text" };
 
 const MFD_CLOEXEC = 1;
 const MFD_ALLOW_SEALING = 2;
@@ -25,7 +28,7 @@ function memfdOf(path: string, name: string): number {
   libc ??= openLibc();
   const fd = libc.memfd_create(cstr(name), MFD_CLOEXEC | MFD_ALLOW_SEALING);
   if (fd < 0) throw new Error(`memfd_create failed for ${name}`);
-  const bytes = new Uint8Array(require("node:fs").readFileSync(path));
+  const bytes = new Uint8Array(readFileSync(path));
   let off = 0;
   while (off < bytes.length) off += writeSync(fd, bytes, off, bytes.length - off);
   return fd;
@@ -60,12 +63,34 @@ const symbols = {
 } as const;
 
 let lib: ReturnType<typeof loadLib> | undefined;
+/**
+ * libbunker is loaded from a copy in the runtime dir (the user's own, 0700, a tmpfs under a login
+ * session), named by its digest and written once per build and boot, by temp file and rename so
+ * that no process ever loads a half-written one. Copying it into a memfd on every start cost
+ * ~0.5 ms of each `run` (the memfd_create binding, the read, the writes). Where the runtime dir
+ * can't hold it, the memfd it is.
+ */
 function loadLib() {
-  const fd = memfdOf(libFile, "libbunker.so");
+  const dir = runtimeRoot();
+  const cached = join(dir, `libbunker-${LIB_DIGEST.trim().slice(0, 32)}.so`);
   try {
-    return dlopen(`/proc/self/fd/${fd}`, symbols).symbols;
-  } finally {
-    closeSync(fd); // the mapping keeps the library alive
+    return dlopen(cached, symbols).symbols;
+  } catch {
+    // not written yet (or unusable: written again below)
+  }
+  try {
+    mkdirSync(dir, { recursive: true, mode: 0o700 });
+    const tmp = `${cached}.${process.pid}.tmp`;
+    writeFileSync(tmp, new Uint8Array(readFileSync(libFile)), { mode: 0o500 });
+    renameSync(tmp, cached);
+    return dlopen(cached, symbols).symbols;
+  } catch {
+    const fd = memfdOf(libFile, "libbunker.so");
+    try {
+      return dlopen(`/proc/self/fd/${fd}`, symbols).symbols;
+    } finally {
+      closeSync(fd); // the mapping keeps the library alive
+    }
   }
 }
 

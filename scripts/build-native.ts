@@ -1,7 +1,7 @@
 // Compiles native/ at build time so that dist/bunker runs on hosts with no compiler and no
 // /usr/include. Every native/lib/*.c goes into libbunker.so (loaded with bun:ffi); every
 // native/helper/*.c into the static bunker-helper executable.
-import { mkdirSync, readdirSync } from "node:fs";
+import { mkdirSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 
 const root = join(import.meta.dir, "..");
@@ -31,6 +31,8 @@ const warnings = ["-Wall", "-Wextra", "-Werror", "-Wno-unused-parameter"];
 // native/shared/ (the spawn-program interpreter) goes into both: the monitor in bunker-helper spawns
 // detached containers with the same code as a foreground run through libbunker.
 run(["cc", "-O2", "-shared", "-fPIC", ...warnings, "-o", join(out, "libbunker.so"), ...sources("native/lib"), ...sources("native/shared")]);
+// Its digest names the copy bunker keeps in the runtime dir (native/ffi.ts): one per build.
+writeFileSync(join(out, "libbunker.so.sha256"), new Bun.CryptoHasher("sha256").update(readFileSync(join(out, "libbunker.so"))).digest("hex"));
 
 // musl makes the helper a few tens of KB instead of glibc's ~700 KB: it is what each detached
 // container's monitor costs in memory. glibc's static libc is the fallback when musl-gcc is absent.

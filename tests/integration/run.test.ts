@@ -582,6 +582,26 @@ describe("cleanup", () => {
   });
 });
 
+describe("libbunker", () => {
+  test("loaded from a copy in the runtime dir named by its digest, written once; a damaged copy is replaced", async () => {
+    const runroot = sb.env.BUNKER_RUNTIME_DIR!;
+    const copies = () => readdirSync(runroot).filter((f) => /^libbunker-[0-9a-f]{32}\.so$/.test(f));
+    expect((await sh("true")).code).toBe(0);
+    expect(copies()).toHaveLength(1);
+    const copy = join(runroot, copies()[0]);
+    expect(statSync(copy).mode & 0o777).toBe(0o500);
+    const inode = statSync(copy).ino;
+    expect((await sh("true")).code).toBe(0);
+    expect(statSync(copy).ino).toBe(inode); // the second run loaded the same file
+    chmodSync(copy, 0o600);
+    writeFileSync(copy, "not an ELF file");
+    const r = await sh("echo still-runs");
+    expect(r).toMatchObject({ code: 0, stdout: "still-runs\n", stderr: "" });
+    expect(statSync(copy).size).toBeGreaterThan(10_000);
+    expect(readdirSync(runroot).filter((f) => f.includes(".tmp"))).toEqual([]);
+  });
+});
+
 describe("runs without a compiler", () => {
   test("no /usr/include and no cc on PATH", async () => {
     // A tmpfs hides /usr/include in a mount namespace; an inner user namespace runs bunker as the
