@@ -41,5 +41,8 @@ run([
   "--no-compile-autoload-bunfig",
   "--outfile",
   values.outfile!,
+  // The first is what runs; main.ts loads one of the others (see there why they are apart).
   "src/cli/main.ts",
+  "src/cli/run-entry.ts",
+  "src/cli/app.ts",
 ]);

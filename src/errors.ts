@@ -18,6 +18,14 @@ export class BunkerError extends Error {
   }
 }
 
+/**
+ * Whether e is a BunkerError, also one thrown in another of dist/bunker's bundles (src/cli/main.ts),
+ * which has its own copy of the class: instanceof would say no.
+ */
+export function isBunkerError(e: unknown): e is BunkerError {
+  return e instanceof Error && e.name === "BunkerError" && typeof (e as BunkerError).exitCode === "number";
+}
+
 export function fail(message: string, exitCode: number = EXIT_BUNKER): never {
   throw new BunkerError(message, exitCode);
 }

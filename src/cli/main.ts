@@ -1,9 +1,12 @@
-// The entry point of dist/bunker: global flags, dispatch to a lazily loaded command, and the one
-// place where errors become a message on stderr and an exit code.
-import type { CommandDef } from "citty";
-import { BunkerError, EXIT_BUNKER } from "../errors";
+// The entry point of dist/bunker: bunker's global flags, then the bundle that has the command, and
+// the one place where errors become a message on stderr and an exit code.
+//
+// dist/bunker carries three bundles (scripts/build.ts): this small one, run's (run-entry.ts: the
+// runtime and what it needs) and everyone else's (app.ts). Bun's start-up grows with the bundle it
+// loads: with all of bunker in one, every `run` spent ~1 ms loading code it never ran. The require
+// below takes a variable so that the bundler leaves those two out of this one.
+import { EXIT_BUNKER, isBunkerError, BunkerError } from "../errors";
 import { mark } from "../runtime/trace";
-import { aliases, type BunkerCommand, commands, type RawCommand } from "./registry";
 
 const GLOBAL_VALUE_FLAGS: Record<string, string> = {
   "--root": "BUNKER_ROOT",
@@ -31,97 +34,24 @@ function applyGlobalFlags(argv: string[]): string[] {
   return argv.slice(i);
 }
 
-function isRaw(cmd: BunkerCommand): cmd is RawCommand {
-  return (cmd as RawCommand).raw === true;
-}
-
-function topUsage(): string {
-  const width = Math.max(...Object.keys(commands).map((n) => n.length)) + 2;
-  const lines = Object.entries(commands)
-    .filter(([, c]) => !c.hidden)
-    .map(([name, c]) => `  ${name.padEnd(width)}${c.description}`);
-  return [
-    "Usage: bunker [--root DIR] [--runroot DIR] [--log-level LEVEL] COMMAND [ARGS...]",
-    "",
-    "A rootless, daemonless container runtime.",
-    "",
-    "Commands:",
-    ...lines,
-    "",
-    "Run 'bunker COMMAND --help' for more information on a command.",
-  ].join("\n");
-}
-
-const HELP = new Set(["-h", "--help"]);
-
-// dist/bunker starts with JavaScriptCore's JIT 10x more reluctant (scripts/build.ts): most commands
-// are run-once code that the JIT would compile for nothing. These stream image or file data through
-// hot loops and get the normal JIT back.
-const STREAMING_COMMANDS = new Set(["push", "load", "save", "image", "cp", "container"]);
-
-/** Help is asked for when -h/--help comes before `--` (after it, the words belong to the container). */
-function wantsHelp(args: string[]): boolean {
-  for (const a of args) {
-    if (a === "--") return false;
-    if (HELP.has(a)) return true;
-  }
-  return false;
-}
-
-// biome-ignore lint/suspicious/noExplicitAny: citty's arg types are per-command
-async function resolveSub(cmd: CommandDef<any>, args: string[]): Promise<[CommandDef<any>, string[], string]> {
-  let current = cmd;
-  let rest = args;
-  let path = "";
-  while (current.subCommands && rest.length > 0 && !rest[0].startsWith("-")) {
-    const subs = typeof current.subCommands === "function" ? await current.subCommands() : await current.subCommands;
-    const entry = subs[rest[0]];
-    if (!entry) break;
-    const resolved = typeof entry === "function" ? await entry() : await entry;
-    path += ` ${rest[0]}`;
-    current = resolved;
-    rest = rest.slice(1);
-  }
-  return [current, rest, path];
+interface Bundle {
+  /** runs the command in args (global flags applied) and returns bunker's exit code */
+  main(args: string[]): Promise<number>;
 }
 
 export async function main(argv: string[]): Promise<number> {
   mark("main");
   const args = applyGlobalFlags(argv);
-  const first = args[0];
-  if (first === undefined || HELP.has(first) || first === "help") {
-    process.stdout.write(`${topUsage()}\n`);
-    return first === undefined ? EXIT_BUNKER : 0;
-  }
-  if (first === "--version" || first === "-v") return main(["version"]);
-  const name = aliases[first] ?? first;
-  // docker's `container run` and `container exec` are the raw commands run and exec
-  if (name === "container" && (args[1] === "run" || args[1] === "exec")) return main(args.slice(1));
-  const entry = commands[name];
-  if (!entry) throw new BunkerError(`'${first}' is not a bunker command. See 'bunker --help'.`);
-  if (STREAMING_COMMANDS.has(name)) Bun.unsafe.setJITPolicy(1);
-  const cmd = await entry.load();
-  mark("loaded");
-  const rest = args.slice(1);
-  if (isRaw(cmd)) {
-    await cmd.run(rest);
-    return typeof process.exitCode === "number" ? process.exitCode : 0;
-  }
-  // citty is loaded only here: a raw command (run) starts ~1 ms sooner without it
-  const { renderUsage, runCommand } = await import("citty");
-  const [leaf, leafArgs, subPath] = await resolveSub(cmd, rest);
-  if (wantsHelp(leafArgs) || (leaf.subCommands && !leaf.run && leafArgs.length === 0)) {
-    process.stdout.write(`${plain(await renderUsage(leaf))}\n`);
-    return 0;
-  }
-  if (leaf.subCommands && !leaf.run && leafArgs.length > 0)
-    throw new BunkerError(`unknown command "${leafArgs[0]}" for "bunker ${name}${subPath}". See 'bunker ${name} --help'.`);
-  await runCommand(leaf, { rawArgs: leafArgs });
-  return typeof process.exitCode === "number" ? process.exitCode : 0;
+  // docker's `container run` is run
+  const runArgs = args[0] === "run" ? args.slice(1) : args[0] === "container" && args[1] === "run" ? args.slice(2) : undefined;
+  const entry = runArgs ? "./run-entry.ts" : "./app.ts";
+  const bundle = require(entry) as Bundle;
+  return bundle.main(runArgs ?? args);
 }
 
 function reportAndExit(e: unknown): never {
-  if (e instanceof BunkerError) {
+  // isBunkerError, not instanceof: the error may come from the other bundle's copy of the class
+  if (isBunkerError(e)) {
     process.stderr.write(`Error: ${e.message}\n`);
     process.exit(e.exitCode);
   }
@@ -136,9 +66,4 @@ function reportAndExit(e: unknown): never {
 
 if (import.meta.main) {
   main(process.argv.slice(2)).then((code) => process.exit(code), reportAndExit);
-}
-
-/** citty colours its usage text unconditionally; colour is for terminals only, and never with NO_COLOR. */
-function plain(text: string): string {
-  return process.stdout.isTTY && !process.env.NO_COLOR ? text : Bun.stripANSI(text);
 }

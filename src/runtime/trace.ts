@@ -2,7 +2,10 @@
 // between marks (the first since the process started), then the resident set size at each mark.
 // For scripts/bench-run.ts and docs/benchmarks.md; costs nothing when unset.
 const enabled = process.env.BUNKER_TRACE === "1";
-const marks: [name: string, ms: number, rssMb: number][] = [];
+// On globalThis: dist/bunker's bundles (src/cli/main.ts) each have a copy of this module, and the
+// marks of all of them make one trace.
+const traced = globalThis as { bunkerTraceMarks?: [name: string, ms: number, rssMb: number][] };
+const marks = (traced.bunkerTraceMarks ??= []);
 
 export function mark(name: string): void {
   if (!enabled) return;
