@@ -5,7 +5,7 @@
 // It prints one line per contender (median, p90, ratio to bunker) and bunker's peak RSS, then
 // where bunker's time and memory go: the medians of BUNKER_TRACE=1's phases over separate runs
 // (so that tracing costs the timed runs nothing). The figures go to docs/benchmarks.md.
-import { mkdirSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, statfsSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
@@ -20,7 +20,13 @@ const images = join(root, "../shared/images-src");
 const layout = join(images, "busybox-1.38.0-musl-amd64-oci");
 
 const work = mkdtempSync(join(tmpdir(), "bunker-bench-"));
-const env = { ...process.env, BUNKER_ROOT: join(work, "store"), BUNKER_RUNTIME_DIR: join(work, "run"), NO_COLOR: "1" } as Record<string, string>;
+// bunker's runtime dir (live state, the libbunker copy) is $XDG_RUNTIME_DIR/bunker, which a login
+// session has on a tmpfs (/run/user/UID). A benchmark user without a session (runuser) has none:
+// a directory on /dev/shm, also a tmpfs, stands in for it. One contender keeps it on disk, beside
+// the store, to show the difference. podman's runroot is left where podman puts it.
+const TMPFS_MAGIC = 0x01021994;
+const runtimeDir = statfsSync("/dev/shm").type === TMPFS_MAGIC ? mkdtempSync("/dev/shm/bunker-bench-run-") : join(work, "run");
+const env = { ...process.env, BUNKER_ROOT: join(work, "store"), BUNKER_RUNTIME_DIR: runtimeDir, NO_COLOR: "1" } as Record<string, string>;
 
 function sh(cmd: string[], opts: { env?: Record<string, string> } = {}) {
   const r = Bun.spawnSync(cmd, { env: opts.env ?? env, stdout: "pipe", stderr: "pipe" });
@@ -45,11 +51,26 @@ const image: string = index.manifests[0].annotations["org.opencontainers.image.r
 interface Contender {
   name: string;
   cmd: string[];
+  env?: Record<string, string>;
   times: number[];
   maxRss: number[];
 }
 const contenders: Contender[] = [
   { name: "bunker run --rm --network none busybox true", cmd: [bunker, "run", "--rm", "--network", "none", image, "true"], times: [], maxRss: [] },
+  {
+    name: "  the same, runtime dir on disk (beside the store)",
+    cmd: [bunker, "run", "--rm", "--network", "none", image, "true"],
+    env: { ...env, BUNKER_RUNTIME_DIR: join(work, "run-on-disk") },
+    times: [],
+    maxRss: [],
+  },
+  {
+    name: "  the same, cloned after planning (BUNKER_PRESTART=0)",
+    cmd: [bunker, "run", "--rm", "--network", "none", image, "true"],
+    env: { ...env, BUNKER_PRESTART: "0" },
+    times: [],
+    maxRss: [],
+  },
   { name: "bunker run --rm --network none --rootfs DIR true", cmd: [bunker, "run", "--rm", "--network", "none", "--rootfs", rootfs, "true"], times: [], maxRss: [] },
   { name: "bunker run --rm busybox true (default network)", cmd: [bunker, "run", "--rm", image, "true"], times: [], maxRss: [] },
 ];
@@ -68,11 +89,11 @@ if (have("bwrap"))
     maxRss: [],
   });
 
-for (const c of contenders) sh(c.cmd); // warm-up (and a check that each works)
+for (const c of contenders) sh(c.cmd, { env: c.env }); // warm-up (and a check that each works)
 for (let i = 0; i < runs; i++)
   for (const c of contenders) {
     const t0 = performance.now();
-    const r = Bun.spawnSync(c.cmd, { env, stdout: "ignore", stderr: "pipe" });
+    const r = Bun.spawnSync(c.cmd, { env: c.env ?? env, stdout: "ignore", stderr: "pipe" });
     c.times.push(performance.now() - t0);
     if (r.exitCode !== 0) throw new Error(`${c.name}: exit ${r.exitCode}: ${r.stderr.toString().trim()}`);
     c.maxRss.push(r.resourceUsage?.maxRSS ?? 0);
@@ -108,3 +129,4 @@ for (const [name, p] of phases) console.log(`  ${name.padEnd(18)} ${median(p.ms)
 
 Bun.spawnSync([bunker, "system", "reset", "--force"], { env, stdout: "ignore", stderr: "ignore" });
 rmSync(work, { recursive: true, force: true });
+rmSync(runtimeDir, { recursive: true, force: true });
