@@ -11,14 +11,14 @@ import { launchMonitored } from "../container/monitor";
 import { parseLogOpts, parseRestartPolicy } from "../container/policy";
 import { type ContainerRecord, containerLockPath, removeContainer, saveContainer } from "../container/records";
 import { readState } from "../container/state";
-import { closeSync } from "node:fs";
+import { closeSync, createWriteStream } from "node:fs";
 import { BunkerError } from "../errors";
 import { writePublishedPorts } from "../container/ports";
 import { attachNetwork, publishedBindings } from "../net";
 import { applyIdMapping } from "../userns/idmap";
 import { prepareVolumes } from "../volume";
 import { bool, list, str } from "./flags";
-import { spawnProgram, startFailure } from "./process";
+import { pipe, spawnProgram, startFailure } from "./process";
 import { prepareRootfs } from "./rootfs";
 import { type ContainerPlan, containerCgroup } from "./run";
 import { mark } from "./trace";
@@ -55,8 +55,11 @@ async function parentSetup(record: ContainerRecord, spec: ContainerSpec, pid: nu
   mark("setup");
 }
 
-/** Starts (or starts again) a container whose spec is known, under a new monitor. */
-export async function startUnderMonitor(record: ContainerRecord, spec: ContainerSpec): Promise<void> {
+/**
+ * Starts (or starts again) a container whose spec is known, under a new monitor. stdinFd: a pipe
+ * the container reads as its stdin instead (`start -ai`: bunker writes its own stdin into it).
+ */
+export async function startUnderMonitor(record: ContainerRecord, spec: ContainerSpec, stdinFd?: number): Promise<void> {
   prepareVolumes(spec.mounts);
   const cgroup = await containerCgroup(spec);
   mark("cgroup");
@@ -66,14 +69,14 @@ export async function startUnderMonitor(record: ContainerRecord, spec: Container
   // the container keeps them.
   // ./tty loads node:tty (~1 ms): only for -t
   const channel = spec.tty ? (await import("./tty")).containerPtyChannel() : undefined;
-  const stdio = channel ? { pty: channel.pty } : { fds: [0, 1, 2] as [number, number, number], setsid: true, controllingTty: false };
+  const stdio = channel ? { pty: channel.pty } : { fds: [stdinFd ?? 0, 1, 2] as [number, number, number], setsid: true, controllingTty: false };
   const { program, steps, execFd } = spawnProgram(spec, stdio, { cgroupFd: cgroup?.dirFd ?? -1, goFd: -1, goWriteFd: -1, errFd: -1, errReadFd: -1 });
   let result: Awaited<ReturnType<typeof launchMonitored>>;
   try {
     result = await launchMonitored({
       rec: record,
       program,
-      passFds: [execFd, cgroup?.dirFd ?? -1, channel?.socket ?? -1, channel?.pty.socket ?? -1].filter((fd) => fd >= 0),
+      passFds: [execFd, cgroup?.dirFd ?? -1, channel?.socket ?? -1, channel?.pty.socket ?? -1, stdinFd ?? -1].filter((fd) => fd >= 0),
       ttySocket: channel?.socket,
       stdinOpen: spec.stdin && !channel,
       cgroupPath: () => cgroup?.path || undefined,
@@ -108,14 +111,48 @@ export async function restartSetup(record: ContainerRecord, pid: number): Promis
 
 /**
  * `bunker start`: runs a stopped container again, detached, on the same writable layer, from the
- * spec its first run saved in the record.
+ * spec its first run saved in the record. stdinFd: see startUnderMonitor.
  */
-export async function startExisting(record: ContainerRecord): Promise<void> {
+export async function startExisting(record: ContainerRecord, stdinFd?: number): Promise<void> {
   await withLock(containerLockPath(record.Id), async () => {
     if (isRunning(await readState(record.Id))) return; // docker: starting a running container is fine
     const spec = record.RunSpec as ContainerSpec | undefined;
     if (!spec) throw new BunkerError(`container ${record.Name} can't be started: its record has no run spec`);
+    if (stdinFd !== undefined && spec.tty) throw new BunkerError(`start -i: container ${record.Name} has a tty (-t): attach to it with exec -it instead`);
     clearStopped(record.Id);
-    await startUnderMonitor(record, spec);
+    await startUnderMonitor(record, spec, stdinFd);
   });
+}
+
+/**
+ * `start -a [-i]`: starts the container and prints its output (stdout and stderr apart) until it
+ * exits; returns its exit code. With -i, for a container made with -i, bunker's stdin goes to the
+ * container's through a pipe (docker start -ai); bunker's EOF is the container's.
+ */
+export async function startAttached(record: ContainerRecord, interactive: boolean): Promise<number> {
+  const { attachOutput } = await import("../container/logs");
+  const since = Date.now();
+  if (!interactive || (record.RunSpec as ContainerSpec | undefined)?.stdin !== true) {
+    await startExisting(record);
+    return attachOutput(record, since);
+  }
+  const [readEnd, writeEnd] = pipe();
+  try {
+    await startExisting(record, readEnd);
+  } catch (e) {
+    closeSync(writeEnd);
+    throw e;
+  } finally {
+    closeSync(readEnd); // the monitor has its own copy
+  }
+  const toContainer = createWriteStream("", { fd: writeEnd });
+  toContainer.on("error", () => {}); // the container has stopped reading: the rest of our stdin is dropped
+  process.stdin.pipe(toContainer);
+  try {
+    return await attachOutput(record, since);
+  } finally {
+    process.stdin.unpipe(toContainer);
+    process.stdin.destroy();
+    toContainer.destroy();
+  }
 }

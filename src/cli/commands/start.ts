@@ -1,5 +1,5 @@
 import { defineCommand } from "citty";
-import { attachOutput, getContainer } from "../../container";
+import { getContainer } from "../../container";
 import { BunkerError } from "../../errors";
 import { forEachName } from "../each-name";
 
@@ -8,15 +8,14 @@ export default defineCommand({
   args: {
     container: { type: "positional", description: "CONTAINER [CONTAINER...]", required: true },
     attach: { type: "boolean", alias: "a", description: "Print the container's output until it exits, and exit with its code" },
+    interactive: { type: "boolean", alias: "i", description: "Attach stdin too (a container made with -i), as -a does the output" },
   },
   async run({ args }) {
     const names = args._ as string[];
-    const { startExisting } = await import("../../runtime/detached");
-    if (!args.attach) return forEachName(names, async (name) => startExisting(await getContainer(name)));
+    const { startAttached, startExisting } = await import("../../runtime/detached");
+    // docker: -i attaches the output too
+    if (!args.attach && !args.interactive) return forEachName(names, async (name) => startExisting(await getContainer(name)));
     if (names.length > 1) throw new BunkerError("you cannot start and attach multiple containers at once");
-    const rec = await getContainer(names[0]);
-    const since = Date.now();
-    await startExisting(rec);
-    process.exitCode = await attachOutput(rec, since);
+    process.exitCode = await startAttached(await getContainer(names[0]), Boolean(args.interactive));
   },
 });
