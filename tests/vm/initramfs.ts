@@ -81,7 +81,10 @@ function addTree(cpio: CpioWriter, hostDir: string, at: string, uid: number, see
 export interface InitramfsParts {
   out: string;
   kernel: VmKernel;
-  bunkerBin: string;
+  /** dist/bunker with its glibc libraries (the systemd guest uses the host's, over 9p) */
+  bunkerBin?: string;
+  /** kernel modules (paths under the kernel's modules dir), in load order; default: the busybox guest's */
+  modules?: string[];
   busybox: string;
   /** the init script (runs as root in the guest) */
   init: string;
@@ -106,10 +109,12 @@ export function buildInitramfs(p: InitramfsParts): void {
     cpio.dir(d);
   cpio.copy("bin/busybox", p.busybox, 0o755);
   cpio.symlink("bin/sh", "busybox");
-  cpio.copy("usr/local/bin/bunker", p.bunkerBin, 0o755);
-  for (const lib of GLIBC_LIBS) cpio.copy(`lib/x86_64-linux-gnu/${lib}`, findLib(lib), 0o755);
-  cpio.copy("lib64/ld-linux-x86-64.so.2", realpathSync(LOADER), 0o755);
-  for (const mod of MODULES) {
+  if (p.bunkerBin) {
+    cpio.copy("usr/local/bin/bunker", p.bunkerBin, 0o755);
+    for (const lib of GLIBC_LIBS) cpio.copy(`lib/x86_64-linux-gnu/${lib}`, findLib(lib), 0o755);
+    cpio.copy("lib64/ld-linux-x86-64.so.2", realpathSync(LOADER), 0o755);
+  }
+  for (const mod of p.modules ?? MODULES) {
     const host = join(p.kernel.modulesDir, mod);
     if (existsSync(host)) cpio.copy(`lib/modules/${mod.split("/").pop()}`, host, 0o644);
   }

@@ -18,6 +18,10 @@ export interface BootOptions {
   timeoutMs: number;
   /** each console line as it arrives (for progress on stderr) */
   onLine?: (line: string) => void;
+  /** the kernel command line (default: the busybox guest's, init = the initramfs' /init) */
+  append?: string;
+  /** more qemu arguments (a 9p share) */
+  extraArgs?: string[];
 }
 
 export interface BootResult {
@@ -41,7 +45,8 @@ export async function bootVm(o: BootOptions): Promise<BootResult> {
       "-nic", "none",
       "-kernel", o.vmlinuz,
       "-initrd", o.initrd,
-      "-append", "console=ttyS0 panic=-1 loglevel=3 rdinit=/init",
+      "-append", o.append ?? "console=ttyS0 panic=-1 loglevel=3 rdinit=/init",
+      ...(o.extraArgs ?? []),
     ],
     { stdin: "ignore", stdout: "pipe", stderr: "pipe" },
   );
