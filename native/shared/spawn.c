@@ -239,23 +239,34 @@ static int mkdir_p(struct bk_child *c, const char *path, int in_root, mode_t mod
   return 0;
 }
 
-// Creates an empty file (a bind-mount target) if nothing is there; the parent is resolved in root.
-static int touch(struct bk_child *c, const char *path, int in_root) {
-  char buf[4096];
+// Opens the directory that holds path (made first with mkdirs), resolved in root when in_root; its
+// last name is left in *name (inside buf). The fd, or -errno.
+static int open_parent(struct bk_child *c, const char *path, int in_root, int mkdirs, char buf[4096], const char **name) {
   size_t n = c_strlen(path);
-  if (n == 0 || n >= sizeof buf) return -ENAMETOOLONG;
+  if (n == 0 || n >= 4096) return -ENAMETOOLONG;
   c_memcpy(buf, path, n + 1);
   char *slash = c_strrchr(buf, '/');
   if (!slash || !slash[1]) return -EINVAL;
   *slash = 0;
-  int rc = mkdir_p(c, slash == buf ? "/" : buf, in_root, 0755);
-  if (rc < 0) return rc;
-  int parent = open_path(c, slash == buf ? "/" : buf, in_root, O_PATH | O_DIRECTORY);
+  *name = slash + 1;
+  const char *dir = slash == buf ? "/" : buf;
+  if (mkdirs) {
+    int rc = mkdir_p(c, dir, in_root, 0755);
+    if (rc < 0) return rc;
+  }
+  return open_path(c, dir, in_root, O_PATH | O_DIRECTORY);
+}
+
+// Creates an empty file (a bind-mount target) if nothing is there; the parent is resolved in root.
+static int touch(struct bk_child *c, const char *path, int in_root) {
+  char buf[4096];
+  const char *name;
+  int parent = open_parent(c, path, in_root, 1, buf, &name);
   if (parent < 0) return parent;
   // Looked up first: an open for writing would copy an image's file up into the container's layer
   // (overlayfs) just to mount over it.
-  int fd = (int)SC4(SYS_openat, parent, slash + 1, O_PATH | O_NOFOLLOW | O_CLOEXEC, 0);
-  if (fd == -ENOENT) fd = (int)SC4(SYS_openat, parent, slash + 1, O_CREAT | O_WRONLY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK, 0644);
+  int fd = (int)SC4(SYS_openat, parent, name, O_PATH | O_NOFOLLOW | O_CLOEXEC, 0);
+  if (fd == -ENOENT) fd = (int)SC4(SYS_openat, parent, name, O_CREAT | O_WRONLY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK, 0644);
   (void)SC1(SYS_close, parent);
   if (fd >= 0) (void)SC1(SYS_close, fd);
   else if (fd != -EEXIST && fd != -ELOOP && fd != -EISDIR && fd != -ENXIO && fd != -EACCES) return fd;
@@ -301,17 +312,11 @@ static int step_rc(long rc) { return rc < 0 ? (int)rc : 0; }
 static int op_write_file(struct bk_child *c, const struct bk_step *s) {
   uint32_t n;
   const char *path = str_at(s, 0, NULL), *content = str_at(s, 1, &n);
-  int in_root = (int)int_at(s, 1);
   char buf[4096];
-  size_t len = c_strlen(path);
-  if (len == 0 || len >= sizeof buf) return -ENAMETOOLONG;
-  c_memcpy(buf, path, len + 1);
-  char *slash = c_strrchr(buf, '/');
-  if (!slash || !slash[1]) return -EINVAL;
-  *slash = 0;
-  int parent = open_path(c, slash == buf ? "/" : buf, in_root, O_PATH | O_DIRECTORY);
+  const char *name;
+  int parent = open_parent(c, path, (int)int_at(s, 1), 0, buf, &name);
   if (parent < 0) return parent;
-  int fd = (int)SC4(SYS_openat, parent, slash + 1, O_CREAT | O_EXCL | O_WRONLY | O_NOFOLLOW | O_CLOEXEC, 0600);
+  int fd = (int)SC4(SYS_openat, parent, name, O_CREAT | O_EXCL | O_WRONLY | O_NOFOLLOW | O_CLOEXEC, 0600);
   (void)SC1(SYS_close, parent);
   if (fd < 0) return fd;
   long rc = 0;
@@ -346,17 +351,11 @@ static int op_setattr_ro(struct bk_child *c, const struct bk_step *s) {
 }
 
 static int op_symlink(struct bk_child *c, const struct bk_step *s) {
-  const char *target = str_at(s, 0, NULL), *link = str_at(s, 1, NULL);
   char buf[4096];
-  size_t n = c_strlen(link);
-  if (n == 0 || n >= sizeof buf) return -ENAMETOOLONG;
-  c_memcpy(buf, link, n + 1);
-  char *slash = c_strrchr(buf, '/');
-  if (!slash || !slash[1]) return -EINVAL;
-  *slash = 0;
-  int parent = open_path(c, slash == buf ? "/" : buf, (int)int_at(s, 0), O_PATH | O_DIRECTORY);
+  const char *name;
+  int parent = open_parent(c, str_at(s, 1, NULL), (int)int_at(s, 0), 0, buf, &name);
   if (parent < 0) return parent;
-  int rc = (int)SC3(SYS_symlinkat, target, parent, slash + 1);
+  int rc = (int)SC3(SYS_symlinkat, str_at(s, 0, NULL), parent, name);
   (void)SC1(SYS_close, parent);
   return rc == 0 || rc == -EEXIST ? 0 : rc;
 }
