@@ -54,7 +54,7 @@ const symbols = {
   bk_spawn_tool: { args: [FFIType.ptr, FFIType.ptr, FFIType.i32, FFIType.i32], returns: FFIType.i32 },
   bk_recv_fd: { args: [FFIType.i32], returns: FFIType.i32 },
   // exec and cp (native/lib/exec.c)
-  bk_exec_join: { args: [FFIType.i32, FFIType.ptr, FFIType.u32, FFIType.i32, FFIType.i32], returns: FFIType.i32 },
+  bk_exec_join: { args: [FFIType.i32, FFIType.ptr, FFIType.u32, FFIType.i32, FFIType.i32, FFIType.i32], returns: FFIType.i32 },
   bk_open_in_root: { args: [FFIType.i32, FFIType.cstring, FFIType.i32, FFIType.i32], returns: FFIType.i32 },
   bk_mkdirat: { args: [FFIType.i32, FFIType.cstring, FFIType.i32], returns: FFIType.i32 },
   bk_symlinkat: { args: [FFIType.cstring, FFIType.i32, FFIType.cstring], returns: FFIType.i32 },

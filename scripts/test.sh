@@ -8,7 +8,8 @@ repo=$(pwd)
 TEST_USER=${BUNKER_TEST_USER:-bunkertest}
 PACKAGES=(docker-registry skopeo umoci podman uidmap bubblewrap musl-tools busybox-static passt
   slirp4netns fuse-overlayfs runc apache2-utils openssl qemu-system-x86 linux-image-amd64
-  debootstrap hyperfine bsdutils iproute2 cpio procps psmisc util-linux python3 strace systemd dbus-daemon time)
+  debootstrap hyperfine bsdutils iproute2 cpio procps psmisc util-linux python3 strace systemd dbus-daemon time
+  dbus dbus-user-session libpam-systemd)
 
 if [ "$(id -u)" = 0 ]; then
   missing=()

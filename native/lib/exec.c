@@ -34,7 +34,7 @@ static void append(char *buf, size_t *n, const char *s) {
 }
 
 // Runs in the cloned child of Bun: raw syscalls only (no malloc, no stdio) until it waits.
-static void __attribute__((noreturn)) join_and_spawn(int target, const uint8_t *prog, uint32_t len, int err_fd, int detach) {
+static void __attribute__((noreturn)) join_and_spawn(int target, const uint8_t *prog, uint32_t len, int err_fd, int detach, int hold_fd) {
   int fds[NS_COUNT];
   char path[64], digits[12];
   // Not dumpable until the command's execve (which makes it dumpable again, as usual): inside the
@@ -43,11 +43,24 @@ static void __attribute__((noreturn)) join_and_spawn(int target, const uint8_t *
   // rootless user owns and could then overwrite (CVE-2019-5736). bk_spawn's child inherits it.
   if (prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) < 0) _exit(125);
   // Attached, it dies with bunker (and the command with it, through the command's own PDEATHSIG);
-  // detached (exec -d), it outlives bunker in a session of its own to wait for the command.
+  // detached (exec -d), it outlives bunker in a session of its own to wait for the command, but
+  // only once released: held, it dies with bunker too (it holds a copy of the hold pipe's write
+  // end, so no EOF would ever come).
+  if ((!detach || hold_fd >= 0) && prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0) < 0) _exit(125);
+  // Held: bunker puts this process in the container's cgroup from outside (a systemd manager
+  // moves it), then sends one byte; when that fails, bunker kills it and reports why itself.
+  if (hold_fd >= 0) {
+    char go;
+    ssize_t n;
+    while ((n = read(hold_fd, &go, 1)) < 0 && errno == EINTR) {
+    }
+    if (n != 1) _exit(125);
+    close(hold_fd);
+  }
   if (detach) {
     if (setsid() < 0) _exit(125);
-  } else if (prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0) < 0)
-    _exit(125);
+    if (hold_fd >= 0 && prctl(PR_SET_PDEATHSIG, 0, 0, 0, 0) < 0) _exit(125);
+  }
   // exec'd processes join the container's cgroup (the program's cgroup fd). The joining process
   // moves itself while still outside the container's cgroup namespace: with nsdelegate, no
   // migration may cross it from inside. The command then starts in the cgroup (CLONE_INTO_CGROUP).
@@ -135,11 +148,11 @@ static void __attribute__((noreturn)) join_and_spawn(int target, const uint8_t *
 // Returns the joining process's pid: it exits with the command's status (128+N for signal N).
 // A failure to join is written as {-(namespace index + 1), errno} on err_fd (the program's own
 // error pipe), a failure to join its cgroup as {-101, errno}; bk_spawn's child reports program
-// steps there as usual.
-int bk_exec_join(int target, const uint8_t *prog, uint32_t len, int err_fd, int detach) {
+// steps there as usual. hold_fd >= 0: the joining process first waits for one byte there.
+int bk_exec_join(int target, const uint8_t *prog, uint32_t len, int err_fd, int detach, int hold_fd) {
   long pid = syscall(SYS_clone, SIGCHLD, 0, 0, 0, 0);
   if (pid < 0) return -errno;
-  if (pid == 0) join_and_spawn(target, prog, len, err_fd, detach);
+  if (pid == 0) join_and_spawn(target, prog, len, err_fd, detach, hold_fd);
   return (int)pid;
 }
 

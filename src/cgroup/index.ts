@@ -8,7 +8,8 @@
 //       before the clone: pass cg.dirFd to the spawn (clone3 CLONE_INTO_CGROUP, with CLONE_NEWCGROUP
 //       the container's /sys/fs/cgroup is its own cgroup); after the clone and before releasing the
 //       child: await cg.attach(pid[, monitorPid for run -d]); when the container has ended: cg.oomKilled() then await cg.remove().
-//   cgroupPathOf(id)                                       → the live cgroup dir of a container (stats; exec clones into it)
+//   cgroupPathOf(id)                                       → the live cgroup dir of a container (stats)
+//   execCgroupOf(id)                                       → how exec's process joins it (itself, or attach(pid) by systemd)
 //   cg.release(monitorPid)                                 → run -d: the monitor owns the cgroup from now on
 //   dockerResources(limits)                                → HostConfig's Memory, NanoCpus, PidsLimit... for inspect
 //   readStats(path), oomKilled(path)
@@ -32,6 +33,6 @@ export {
   type ResourceFlag,
   type ResourceLimits,
 } from "./limits";
-export { cgroupPathOf, checkCgroupLimits, cleanupStaleCgroups, type ContainerCgroup, createContainerCgroup, oomKilled, transientScopeCommand } from "./manager";
+export { attachProcessesCommand, cgroupPathOf, checkCgroupLimits, cleanupStaleCgroups, type ContainerCgroup, createContainerCgroup, execCgroupOf, oomKilled, transientScopeCommand } from "./manager";
 export { type CgroupReport, type CgroupReportLine, cgroupReport } from "./report";
 export { type CgroupStats, readStats } from "./stats";

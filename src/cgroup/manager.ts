@@ -6,7 +6,6 @@ import {
   closeSync,
   constants,
   type Dirent,
-  type FSWatcher,
   existsSync,
   mkdirSync,
   openSync,
@@ -15,7 +14,6 @@ import {
   renameSync,
   rmdirSync,
   rmSync,
-  watch,
   writeFileSync,
 } from "node:fs";
 import { join } from "node:path";
@@ -96,6 +94,38 @@ export function cgroupPathOf(id: string): string | undefined {
   } catch {
     return undefined;
   }
+}
+
+/**
+ * How a process exec'd into a running container joins its cgroup:
+ * - `{ path }` (a delegated cgroup): the joining process writes itself into path/cgroup.procs;
+ * - `{ path, attach }` (a systemd scope): it can't. It runs in the user's login session scope,
+ *   root's like its parent user-UID.slice, and a move needs write access to the common ancestor of
+ *   both cgroups. So, as podman does, the user manager is asked (AttachProcessesToUnit), and hands
+ *   the move to PID 1 over the system bus. Call attach(pid) while the process is still held.
+ * undefined: the container has no cgroup.
+ */
+export function execCgroupOf(id: string): { path: string; attach?: (pid: number) => Promise<void> } | undefined {
+  const path = cgroupPathOf(id);
+  if (!path) return undefined;
+  const unit = `${PREFIX}${id}.scope`;
+  const at = path.lastIndexOf(`/${unit}`);
+  if (at < 0) return { path };
+  return { path, attach: (pid: number) => attachThroughManager(unit, path.slice(at + unit.length + 1), pid, path) };
+}
+
+/**
+ * Has the user's systemd manager move `pid` into `subcgroup` ("" or "/leaf") of its scope `unit`,
+ * whose cgroup is `path` (AttachProcessesToUnit). For a process in a login session scope: the
+ * manager asks PID 1, which may write where the user may not. Throws a one-line BunkerError.
+ */
+async function attachThroughManager(unit: string, subcgroup: string, pid: number, path: string): Promise<void> {
+  const answer = Bun.spawnSync(attachProcessesCommand(unit, subcgroup, [pid]), { stdout: "pipe", stderr: "pipe", env: process.env });
+  if (answer.exitCode !== 0)
+    throw new BunkerError(`systemd could not move the process into ${unit}${subcgroup}: ${answer.stderr?.toString().trim().split("\n")[0] || `busctl exit ${answer.exitCode}`}`);
+  // the manager answers once PID 1 has moved it; make sure before it runs
+  const rel = cgroupOfProcess(pid);
+  if (!rel || !path.endsWith(rel)) throw new BunkerError(`systemd did not move the process into ${unit}${subcgroup} (it is in ${rel || "no cgroup"})`);
 }
 
 function writeCgroupFile(dir: string, file: string, value: string): void {
@@ -347,6 +377,17 @@ export function transientScopeCommand(unit: string, pids: number[]): string[] {
   ];
 }
 
+/**
+ * The busctl command that asks the user's systemd manager to move `pids` into `subcgroup` ("" or
+ * "/container") of its unit `unit` (D-Bus AttachProcessesToUnit; the unit must have Delegate=yes).
+ */
+export function attachProcessesCommand(unit: string, subcgroup: string, pids: number[]): string[] {
+  return [
+    "busctl", "--user", "call", "org.freedesktop.systemd1", "/org/freedesktop/systemd1", "org.freedesktop.systemd1.Manager", "AttachProcessesToUnit",
+    "ssau", unit, subcgroup, String(pids.length), ...pids.map(String),
+  ];
+}
+
 /** The cgroup v2 path of a process ("/user.slice/...") from /proc/PID/cgroup. */
 function cgroupOfProcess(pid: number): string {
   try {
@@ -356,13 +397,18 @@ function cgroupOfProcess(pid: number): string {
   }
 }
 
-/** Moves a detached container and its monitor into leaves of their scope; returns the container's. */
-function splitScope(scope: string, pid: number, monitorPid: number): string {
+/**
+ * Moves the container and the process that waits for it into leaves of their scope; returns the
+ * container's. `monitorPid` (run -d) is in the scope already; without it, this bunker waits for the
+ * container, and only the manager can move it there from its login session scope.
+ */
+async function splitScope(unit: string, scope: string, pid: number, monitorPid: number | undefined): Promise<string> {
   const monitorLeaf = join(scope, SCOPE_MONITOR_LEAF);
   const containerLeaf = join(scope, SCOPE_CONTAINER_LEAF);
   mkdirSync(monitorLeaf);
   mkdirSync(containerLeaf);
-  writeCgroupFile(monitorLeaf, "cgroup.procs", String(monitorPid));
+  if (monitorPid === undefined) await attachThroughManager(unit, `/${SCOPE_MONITOR_LEAF}`, process.pid, monitorLeaf);
+  else writeCgroupFile(monitorLeaf, "cgroup.procs", String(monitorPid));
   writeCgroupFile(containerLeaf, "cgroup.procs", String(pid));
   // Now empty, the scope can hand its controllers to the leaves (all of them, for stats too).
   const failed = enableControllers(scope, readControllers(scope).filter((c) => LIMIT_CONTROLLERS.includes(c)));
@@ -377,22 +423,15 @@ function splitScope(scope: string, pid: number, monitorPid: number): string {
  * cgroup (src/runtime/steps.ts). When no limit was asked, a manager that fails only costs the
  * container its cgroup (and its stats): such a run never fails because of cgroups.
  *
- * The manager removes a scope once it is empty. A foreground container's scope is the container's
- * cgroup and ends with it. A detached container's scope also holds its monitor, so that it outlives
- * each exit: the monitor reads memory.events after the exit (OOMKilled) and moves a restarted
- * process back into the same limits. The no-internal-processes rule puts each in a leaf:
- * SCOPE/container (the limits) and SCOPE/monitor.
+ * The manager removes a scope as soon as it is empty, and the container's exit would take its
+ * memory.events (OOMKilled) with it before anyone read it. So the process that waits for the
+ * container holds the scope too: run -d's monitor (which also moves a restarted process back into
+ * the same limits), or the foreground bunker itself. The no-internal-processes rule puts each in
+ * a leaf: SCOPE/container (the limits) and SCOPE/monitor. The scope ends with its holder, also
+ * when that is killed.
  */
 function systemdScope(id: string, limits: ResourceLimits, mount: string): ContainerCgroup {
   let path = "";
-  // The manager removes the scope's cgroup as soon as it is empty, possibly before the container's
-  // exit is seen here: so a foreground run watches memory.events while the container runs.
-  let oomSeen = false;
-  let oomWatch: FSWatcher | undefined;
-  const stopWatching = () => {
-    oomWatch?.close();
-    oomWatch = undefined;
-  };
   const unit = `${PREFIX}${id}.scope`;
   const limited = hasLimits(limits);
   const fail = (why: string) => {
@@ -427,38 +466,21 @@ function systemdScope(id: string, limits: ResourceLimits, mount: string): Contai
         else await Bun.sleep(5);
       }
       if (!scope) return fail(`systemd did not move the container into ${unit}`);
-      if (monitorPid === undefined) path = scope;
-      else {
-        try {
-          path = splitScope(scope, pid, monitorPid);
-        } catch (e) {
-          // the scope goes with the monitor (it gives up on the container when a limit fails)
-          return fail(`cannot make the container's cgroup in ${scope}: ${errnoMessage(e)}`);
-        }
+      try {
+        path = await splitScope(unit, scope, pid, monitorPid);
+      } catch (e) {
+        // the scope goes with the container (its start fails when a limit can't be had)
+        return fail(`cannot make the container's cgroup in ${scope}: ${e instanceof BunkerError ? e.message : errnoMessage(e)}`);
       }
       self.path = path;
       writeRecord(id, { path, creatorPid: process.pid, creatorStart: processStart("self") ?? "" });
       applyLimits(path, limits);
-      // A detached container's cgroup lasts as long as its monitor, which reads memory.events itself.
-      if (monitorPid !== undefined) return;
-      const scopePath = path;
-      try {
-        oomWatch = watch(join(scopePath, "memory.events"), () => {
-          if (oomKilled(scopePath)) oomSeen = true;
-        });
-        oomWatch.on("error", stopWatching);
-        oomWatch.unref();
-      } catch (e) {
-        log.debug(`not watching ${scopePath}/memory.events: ${errnoMessage(e)}`);
-      }
     },
-    oomKilled: () => oomSeen || (path ? oomKilled(path) : false),
+    oomKilled: () => (path ? oomKilled(path) : false),
     release(ownerPid?: number) {
-      stopWatching();
       if (path && ownerPid !== undefined) writeRecord(id, { path, creatorPid: ownerPid, creatorStart: processStart(ownerPid) ?? "" });
     },
     async remove() {
-      stopWatching();
       if (path) await removeCgroupTree(path);
       dropRecord(id);
     },

@@ -7,13 +7,13 @@ import { closeSync, openSync, readSync, constants as fsc, writeSync } from "node
 import { native } from "../../native/ffi";
 import { type ContainerRecord, isRunning, readState } from "../container";
 import { BunkerError, EXIT_BUNKER, EXIT_CANNOT_EXEC } from "../errors";
-import { errnoMessage, forwardSignals, startFailure, syncPipes, waitForExit } from "../runtime/process";
+import { errnoMessage, forwardSignals, pipe, startFailure, syncPipes, waitForExit } from "../runtime/process";
 import { encodeProgram } from "../runtime/program";
 import type { ContainerSpec } from "../runtime/spec";
 import { processSteps, type Stdio } from "../runtime/steps";
 import { attachTerminal, containerPtyChannel, receiveMaster } from "../runtime/tty";
 import { buildEnv, resolveUser } from "../runtime/user";
-import { cgroupPathOf } from "../cgroup/manager";
+import { execCgroupOf } from "../cgroup/manager";
 
 export interface ExecOptions {
   interactive: boolean;
@@ -74,10 +74,13 @@ export async function execInContainer(rec: ContainerRecord, argv: string[], o: E
     { path: pathOf(env), args: argv, env, execFd: -1 },
     stdio,
   );
-  // The command joins the container's cgroup (the joining process moves into it first).
-  const cgroupPath = cgroupPathOf(rec.Id);
-  const cgroupFd = cgroupPath ? openSync(cgroupPath, fsc.O_RDONLY | fsc.O_DIRECTORY) : -1;
+  // The command joins the container's cgroup: the joining process moves into it first, itself, or,
+  // for a systemd scope, by the manager while it is held before its first step.
+  const cgroup = execCgroupOf(rec.Id);
+  const cgroupFd = cgroup && !cgroup.attach ? openSync(cgroup.path, fsc.O_RDONLY | fsc.O_DIRECTORY) : -1;
   if (cgroupFd >= 0) toClose.push(cgroupFd);
+  const hold = cgroup?.attach ? pipe() : undefined;
+  if (hold) toClose.push(hold[0]);
   const pipes = syncPipes();
   const program = encodeProgram(
     { cloneFlags: 0n, cgroupFd, goFd: pipes.goRead, goWriteFd: pipes.goWrite, errFd: pipes.errWrite, errReadFd: pipes.errRead },
@@ -85,12 +88,28 @@ export async function execInContainer(rec: ContainerRecord, argv: string[], o: E
   );
   // Nothing to set up from outside: the go byte can wait in the pipe for the command.
   writeSync(pipes.goWrite, new Uint8Array([1]));
-  const pid = native().bk_exec_join(state.Pid, program, program.length, pipes.errWrite, o.detach ? 1 : 0);
+  const pid = native().bk_exec_join(state.Pid, program, program.length, pipes.errWrite, o.detach ? 1 : 0, hold ? hold[0] : -1);
   for (const fd of [pipes.goRead, pipes.goWrite, pipes.errWrite, ...toClose]) closeSync(fd);
-  if (pid < 0) {
+  const giveUp = () => {
     closeSync(pipes.errRead);
+    if (hold) closeSync(hold[1]);
     if (channel) closeSync(channel.socket);
+  };
+  if (pid < 0) {
+    giveUp();
     throw new BunkerError(`cannot exec in container ${rec.Name}: ${errnoMessage(-pid)}`);
+  }
+  if (hold && cgroup?.attach) {
+    try {
+      await cgroup.attach(pid);
+    } catch (e) {
+      process.kill(pid, "SIGKILL");
+      await waitForExit(pid);
+      giveUp();
+      throw new BunkerError(`cannot exec in container ${rec.Name}: join its cgroup: ${(e as Error).message}`);
+    }
+    writeSync(hold[1], new Uint8Array([1]));
+    closeSync(hold[1]);
   }
   const stopForwarding = forwardSignals(pid);
   const report = new Uint8Array(8);

@@ -92,15 +92,6 @@ export interface InitramfsParts {
   files: Record<string, string | { host: string; mode?: number }>;
   /** extra directory trees: guest path → host dir and the uid that owns it in the guest */
   trees?: Record<string, { host: string; uid: number }>;
-  /** host programs copied to the same path in the guest, with the shared libraries ldd lists */
-  programs?: string[];
-}
-
-/** The shared libraries a host program loads (ldd), as host paths. */
-function sharedLibraries(program: string): string[] {
-  const r = Bun.spawnSync(["ldd", program], { stdout: "pipe", stderr: "pipe" });
-  if (r.exitCode !== 0) throw new Error(`ldd ${program}: ${r.stderr}`);
-  return [...r.stdout.toString().matchAll(/=> (\/\S+)/g)].map((m) => m[1]);
 }
 
 export function buildInitramfs(p: InitramfsParts): void {
@@ -118,8 +109,8 @@ export function buildInitramfs(p: InitramfsParts): void {
     const host = join(p.kernel.modulesDir, mod);
     if (existsSync(host)) cpio.copy(`lib/modules/${mod.split("/").pop()}`, host, 0o644);
   }
-  cpio.file("etc/passwd", "root:x:0:0:root:/root:/bin/sh\ntester:x:1000:1000:tester:/home/tester:/bin/sh\nother:x:1001:1001:other:/home/other:/bin/sh\nscoped:x:1002:1002:scoped:/home/scoped:/bin/sh\n");
-  cpio.file("etc/group", "root:x:0:\ntester:x:1000:\nother:x:1001:\nscoped:x:1002:\n");
+  cpio.file("etc/passwd", "root:x:0:0:root:/root:/bin/sh\ntester:x:1000:1000:tester:/home/tester:/bin/sh\nother:x:1001:1001:other:/home/other:/bin/sh\n");
+  cpio.file("etc/group", "root:x:0:\ntester:x:1000:\nother:x:1001:\n");
   cpio.file("init", p.init, 0o755);
   const parents = (path: string) => {
     const dirs = path.split("/").slice(0, -1);
@@ -130,15 +121,6 @@ export function buildInitramfs(p: InitramfsParts): void {
     if (typeof content === "string") cpio.file(path, content, 0o755);
     else cpio.copy(path, content.host, content.mode);
   }
-  const copied = new Set<string>();
-  for (const program of p.programs ?? [])
-    for (const path of [program, ...sharedLibraries(program)]) {
-      const inside = path.replace(/^\/+/, "");
-      if (copied.has(inside) || (path !== program && GLIBC_LIBS.some((l) => path.endsWith(`/${l}`)))) continue;
-      copied.add(inside);
-      parents(inside);
-      cpio.copy(inside, realpathSync(path), 0o755);
-    }
   for (const [at, t] of Object.entries(p.trees ?? {})) {
     parents(at);
     addTree(cpio, t.host, at, t.uid);

@@ -1,6 +1,6 @@
 // The VM lane: boots Debian's kernel under qemu with bunker, busybox, a test rootfs and image, and
 // the guest checks (tests/vm/guest), and returns each check's result line.
-import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
+import { closeSync, mkdirSync, mkdtempSync, openSync, readFileSync, realpathSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { bunkerBin, imagesSrc } from "../support/bunker";
@@ -24,9 +24,16 @@ export interface VmLaneResult {
 const GUEST_DIR = join(import.meta.dir, "guest");
 const BUSYBOX_LAYOUT = join(imagesSrc, "busybox-1.38.0-musl-amd64-oci");
 
-/** A systemd user manager and the user's D-Bus, for the transient-scope checks (systemd-scope.sh). */
-const SYSTEMD_PROGRAMS = ["/lib/systemd/systemd", "/usr/bin/busctl", "/usr/bin/dbus-daemon"];
-const DBUS_SESSION_CONF = "/usr/share/dbus-1/session.conf";
+const SYSTEMD_DIR = join(import.meta.dir, "systemd");
+/** What the systemd guest boots from the host's root: systemd, logind's PAM module, the user's D-Bus. */
+const SYSTEMD_PROGRAMS = [
+  "/lib/systemd/systemd",
+  "/lib/systemd/systemd-logind",
+  "/usr/bin/busctl",
+  "/usr/bin/dbus-daemon",
+  "/usr/lib/systemd/user/dbus.socket",
+  "/lib/x86_64-linux-gnu/security/pam_systemd.so",
+];
 
 /** Why the lane can't run on this machine (then it is skipped, loudly), or undefined. */
 export function vmLaneUnavailable(): string | undefined {
@@ -39,7 +46,7 @@ export function vmLaneUnavailable(): string | undefined {
 
 function readable(path: string): boolean {
   try {
-    readFileSync(path, { flag: "r" }).subarray(0, 1);
+    closeSync(openSync(path, "r"));
     return true;
   } catch {
     return false;
@@ -58,41 +65,112 @@ function unpackBusybox(into: string): void {
   }
 }
 
+/** The console's VMTEST lines as checks, and whether the guest got to the end. */
+function results(boot: { output: string; timedOut: boolean }): VmLaneResult {
+  const checks = new Map<string, VmCheck>();
+  for (const line of boot.output.split("\n")) {
+    const m = /^VMTEST (\S+) (PASS|FAIL) ?(.*)$/.exec(line.trim());
+    if (m) checks.set(m[1], { pass: m[2] === "PASS", detail: m[3] });
+  }
+  return {
+    checks,
+    finished: /^VMTEST-END$/m.test(boot.output),
+    timedOut: boot.timedOut,
+    tail: boot.output.trim().split("\n").slice(-40).join("\n"),
+  };
+}
+
+/** The guest scripts (tests/vm/guest) a guest runs, as initramfs files under `at`. */
+function guestScripts(names: string[], at: string): Record<string, { host: string; mode: number }> {
+  return Object.fromEntries(names.map((f) => [`${at}/${f}`, { host: join(GUEST_DIR, f), mode: 0o644 }]));
+}
+
+const busyboxPath = () => (readable("/usr/bin/busybox") ? "/usr/bin/busybox" : "/bin/busybox");
+
+/**
+ * The busybox guest: PID 1 is tests/vm/guest/init.sh, which mounts cgroup2 and delegates a subtree
+ * itself; the delegated and undelegated checks.
+ */
 export async function runVmLane(opts: { timeoutMs: number; onLine?: (line: string) => void }): Promise<VmLaneResult> {
   const kernel = findKernel();
   if ("missing" in kernel) throw new Error(kernel.missing);
-  for (const need of [...SYSTEMD_PROGRAMS, DBUS_SESSION_CONF])
-    if (!readable(need)) throw new Error(`the VM lane needs ${need} on the host (Debian: systemd, dbus-daemon; scripts/test.sh installs them)`);
   const work = mkdtempSync(join(tmpdir(), "bunker-vm-"));
   try {
     const rootfs = join(work, "rootfs");
     unpackBusybox(rootfs);
-    const files: Record<string, { host: string; mode?: number }> = {};
-    for (const f of readdirSync(GUEST_DIR)) if (f !== "init.sh") files[`vmtests/${f}`] = { host: join(GUEST_DIR, f), mode: 0o644 };
-    files[DBUS_SESSION_CONF.slice(1)] = { host: DBUS_SESSION_CONF, mode: 0o644 };
     const initrd = join(work, "initrd.cpio");
     buildInitramfs({
       out: initrd,
       kernel,
       bunkerBin,
-      busybox: readable("/usr/bin/busybox") ? "/usr/bin/busybox" : "/bin/busybox",
+      busybox: busyboxPath(),
       init: readFileSync(join(GUEST_DIR, "init.sh"), "utf8"),
-      files,
+      files: guestScripts(["lib.sh", "delegated.sh", "undelegated.sh"], "vmtests"),
       trees: { "rootfs/busybox": { host: rootfs, uid: 1000 }, "images/busybox": { host: BUSYBOX_LAYOUT, uid: 0 } },
-      programs: SYSTEMD_PROGRAMS,
     });
-    const boot = await bootVm({ vmlinuz: kernel.vmlinuz, initrd, timeoutMs: opts.timeoutMs, onLine: opts.onLine });
-    const checks = new Map<string, VmCheck>();
-    for (const line of boot.output.split("\n")) {
-      const m = /^VMTEST (\S+) (PASS|FAIL) ?(.*)$/.exec(line.trim());
-      if (m) checks.set(m[1], { pass: m[2] === "PASS", detail: m[3] });
-    }
-    return {
-      checks,
-      finished: /^VMTEST-END$/m.test(boot.output),
-      timedOut: boot.timedOut,
-      tail: boot.output.trim().split("\n").slice(-40).join("\n"),
-    };
+    return results(await bootVm({ vmlinuz: kernel.vmlinuz, initrd, timeoutMs: opts.timeoutMs, onLine: opts.onLine }));
+  } finally {
+    rmSync(work, { recursive: true, force: true });
+  }
+}
+
+/** The systemd guest's test user (not the host's: its files come from the initramfs). */
+const SYSTEMD_GUEST_UID = 1500;
+/** Modules for the host root over virtio-9p with a tmpfs overlay, in load order. */
+const SYSTEMD_GUEST_MODULES = [
+  "kernel/drivers/virtio/virtio_ring.ko",
+  "kernel/drivers/virtio/virtio.ko",
+  "kernel/drivers/virtio/virtio_pci_legacy_dev.ko",
+  "kernel/drivers/virtio/virtio_pci_modern_dev.ko",
+  "kernel/drivers/virtio/virtio_pci.ko",
+  "kernel/fs/netfs/netfs.ko",
+  "kernel/fs/fscache/fscache.ko",
+  "kernel/net/9p/9pnet.ko",
+  "kernel/net/9p/9pnet_virtio.ko",
+  "kernel/fs/9p/9p.ko",
+  "kernel/fs/overlayfs/overlay.ko",
+];
+
+/**
+ * The systemd guest: PID 1 is the host's own /lib/systemd/systemd, booted from the host's root
+ * filesystem (read-only over virtio-9p, a tmpfs overlay on top; tests/vm/systemd/init.sh builds it).
+ * logind starts user@UID.service with the user's D-Bus, and the transient-scope checks
+ * (tests/vm/guest/systemd-scope.sh) run as that user in a logind session scope that is root's.
+ */
+export async function runSystemdVmLane(opts: { timeoutMs: number; onLine?: (line: string) => void }): Promise<VmLaneResult> {
+  const kernel = findKernel();
+  if ("missing" in kernel) throw new Error(kernel.missing);
+  for (const need of [...SYSTEMD_PROGRAMS, bunkerBin])
+    if (!readable(need)) throw new Error(`the systemd VM guest needs ${need} readable on the host (Debian: systemd, dbus-user-session, libpam-systemd)`);
+  const work = mkdtempSync(join(tmpdir(), "bunker-vm-systemd-"));
+  try {
+    const rootfs = join(work, "rootfs");
+    unpackBusybox(rootfs);
+    const initrd = join(work, "initrd.cpio");
+    buildInitramfs({
+      out: initrd,
+      kernel,
+      busybox: busyboxPath(),
+      modules: SYSTEMD_GUEST_MODULES,
+      init: readFileSync(join(SYSTEMD_DIR, "init.sh"), "utf8"),
+      files: {
+        ...guestScripts(["lib.sh", "systemd-scope.sh"], "vmfiles/vmtests"),
+        "vmfiles/uid": `${SYSTEMD_GUEST_UID}\n`,
+        // the guest binds the host's file: a path the guest sees through the 9p share
+        "vmfiles/bunker-path": `${realpathSync(bunkerBin)}\n`,
+      },
+      trees: { "vmfiles/rootfs/busybox": { host: rootfs, uid: SYSTEMD_GUEST_UID }, "vmfiles/images/busybox": { host: BUSYBOX_LAYOUT, uid: 0 } },
+    });
+    const boot = await bootVm({
+      vmlinuz: kernel.vmlinuz,
+      initrd,
+      timeoutMs: opts.timeoutMs,
+      onLine: opts.onLine,
+      append: "console=ttyS0 panic=-1 loglevel=3 rdinit=/init systemd.unit=bunker-vmtest.target systemd.show_status=error",
+      // the host's root, read-only; qemu runs as the suite's user, so the guest sees what it may read
+      extraArgs: ["-virtfs", "local,path=/,mount_tag=hostroot,security_model=none,readonly=on,multidevs=remap"],
+    });
+    return results(boot);
   } finally {
     rmSync(work, { recursive: true, force: true });
   }

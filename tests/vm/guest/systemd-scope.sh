@@ -1,19 +1,33 @@
-# Checks run as uid 1002, in a session scope that is root's, beside a systemd user manager that runs
-# in user@1002.service with the user's D-Bus: each container gets a transient scope from it.
+# Runs in the systemd guest (tests/vm/systemd/init.sh): PID 1 is the host's real systemd, and this
+# script is a oneshot service of the test user with PAMName=, so logind has put it in a login
+# session scope (user-UID.slice/session-N.scope), which is root's: nothing is delegated where
+# bunker runs. logind started user@UID.service (Delegate=yes) with the user's D-Bus: each container
+# gets a transient scope from that manager, which asks PID 1 to move the processes.
 . /vmtests/lib.sh
-MANAGER=/sys/fs/cgroup/user.slice/user-1002.slice/user@1002.service
+export BUNKER_ROOT=$HOME/store BUNKER_RUNTIME_DIR=$XDG_RUNTIME_DIR/bunker
+uid=$(id -u)
+MANAGER=/sys/fs/cgroup/user.slice/user-$uid.slice/user@$uid.service
 manager_call() { busctl --user call org.freedesktop.systemd1 /org/freedesktop/systemd1 "$@"; }
 scopes() { find $MANAGER -type d -name 'bunker-*.scope' 2>/dev/null; }
+echo "VMINFO checks start $(cut -d' ' -f1 /proc/uptime) s"
 
-# The manager is up once it answers on the user's bus (it starts in the background at boot).
+# Where this runs, as the checks need it: a real systemd, a root-owned session scope, the user's bus.
+own=$(sed -n 's/^0:://p' /proc/self/cgroup)
+owner=$(stat -c %u "/sys/fs/cgroup$own" 2>&1)
+parent_owner=$(stat -c %u "$(dirname "/sys/fs/cgroup$own")" 2>&1)
+if [ "$(cat /proc/1/comm)" = systemd ] && echo "$own" | grep -q "^/user.slice/user-$uid.slice/session-[^/]*.scope$" && [ "$owner" = 0 ] && [ "$parent_owner" = 0 ]; then
+  pass scope-real-session "PID 1 systemd, bunker in $own (owner $owner), XDG_RUNTIME_DIR=$XDG_RUNTIME_DIR"
+else fail scope-real-session "PID 1: $(cat /proc/1/comm); cgroup $own owner $owner, parent owner $parent_owner"; fi
+# logind started the user manager at boot (linger); its D-Bus comes up through its socket.
 i=0
 until manager_call org.freedesktop.DBus.Peer Ping >/dev/null 2>&1 || [ $i -ge 240 ]; do sleep 0.5; i=$((i+1)); done
-run busctl --user call org.freedesktop.systemd1 /org/freedesktop/systemd1 org.freedesktop.DBus.Peer Ping
-[ "$RC" = 0 ] && pass scope-user-manager "answered after $((i / 2)) s" || fail scope-user-manager "exit $RC: $OUT; manager: $(for p in $(pgrep -f 'systemd --user'); do echo "$p wchan=$(cat /proc/$p/wchan) syscall=$(cut -d' ' -f1 /proc/$p/syscall 2>&1)"; done | oneline); /run/user/1002: $(ls -R /run/user/1002 | oneline)"
+echo "VMINFO user manager answered after $((i / 2)) s: $(systemctl --user is-system-running 2>&1)"
 
 run bunker doctor
 line=$(echo "$OUT" | grep -A1 cgroups | oneline)
-echo "$line" | grep -q "^ok *cgroups.*transient systemd scopes under $MANAGER; controllers: cpu cpuset io memory pids" && pass scope-doctor "$line" || fail scope-doctor "$OUT"
+# the controllers are those user@.service delegates (Debian: Delegate=pids memory cpu)
+controllers=$(tr ' ' '\n' <$MANAGER/cgroup.controllers | grep -x -e cpu -e cpuset -e io -e memory -e pids | sort | tr '\n' ' ' | sed 's/ $//')
+echo "$line" | grep -q "^ok *cgroups.*transient systemd scopes under $MANAGER; controllers: $controllers" && pass scope-doctor "$line" || fail scope-doctor "$OUT"
 
 brun --rm --rootfs $R true
 [ "$RC" = 0 ] && pass scope-no-limit-run "exit 0" || fail scope-no-limit-run "exit $RC: $OUT"
@@ -36,10 +50,21 @@ if [ -n "$dcg" ] && [ "$(cat $dcg/container/memory.max)" = 41943040 ] && [ "$(ca
   pass scope-limits "$dcg: $unit"
 else fail scope-limits "exit $RC: $OUT; scopes: $(scopes); unit: $unit; monitor leaf: [$monitor_comm]; leaves: $(ls -d $dcg/*/ 2>&1)"; fi
 
-run bunker exec scoped cat /proc/self/cgroup
-# the exec'd process is in the scope: the root of the container's cgroup namespace
-[ "$RC" = 0 ] && [ "$OUT" = "0::/" ] && pass scope-exec-joins "$OUT" || fail scope-exec-joins "exit $RC: $OUT"
+# exec's process starts in this session scope, and a move into the user manager's subtree needs
+# write access to their common ancestor (user-UID.slice, root's): bunker asks the manager to attach
+# it while it is held. Inside, it is then at the root of the container's cgroup namespace.
+exec_joins() { # check container
+  run bunker exec "$2" cat /proc/self/cgroup
+  [ "$RC" = 0 ] && [ "$OUT" = "0::/" ] && pass "$1" "$OUT" || fail "$1" "exit $RC: $OUT"
+}
+exec_joins scope-exec-joins scoped
+# exec -d: the held process is a session leader of its own, nobody waits for it
+run bunker exec -d scoped sh -c 'cat /proc/self/cgroup >/tmp/exec-d.cgroup'
+i=0; until bunker exec scoped test -s /tmp/exec-d.cgroup 2>/dev/null || [ $i -ge 40 ]; do sleep 0.25; i=$((i+1)); done
+seen=$(bunker exec scoped cat /tmp/exec-d.cgroup 2>&1)
+[ "$RC" = 0 ] && [ "$seen" = "0::/" ] && pass scope-exec-detached-joins "$seen" || fail scope-exec-detached-joins "exit $RC: $OUT; saw: $seen"
 
+i=0; until [ "$(cat $dcg/container/pids.current 2>&1)" = 1 ] || [ $i -ge 40 ]; do sleep 0.25; i=$((i+1)); done
 run bunker stats --no-stream --format json scoped
 [ "$RC" = 0 ] && echo "$OUT" | grep -q '"MemUsage":"[^"]* / 40MiB"' && echo "$OUT" | grep -q '"PIDs":"1"' && pass scope-stats "$OUT" || fail scope-stats "exit $RC: $OUT"
 
@@ -54,6 +79,21 @@ else fail scope-restart-command "exit $RC: $OUT; running: $running; scopes: $(sc
 run bunker rm -f scoped
 i=0; while [ $i -lt 40 ] && [ -n "$(scopes)" ]; do sleep 0.25; i=$((i+1)); done
 [ "$RC" = 0 ] && [ -z "$(scopes)" ] && pass scope-removed "no bunker-*.scope left" || fail scope-removed "exit $RC: $OUT; left: $(scopes)"
+
+# A foreground container: its bunker holds the scope (SCOPE/monitor, moved there by the manager)
+# so that the container's exit doesn't take memory.events with it; exec joins SCOPE/container.
+bunker run --network none --name fg --rootfs $R --memory 40m sleep 60 >/dev/null 2>&1 &
+fg_run=$!
+i=0; until [ "$(bunker inspect --format '{{.State.Running}}' fg 2>&1)" = true ] || [ $i -ge 80 ]; do sleep 0.25; i=$((i+1)); done
+fcg=$(scopes)
+fg_leaves=$(find $fcg -mindepth 1 -maxdepth 1 -type d -printf '%f\n' 2>&1 | sort | oneline)
+fg_holder=$(cat $fcg/monitor/cgroup.procs 2>&1 | oneline)
+if [ "$fg_leaves" = "container monitor " ] && [ "$fg_holder" = "$fg_run " ] && [ "$(cat $fcg/container/memory.max)" = 41943040 ] && [ -n "$(cat $fcg/container/cgroup.procs)" ]; then
+  pass scope-foreground-held "bunker $fg_holder in $fcg/monitor"
+else fail scope-foreground-held "scopes: $fcg; leaves: $fg_leaves; monitor leaf: $fg_holder (bunker is $fg_run)"; fi
+exec_joins scope-exec-foreground-joins fg
+bunker rm -f fg >/dev/null 2>&1
+wait $fg_run
 
 # OOM in a scope: the manager removes an empty scope's cgroup at once, so the kill must be seen anyway.
 brun --name hog --rootfs $R --memory 32m --memory-swap 32m tail /dev/zero
@@ -89,3 +129,5 @@ else fail scope-rm-gone "exit $RC: $OUT; inspect: $(bunker inspect ephemeral 2>&
 
 left=$(scopes)
 [ -z "$left" ] && pass scope-cgroups-gone "no bunker-*.scope under $MANAGER" || fail scope-cgroups-gone "left: $left"
+echo "VMINFO checks done $(cut -d' ' -f1 /proc/uptime) s"
+echo "VMTEST-END"

@@ -81,7 +81,6 @@ User=$USER_
 PAMName=bunker-vmtest
 WorkingDirectory=/home/$USER_
 Environment=PATH=/usr/local/bin:/usr/bin:/bin:/usr/sbin:/sbin NO_COLOR=1 HOME=/home/$USER_
-ExecStartPre=+/bin/sh -c 'systemctl status --no-pager -n 40 user@$UID_.service; journalctl -b --no-pager -o cat -n 80 | grep -v -e Mount -e modprobe'
 ExecStart=/bin/sh /vmtests/systemd-scope.sh
 StandardOutput=tty
 StandardError=tty
