@@ -142,21 +142,23 @@ export async function applyIdMapping(pid: number, m: IdMapping, startTool: ToolS
       ["newuidmap", NEWUIDMAP_PATHS, m.uids],
       ["newgidmap", NEWGIDMAP_PATHS, m.gids],
     ] as const;
-    const runs: { tool: string; exited: Promise<number> }[] = [];
-    let spawnError: unknown;
-    for (const [tool, paths, ranges] of tools) {
-      const argv = [tool, String(pid), ...ranges.flatMap((r) => [String(r.inside), String(r.outside), String(r.count)])];
-      try {
-        runs.push({ tool, exited: (await startTool(findTool(paths)!, argv, errWrite)).exited });
-      } catch (e) {
-        spawnError = e;
-        break;
-      }
-    }
+    // Both start before either is awaited: they run side by side, and beside the caller's work.
+    type Outcome = { tool: string; exited: Promise<number>; error?: undefined } | { tool: string; error: unknown };
+    const starts = tools.map(([tool, paths, ranges]): Promise<Outcome> => {
+      const argv: string[] = [tool, String(pid)];
+      for (const r of ranges) argv.push(String(r.inside), String(r.outside), String(r.count));
+      return startTool(findTool(paths)!, argv, errWrite).then(
+        (started) => ({ tool, exited: started.exited }),
+        (e: unknown) => ({ tool, error: e ?? new Error(`cannot start ${tool}`) }),
+      );
+    });
+    const outcomes = await Promise.all(starts);
     closeSync(errWrite);
+    const runs = outcomes.filter((o) => "exited" in o) as { tool: string; exited: Promise<number> }[];
+    const spawnFailure = outcomes.find((o) => o.error !== undefined);
     try {
       const codes = await Promise.all(runs.map((r) => r.exited));
-      if (spawnError) throw spawnError;
+      if (spawnFailure) throw spawnFailure.error;
       const failed = runs.find((_, i) => codes[i] !== 0);
       if (failed) {
         // both have exited: the pipe holds all they wrote, then EOF
