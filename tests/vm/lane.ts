@@ -4,8 +4,8 @@ import { closeSync, mkdirSync, mkdtempSync, openSync, readFileSync, realpathSync
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { bunkerBin, imagesSrc } from "../support/bunker";
-import { buildInitramfs, findKernel } from "./initramfs";
-import { bootVm, qemuPath } from "./qemu";
+import { buildInitramfs, findKernel, type InitramfsParts } from "./initramfs";
+import { type BootOptions, bootVm, qemuPath } from "./qemu";
 
 export interface VmCheck {
   pass: boolean;
@@ -87,31 +87,49 @@ function guestScripts(names: string[], at: string): Record<string, { host: strin
 
 const busyboxPath = () => (readable("/usr/bin/busybox") ? "/usr/bin/busybox" : "/bin/busybox");
 
+export interface LaneOptions {
+  timeoutMs: number;
+  /** each console line as it arrives */
+  onLine?: (line: string) => void;
+}
+
 /**
- * The busybox guest: PID 1 is tests/vm/guest/init.sh, which mounts cgroup2 and delegates a subtree
- * itself; the delegated and undelegated checks.
+ * Builds a guest's initramfs in a temp dir, with the busybox image's rootfs unpacked there for
+ * `build` to put in, boots it and reads its checks from the console.
  */
-export async function runVmLane(opts: { timeoutMs: number; onLine?: (line: string) => void }): Promise<VmLaneResult> {
+async function bootGuest(
+  name: string,
+  opts: LaneOptions,
+  build: (rootfs: string) => { parts: Omit<InitramfsParts, "out" | "kernel" | "busybox">; boot?: Pick<BootOptions, "append" | "extraArgs"> },
+): Promise<VmLaneResult> {
   const kernel = findKernel();
   if ("missing" in kernel) throw new Error(kernel.missing);
-  const work = mkdtempSync(join(tmpdir(), "bunker-vm-"));
+  const work = mkdtempSync(join(tmpdir(), `bunker-vm-${name}-`));
   try {
     const rootfs = join(work, "rootfs");
     unpackBusybox(rootfs);
     const initrd = join(work, "initrd.cpio");
-    buildInitramfs({
-      out: initrd,
-      kernel,
-      bunkerBin,
-      busybox: busyboxPath(),
-      init: readFileSync(join(GUEST_DIR, "init.sh"), "utf8"),
-      files: guestScripts(["lib.sh", "delegated.sh", "undelegated.sh"], "vmtests"),
-      trees: { "rootfs/busybox": { host: rootfs, uid: 1000 }, "images/busybox": { host: BUSYBOX_LAYOUT, uid: 0 } },
-    });
-    return results(await bootVm({ vmlinuz: kernel.vmlinuz, initrd, timeoutMs: opts.timeoutMs, onLine: opts.onLine }));
+    const { parts, boot } = build(rootfs);
+    buildInitramfs({ out: initrd, kernel, busybox: busyboxPath(), ...parts });
+    return results(await bootVm({ vmlinuz: kernel.vmlinuz, initrd, timeoutMs: opts.timeoutMs, onLine: opts.onLine, ...boot }));
   } finally {
     rmSync(work, { recursive: true, force: true });
   }
+}
+
+/**
+ * The busybox guest: PID 1 is tests/vm/guest/init.sh, which mounts cgroup2 and delegates a subtree
+ * itself; the delegated and undelegated checks.
+ */
+export async function runVmLane(opts: LaneOptions): Promise<VmLaneResult> {
+  return bootGuest("busybox", opts, (rootfs) => ({
+    parts: {
+      bunkerBin,
+      init: readFileSync(join(GUEST_DIR, "init.sh"), "utf8"),
+      files: guestScripts(["lib.sh", "delegated.sh", "undelegated.sh"], "vmtests"),
+      trees: { "rootfs/busybox": { host: rootfs, uid: 1000 }, "images/busybox": { host: BUSYBOX_LAYOUT, uid: 0 } },
+    },
+  }));
 }
 
 /** The systemd guest's test user (not the host's: its files come from the initramfs). */
@@ -137,20 +155,11 @@ const SYSTEMD_GUEST_MODULES = [
  * logind starts user@UID.service with the user's D-Bus, and the transient-scope checks
  * (tests/vm/guest/systemd-scope.sh) run as that user in a logind session scope that is root's.
  */
-export async function runSystemdVmLane(opts: { timeoutMs: number; onLine?: (line: string) => void }): Promise<VmLaneResult> {
-  const kernel = findKernel();
-  if ("missing" in kernel) throw new Error(kernel.missing);
+export async function runSystemdVmLane(opts: LaneOptions): Promise<VmLaneResult> {
   for (const need of [...SYSTEMD_PROGRAMS, bunkerBin])
     if (!readable(need)) throw new Error(`the systemd VM guest needs ${need} readable on the host (Debian: systemd, dbus-user-session, libpam-systemd)`);
-  const work = mkdtempSync(join(tmpdir(), "bunker-vm-systemd-"));
-  try {
-    const rootfs = join(work, "rootfs");
-    unpackBusybox(rootfs);
-    const initrd = join(work, "initrd.cpio");
-    buildInitramfs({
-      out: initrd,
-      kernel,
-      busybox: busyboxPath(),
+  return bootGuest("systemd", opts, (rootfs) => ({
+    parts: {
       modules: SYSTEMD_GUEST_MODULES,
       init: readFileSync(join(SYSTEMD_DIR, "init.sh"), "utf8"),
       files: {
@@ -160,18 +169,11 @@ export async function runSystemdVmLane(opts: { timeoutMs: number; onLine?: (line
         "vmfiles/bunker-path": `${realpathSync(bunkerBin)}\n`,
       },
       trees: { "vmfiles/rootfs/busybox": { host: rootfs, uid: SYSTEMD_GUEST_UID }, "vmfiles/images/busybox": { host: BUSYBOX_LAYOUT, uid: 0 } },
-    });
-    const boot = await bootVm({
-      vmlinuz: kernel.vmlinuz,
-      initrd,
-      timeoutMs: opts.timeoutMs,
-      onLine: opts.onLine,
+    },
+    boot: {
       append: "console=ttyS0 panic=-1 loglevel=3 rdinit=/init systemd.unit=bunker-vmtest.target systemd.show_status=error",
       // the host's root, read-only; qemu runs as the suite's user, so the guest sees what it may read
       extraArgs: ["-virtfs", "local,path=/,mount_tag=hostroot,security_model=none,readonly=on,multidevs=remap"],
-    });
-    return results(boot);
-  } finally {
-    rmSync(work, { recursive: true, force: true });
-  }
+    },
+  }));
 }
