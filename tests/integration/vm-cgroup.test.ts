@@ -1,6 +1,8 @@
 // cgroup v2 limits on a real cgroup v2 kernel: this machine's cgroups are hybrid (every controller
-// bound to v1), so the checks run in a qemu guest (tests/vm) and each guest check is one test here.
-// A failing or silent guest fails the suite; only a missing qemu or kernel skips it, loudly.
+// bound to v1), so the checks run in qemu guests (tests/vm) and each guest check is one test here.
+// Two guests: a busybox init that delegates a subtree itself, and the host's real systemd as PID 1
+// (a login session that isn't delegated: transient scopes). A failing or silent guest fails the
+// suite; only a missing qemu or kernel skips it, loudly.
 import { beforeAll, describe, expect, test } from "bun:test";
 import { runSystemdVmLane, runVmLane, type VmLaneResult, vmLaneUnavailable } from "../vm/lane";
 
