@@ -52,6 +52,7 @@ const SYSTEMD_CHECKS = [
   "scope-removed",
   "scope-foreground-held",
   "scope-exec-foreground-joins",
+  "scope-kill9-gone",
   "scope-oom",
   "scope-oom-inspect",
   "scope-detached-oom",

@@ -92,8 +92,17 @@ if [ "$fg_leaves" = "container monitor " ] && [ "$fg_holder" = "$fg_run " ] && [
   pass scope-foreground-held "bunker $fg_holder in $fcg/monitor"
 else fail scope-foreground-held "scopes: $fcg; leaves: $fg_leaves; monitor leaf: $fg_holder (bunker is $fg_run)"; fi
 exec_joins scope-exec-foreground-joins fg
+# kill -9 of that bunker: the container dies with it (PDEATHSIG), systemd removes the emptied scope,
+# and the next bunker command drops the container's cgroup record.
+kill -9 $fg_run
+wait $fg_run 2>/dev/null
+i=0; while [ $i -lt 40 ] && [ -n "$(scopes)" ]; do sleep 0.25; i=$((i+1)); done
+left=$(scopes)
+brun --rm --rootfs $R true
+records=$(ls $BUNKER_RUNTIME_DIR/cgroups/ 2>/dev/null | oneline)
+if [ -n "$fcg" ] && [ -z "$left" ] && [ "$RC" = 0 ] && [ -z "$records" ]; then pass scope-kill9-gone "$fcg removed, no record left"
+else fail scope-kill9-gone "scopes left: $left; records: $records; run: exit $RC $OUT"; fi
 bunker rm -f fg >/dev/null 2>&1
-wait $fg_run
 
 # OOM in a scope: the manager removes an empty scope's cgroup at once, so the kill must be seen anyway.
 brun --name hog --rootfs $R --memory 32m --memory-swap 32m tail /dev/zero
