@@ -6,7 +6,7 @@ import { BunkerError } from "../errors";
 import { humanAgo, humanDuration } from "../cli/output";
 import { withLock } from "./lock";
 import { stoppedFlagPath } from "./monitor";
-import { type ContainerRecord, containerLockPath, containerRunDir, listContainers, removeContainer } from "./records";
+import { type ContainerRecord, containerLockPath, containerRunDir, finishInterruptedRemovals, listContainers, removeContainer } from "./records";
 import { type ContainerState, processStartTime, readState } from "./state";
 
 /** Accepts "TERM", "SIGTERM", "15"; returns the signal number. */
@@ -163,8 +163,12 @@ export function containerPids(pid: number): number[] {
   return pids;
 }
 
-/** docker container prune: removes every container that is not running; returns their ids. */
+/**
+ * docker container prune: removes every container that is not running; returns their ids. It also
+ * finishes removals cut short (a kill -9 during rm leaves the renamed .removing-ID directory).
+ */
 export async function pruneContainers(): Promise<string[]> {
+  await finishInterruptedRemovals();
   const removed: string[] = [];
   for (const rec of await listContainers()) {
     const s = await readState(rec.Id);

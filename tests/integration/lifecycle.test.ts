@@ -1,7 +1,7 @@
 // The container commands as a real unprivileged user: stop/kill/wait/start/restart/rm, names and
 // id prefixes, ps filters and formats, inspect, rename, logs, prune, generate systemd.
 import { afterAll, describe, expect, test } from "bun:test";
-import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { bunkerBin, bunkerSandbox, imagesSrc } from "../support/bunker";
@@ -307,6 +307,17 @@ describe("ps and inspect", () => {
     expect(left).toContain("keep");
     expect(left).not.toContain("gone");
     await sb.run(["rm", "-f", "keep"]);
+  });
+
+  test("container prune finishes a removal that was cut short (kill -9 during rm)", async () => {
+    // what removeContainer leaves when killed after its rename: the record's dir, renamed away
+    const doomed = `${sb.root}/containers/.removing-${"ab".repeat(32)}`;
+    mkdirSync(`${doomed}/upper/etc`, { recursive: true });
+    writeFileSync(`${doomed}/upper/etc/passwd`, "root:x:0:0::/root:/bin/sh\n");
+    writeFileSync(`${doomed}/config.json`, "{}");
+    const r = await sb.run(["container", "prune", "-f"]);
+    expect(r.code).toBe(0);
+    expect(existsSync(doomed)).toBe(false);
   });
 });
 
