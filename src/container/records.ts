@@ -187,7 +187,7 @@ export async function getContainer(nameOrId: string): Promise<ContainerRecord> {
   return r;
 }
 
-function checkName(name: string): void {
+export function checkName(name: string): void {
   if (!NAME_PATTERN.test(name))
     throw new BunkerError(`invalid container name "${name}": only [a-zA-Z0-9][a-zA-Z0-9_.-] are allowed`);
 }
@@ -272,31 +272,57 @@ function nameInUse(name: string, owner: ContainerRecord, what: string): BunkerEr
 
 /**
  * Creates the record (and its directory) with a unique name, under the names lock so that two
- * concurrent `run --name x` can't both win. A name already in use is refused like docker does.
+ * concurrent `run --name x` can't both win. A name already in use is refused like docker does,
+ * and leaves nothing behind.
  */
 export async function createContainer(rec: NewContainer): Promise<ContainerRecord> {
   if (rec.Name !== undefined) checkName(rec.Name);
+  const record: ContainerRecord = { ...rec, Id: reserveContainer(), Name: "", Created: nowTimestamp() };
+  try {
+    await registerContainer(record, rec.Name);
+  } catch (e) {
+    rmSync(containerDir(record.Id), { recursive: true, force: true });
+    throw e;
+  }
+  return record;
+}
+
+/**
+ * A new container's id, with its directory made (empty, so not yet a container: see the top of
+ * this file). Unique without the names lock: the directory's mkdir is what claims the id.
+ */
+export function reserveContainer(): string {
   mkdirSync(containersRoot(), { recursive: true });
-  return withLock(namesLockPath(), async () => {
+  for (;;) {
+    const id = randomHex(32);
+    try {
+      mkdirSync(containerDir(id), { mode: 0o700 });
+      return id;
+    } catch (e) {
+      if (errnoCode(e) !== "EEXIST") throw e;
+    }
+  }
+}
+
+/**
+ * Makes a reserved container exist: claims its name (name, else a random one, set on the record)
+ * under the names lock, then writes the record. `run` plans the whole container in between, so
+ * that a bad input found while planning leaves nothing, and the record is written once.
+ */
+export async function registerContainer(record: ContainerRecord, name: string | undefined): Promise<void> {
+  await withLock(namesLockPath(), async () => {
     await ensureNameLinks();
-    let id: string;
-    do id = randomHex(32);
-    while (existsSync(containerDir(id)));
-    let name = rec.Name;
     if (name !== undefined) {
-      const owner = claimName(name, id);
+      const owner = claimName(name, record.Id);
       if (owner) throw nameInUse(name, owner, "--name");
     } else {
       for (let retry = 0; name === undefined; retry++) {
         const candidate = randomName(retry);
-        if (!claimName(candidate, id)) name = candidate;
+        if (!claimName(candidate, record.Id)) name = candidate;
       }
     }
-    const record: ContainerRecord = { ...rec, Id: id, Name: name, Created: nowTimestamp() };
-    const dir = containerDir(id);
-    mkdirSync(dir, { recursive: true, mode: 0o700 });
-    writeJsonAtomic(join(dir, "config.json"), record); // last: its presence makes the container exist
-    return record;
+    record.Name = name;
+    writeJsonAtomic(join(containerDir(record.Id), "config.json"), record); // last: its presence makes the container exist
   });
 }
 

@@ -1,9 +1,9 @@
 // `bunker run`: from flags and an image (or --rootfs DIR) to a ContainerSpec, then a foreground
 // run of it. The detached path (-d) hands the same plan to the lifecycle's monitor.
-import { closeSync, existsSync, rmdirSync, statSync, writeSync } from "node:fs";
+import { closeSync, existsSync, rmdirSync, rmSync, statSync, writeSync } from "node:fs";
 import { join, posix, resolve } from "node:path";
 // The record and state modules only (not ../container): a run must not load the monitor, logs, cp...
-import { type ContainerRecord, containerDir, createContainer, nowTimestamp, removeContainer, saveContainer } from "../container/records";
+import { checkName, type ContainerRecord, containerDir, nowTimestamp, registerContainer, removeContainer, reserveContainer } from "../container/records";
 import { initialState, updateState, writeState } from "../container/state";
 import type { ContainerCgroup } from "../cgroup";
 import { dockerResources, hasLimits, parseCgroupMode, parseResourceFlags, RESOURCE_FLAGS } from "../cgroup/limits";
@@ -177,95 +177,106 @@ export async function planContainer(parsed: ParsedRun, namespaces?: NamespacePla
   const mounts = parseMountFlags({ volumes: list(f, "volume"), mounts: list(f, "mount"), tmpfs: list(f, "tmpfs") });
 
   mark("flags");
-  const record = await createContainer({
-    Name: str(f, "name"),
-    Image: image?.id ?? "",
-    ImageName: image ? parsed.image! : resolve(rootfsDir!),
-    Rootfs: rootfsDir === undefined ? undefined : resolve(rootfsDir),
-    Path: args[0],
-    Args: args.slice(1),
-    Config: {
-      Hostname: "",
-      User: str(f, "user") ?? cfg.User ?? "",
-      Env: [],
-      Cmd: cmd,
-      Entrypoint: entrypoint.length ? entrypoint : null,
-      WorkingDir: workdir,
-      Tty: bool(f, "tty"),
-      OpenStdin: bool(f, "interactive"),
-      Labels: Object.fromEntries(list(f, "label").map((l) => (l.includes("=") ? [l.slice(0, l.indexOf("=")), l.slice(l.indexOf("=") + 1)] : [l, ""]))),
-      StopSignal: str(f, "stopSignal") ?? cfg.StopSignal,
-      Image: parsed.image ?? rootfsDir!,
-    },
-    HostConfig: {
-      AutoRemove: bool(f, "rm"),
-      RestartPolicy: { Name: "no", MaximumRetryCount: 0 },
-      LogConfig: { Type: "k8s-file", Config: {} },
-      NetworkMode: network.mode,
-      PortBindings: portBindings(network.ports),
-      Privileged: privileged,
-      ReadonlyRootfs: bool(f, "readOnly"),
-      Init: bool(f, "init"),
-      CapAdd: list(f, "capAdd"),
-      CapDrop: list(f, "capDrop"),
-      SecurityOpt: list(f, "securityOpt"),
-      Binds: list(f, "volume"),
-      // docker's Memory, NanoCpus, PidsLimit... for inspect
-      ...dockerResources(resources),
-    },
-    Mounts: mounts.map((m) => ({
-      Type: m.volumeName ? "volume" : m.kind,
-      Name: m.volumeName,
-      Source: m.source ?? "",
-      Destination: m.target,
-      Mode: m.readonly ? "ro" : "",
-      RW: !m.readonly,
-    })),
-  });
-  mark("record");
-  const dir = containerDir(record.Id);
-  const hostname = str(f, "hostname") ?? record.Id.slice(0, 12);
-  record.Config.Hostname = hostname;
-  const env = buildEnv({
-    image: cfg.Env ?? [`PATH=${DEFAULT_PATH}`],
-    flags: list(f, "env"),
-    envFiles: list(f, "envFile"),
-    hostname,
-    home: user.home,
-    tty: bool(f, "tty"),
-  });
-  record.Config.Env = env;
-  const rootfs: RootfsSpec = image
-    ? await imageRootfs(dir, [mountpointLayer(image.id, rootsTopFirst), ...rootsTopFirst].filter((d) => d !== undefined))
-    : { kind: "bind", dir: resolve(rootfsDir!) };
-  const spec: ContainerSpec = {
-    id: record.Id,
-    rootfs,
-    readOnly: bool(f, "readOnly"),
-    hostname,
-    args,
-    env,
-    cwd: posix.normalize(workdir),
-    uid: user.uid,
-    gid: user.gid,
-    groups: user.groups,
-    idMapping,
-    caps,
-    noNewPrivs: security.noNewPrivs,
-    seccomp: security.seccomp && !privileged,
-    privileged,
-    mounts,
-    etcFiles: { hosts: hostsFile(network, hostname), hostname: `${hostname}\n`, resolvConf: resolvConf(network) },
-    newNetNs: network.newNetNs,
-    network,
-    tty: bool(f, "tty"),
-    stdin: bool(f, "interactive"),
-    init: bool(f, "init"),
-    resources,
-    cgroupMode,
-  };
-  record.RunSpec = spec;
-  return { record, spec, flags: f };
+  const name = str(f, "name");
+  if (name !== undefined) checkName(name);
+  // Reserved now, a container only once its record is written (registerContainer): whatever fails
+  // before then (an env file that can't be read, a name in use) leaves nothing behind.
+  const id = reserveContainer();
+  try {
+    const dir = containerDir(id);
+    const hostname = str(f, "hostname") ?? id.slice(0, 12);
+    const env = buildEnv({
+      image: cfg.Env ?? [`PATH=${DEFAULT_PATH}`],
+      flags: list(f, "env"),
+      envFiles: list(f, "envFile"),
+      hostname,
+      home: user.home,
+      tty: bool(f, "tty"),
+    });
+    const rootfs: RootfsSpec = image
+      ? await imageRootfs(dir, [mountpointLayer(image.id, rootsTopFirst), ...rootsTopFirst].filter((d) => d !== undefined))
+      : { kind: "bind", dir: resolve(rootfsDir!) };
+    const spec: ContainerSpec = {
+      id,
+      rootfs,
+      readOnly: bool(f, "readOnly"),
+      hostname,
+      args,
+      env,
+      cwd: posix.normalize(workdir),
+      uid: user.uid,
+      gid: user.gid,
+      groups: user.groups,
+      idMapping,
+      caps,
+      noNewPrivs: security.noNewPrivs,
+      seccomp: security.seccomp && !privileged,
+      privileged,
+      mounts,
+      etcFiles: { hosts: hostsFile(network, hostname), hostname: `${hostname}\n`, resolvConf: resolvConf(network) },
+      newNetNs: network.newNetNs,
+      network,
+      tty: bool(f, "tty"),
+      stdin: bool(f, "interactive"),
+      init: bool(f, "init"),
+      resources,
+      cgroupMode,
+    };
+    const record: ContainerRecord = {
+      Id: id,
+      Name: "",
+      Created: nowTimestamp(),
+      Image: image?.id ?? "",
+      ImageName: image ? parsed.image! : resolve(rootfsDir!),
+      Rootfs: rootfsDir === undefined ? undefined : resolve(rootfsDir),
+      Path: args[0],
+      Args: args.slice(1),
+      Config: {
+        Hostname: hostname,
+        User: str(f, "user") ?? cfg.User ?? "",
+        Env: env,
+        Cmd: cmd,
+        Entrypoint: entrypoint.length ? entrypoint : null,
+        WorkingDir: workdir,
+        Tty: bool(f, "tty"),
+        OpenStdin: bool(f, "interactive"),
+        Labels: Object.fromEntries(list(f, "label").map((l) => (l.includes("=") ? [l.slice(0, l.indexOf("=")), l.slice(l.indexOf("=") + 1)] : [l, ""]))),
+        StopSignal: str(f, "stopSignal") ?? cfg.StopSignal,
+        Image: parsed.image ?? rootfsDir!,
+      },
+      HostConfig: {
+        AutoRemove: bool(f, "rm"),
+        RestartPolicy: { Name: "no", MaximumRetryCount: 0 },
+        LogConfig: { Type: "k8s-file", Config: {} },
+        NetworkMode: network.mode,
+        PortBindings: portBindings(network.ports),
+        Privileged: privileged,
+        ReadonlyRootfs: bool(f, "readOnly"),
+        Init: bool(f, "init"),
+        CapAdd: list(f, "capAdd"),
+        CapDrop: list(f, "capDrop"),
+        SecurityOpt: list(f, "securityOpt"),
+        Binds: list(f, "volume"),
+        // docker's Memory, NanoCpus, PidsLimit... for inspect
+        ...dockerResources(resources),
+      },
+      Mounts: mounts.map((m) => ({
+        Type: m.volumeName ? "volume" : m.kind,
+        Name: m.volumeName,
+        Source: m.source ?? "",
+        Destination: m.target,
+        Mode: m.readonly ? "ro" : "",
+        RW: !m.readonly,
+      })),
+      RunSpec: spec,
+    };
+    await registerContainer(record, name);
+    mark("record");
+    return { record, spec, flags: f };
+  } catch (e) {
+    rmSync(containerDir(id), { recursive: true, force: true });
+    throw e;
+  }
 }
 
 /**
@@ -370,10 +381,7 @@ export async function runForeground(plan: ContainerPlan, prestarted?: Prestarted
       spec,
       {
       released: (pid) => {
-        // The record again, now with its RunSpec, Env and Hostname: `exec` needs them while it
-        // runs, and `start` after it exits (docker starts any stopped container again).
         running = (async () => {
-          saveContainer(record);
           const state = { ...initialState(), Status: "running" as const, Pid: pid, StartedAt: nowTimestamp(), MonitorPid: process.pid };
           await writeState(record.Id, state, record.HostConfig.AutoRemove ? "live" : "both");
         })();

@@ -361,6 +361,30 @@ describe("exit codes", () => {
     }
   });
 
+  test("a bad input found while planning (an env file, an invalid -e, a name in use) leaves no container, with or without --rm", async () => {
+    const containers = join(sb.root, "containers");
+    const count = () => (existsSync(containers) ? readdirSync(containers).filter((n) => /^[0-9a-f]{64}$/.test(n)).length : 0);
+    const held = await sb.run(["run", "-d", "--name", "taken", "--network", "none", "--rootfs", rootfs, "sleep", "600"]);
+    expect(held.code).toBe(0);
+    const before = count();
+    for (const rm of [["--rm"], []])
+      for (const [flags, message] of [
+        [["--env-file", "/no/such/env.list"], "Error: cannot read env file /no/such/env.list: "],
+        [["-e", "=x"], "Error: invalid environment variable: =x"],
+        [["--name", "taken"], 'Error: the container name "taken" is already in use by container '],
+      ] as const) {
+        const r = await sb.run(["run", ...rm, ...flags, "--network", "none", "--rootfs", rootfs, "echo", "SHOULD-NOT-RUN"]);
+        expect(r.code).toBe(125);
+        expect(r.stdout).toBe("");
+        expect(r.stderr).toStartWith(message);
+        expect(r.stderr.trim().split("\n")).toHaveLength(1);
+        expect(count()).toBe(before);
+      }
+    const listed = (await sb.run(["ps", "-a", "--format", "{{.Names}}"])).stdout.trim().split("\n");
+    expect(listed).toEqual(["taken"]);
+    await sb.run(["rm", "-f", "taken"]);
+  });
+
   test("a set-up step that fails in the child names the step and the errno: 125, one line, nothing left", async () => {
     const containers = join(sb.root, "containers");
     const count = () => (existsSync(containers) ? readdirSync(containers).filter((n) => /^[0-9a-f]{64}$/.test(n)).length : 0);
