@@ -35,7 +35,7 @@ async function holdRoot(spec: ContainerSpec): Promise<{ pid: number; root: strin
   // fuse-overlayfs mounts, or the copy is made (a container that never ran), in its namespaces first
   const started = await spawnAndRelease({ program, idMapping: spec.idMapping, closeAfterClone: [], setup: (pid) => prepareRootfs(spec, pid) }, pipes);
   if (started.failed) {
-    stopRootfsHelpers();
+    await stopRootfsHelpers();
     const step = steps[started.failed.index - 1]; // after the private-mounts step
     throw new BunkerError(`cp: ${step?.what ?? "setting up the container's root"} failed: ${errnoMessage(started.failed.errno)}`);
   }
@@ -46,7 +46,7 @@ async function holdRoot(spec: ContainerSpec): Promise<{ pid: number; root: strin
     async release() {
       process.kill(started.pid, "SIGKILL");
       await waitForExit(started.pid);
-      stopRootfsHelpers();
+      await stopRootfsHelpers();
     },
   };
 }

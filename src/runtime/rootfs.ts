@@ -262,7 +262,7 @@ function inUserNamespace(pid: number, cmd: string[], what: string): void {
 const FUSE_SCRIPT = `mount --bind "$1" "$1" && mount --make-shared "$1" && exec unshare --mount --propagation unchanged fuse-overlayfs -f -o "$2" "$1"`;
 
 /** fuse-overlayfs daemons of this process's containers; they die with bunker (PDEATHSIG) at the latest. */
-const daemons: { kill(): void }[] = [];
+const daemons: { kill(signal?: number): void; exited: Promise<number> }[] = [];
 
 async function mountFuseOverlay(pid: number, r: Extract<RootfsSpec, { kind: "fuse-overlay" }>): Promise<void> {
   const data = overlayData(r.lowerDirs, r.upperDir, r.workDir, false);
@@ -285,9 +285,19 @@ async function mountFuseOverlay(pid: number, r: Extract<RootfsSpec, { kind: "fus
   throw new BunkerError(`fuse-overlayfs could not mount the container's root: ${why || "it did not come up"}`);
 }
 
-/** Stops the fuse-overlayfs daemons started for containers that have ended. */
-export function stopRootfsHelpers(): void {
-  for (const d of daemons.splice(0)) d.kill();
+/**
+ * Stops the fuse-overlayfs daemons started for containers that have ended, and waits for them: a
+ * `run --rm` leaves nothing running behind it.
+ */
+export async function stopRootfsHelpers(): Promise<void> {
+  await Promise.all(
+    daemons.splice(0).map(async (d) => {
+      d.kill(); // SIGTERM: it unmounts and exits
+      const stuck = setTimeout(() => d.kill(9), 2000);
+      await d.exited;
+      clearTimeout(stuck);
+    }),
+  );
 }
 
 /**

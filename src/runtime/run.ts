@@ -362,7 +362,7 @@ export async function runAttached(spec: ContainerSpec, hooks: AttachedHooks = {}
     await hooks.exited?.(code, oom);
     return code;
   } finally {
-    stopRootfsHelpers();
+    await stopRootfsHelpers();
     net?.stop();
     await cgroup?.remove();
   }
