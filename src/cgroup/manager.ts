@@ -96,6 +96,11 @@ export function cgroupPathOf(id: string): string | undefined {
   }
 }
 
+/** The transient systemd scope of a container (where the host's systemd makes its cgroup). */
+function scopeUnit(id: string): string {
+  return `${PREFIX}${id}.scope`;
+}
+
 /**
  * How a process exec'd into a running container joins its cgroup:
  * - `{ path }` (a delegated cgroup): the joining process writes itself into path/cgroup.procs;
@@ -108,7 +113,7 @@ export function cgroupPathOf(id: string): string | undefined {
 export function execCgroupOf(id: string): { path: string; attach?: (pid: number) => Promise<void> } | undefined {
   const path = cgroupPathOf(id);
   if (!path) return undefined;
-  const unit = `${PREFIX}${id}.scope`;
+  const unit = scopeUnit(id);
   const at = path.lastIndexOf(`/${unit}`);
   if (at < 0) return { path };
   return { path, attach: (pid: number) => attachThroughManager(unit, path.slice(at + unit.length + 1), pid, path) };
@@ -432,7 +437,7 @@ async function splitScope(unit: string, scope: string, pid: number, monitorPid: 
  */
 function systemdScope(id: string, limits: ResourceLimits, mount: string): ContainerCgroup {
   let path = "";
-  const unit = `${PREFIX}${id}.scope`;
+  const unit = scopeUnit(id);
   const limited = hasLimits(limits);
   const fail = (why: string) => {
     if (limited) throw new BunkerError(`cannot enforce ${limitFlagNames(limits).join(", ")}: ${why}; check the systemd user session (systemctl --user status), ${DISABLE_HINT}`);

@@ -277,30 +277,36 @@ function nameInUse(name: string, owner: ContainerRecord, what: string): BunkerEr
  */
 export async function createContainer(rec: NewContainer): Promise<ContainerRecord> {
   if (rec.Name !== undefined) checkName(rec.Name);
-  const record: ContainerRecord = { ...rec, Id: reserveContainer(), Name: "", Created: nowTimestamp() };
-  try {
+  return inReservedContainer(async (id) => {
+    const record: ContainerRecord = { ...rec, Id: id, Name: "", Created: nowTimestamp() };
     await registerContainer(record, rec.Name);
-  } catch (e) {
-    rmSync(containerDir(record.Id), { recursive: true, force: true });
-    throw e;
-  }
-  return record;
+    return record;
+  });
 }
 
 /**
- * A new container's id, with its directory made (empty, so not yet a container: see the top of
- * this file). Unique without the names lock: the directory's mkdir is what claims the id.
+ * Reserves a new container's id, with its directory made (empty, so not yet a container: see the
+ * top of this file), and calls make(id), which ends with registerContainer. When make throws, the
+ * reservation goes: nothing is left. The id is unique without the names lock: the directory's
+ * mkdir claims it.
  */
-export function reserveContainer(): string {
+export async function inReservedContainer<T>(make: (id: string) => Promise<T>): Promise<T> {
   mkdirSync(containersRoot(), { recursive: true });
+  let id: string;
   for (;;) {
-    const id = randomHex(32);
+    id = randomHex(32);
     try {
       mkdirSync(containerDir(id), { mode: 0o700 });
-      return id;
+      break;
     } catch (e) {
       if (errnoCode(e) !== "EEXIST") throw e;
     }
+  }
+  try {
+    return await make(id);
+  } catch (e) {
+    rmSync(containerDir(id), { recursive: true, force: true });
+    throw e;
   }
 }
 

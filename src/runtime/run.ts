@@ -1,9 +1,9 @@
 // `bunker run`: from flags and an image (or --rootfs DIR) to a ContainerSpec, then a foreground
 // run of it. The detached path (-d) hands the same plan to the lifecycle's monitor.
-import { closeSync, existsSync, rmdirSync, rmSync, statSync, writeSync } from "node:fs";
+import { closeSync, existsSync, rmdirSync, statSync, writeSync } from "node:fs";
 import { join, posix, resolve } from "node:path";
 // The record and state modules only (not ../container): a run must not load the monitor, logs, cp...
-import { checkName, type ContainerRecord, containerDir, nowTimestamp, registerContainer, removeContainer, reserveContainer } from "../container/records";
+import { checkName, type ContainerRecord, containerDir, inReservedContainer, nowTimestamp, registerContainer, removeContainer } from "../container/records";
 import { initialState, updateState, writeState } from "../container/state";
 import type { ContainerCgroup } from "../cgroup";
 import { dockerResources, hasLimits, parseCgroupMode, parseResourceFlags, RESOURCE_FLAGS } from "../cgroup/limits";
@@ -181,8 +181,7 @@ export async function planContainer(parsed: ParsedRun, namespaces?: NamespacePla
   if (name !== undefined) checkName(name);
   // Reserved now, a container only once its record is written (registerContainer): whatever fails
   // before then (an env file that can't be read, a name in use) leaves nothing behind.
-  const id = reserveContainer();
-  try {
+  return inReservedContainer(async (id) => {
     const dir = containerDir(id);
     const hostname = str(f, "hostname") ?? id.slice(0, 12);
     const env = buildEnv({
@@ -273,10 +272,7 @@ export async function planContainer(parsed: ParsedRun, namespaces?: NamespacePla
     await registerContainer(record, name);
     mark("record");
     return { record, spec, flags: f };
-  } catch (e) {
-    rmSync(containerDir(id), { recursive: true, force: true });
-    throw e;
-  }
+  });
 }
 
 /**

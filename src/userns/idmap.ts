@@ -143,22 +143,20 @@ export async function applyIdMapping(pid: number, m: IdMapping, startTool: ToolS
       ["newgidmap", NEWGIDMAP_PATHS, m.gids],
     ] as const;
     // Both start before either is awaited: they run side by side, and beside the caller's work.
-    type Outcome = { tool: string; exited: Promise<number>; error?: undefined } | { tool: string; error: unknown };
-    const starts = tools.map(([tool, paths, ranges]): Promise<Outcome> => {
-      const argv: string[] = [tool, String(pid)];
-      for (const r of ranges) argv.push(String(r.inside), String(r.outside), String(r.count));
-      return startTool(findTool(paths)!, argv, errWrite).then(
-        (started) => ({ tool, exited: started.exited }),
-        (e: unknown) => ({ tool, error: e ?? new Error(`cannot start ${tool}`) }),
-      );
-    });
-    const outcomes = await Promise.all(starts);
+    const starts = await Promise.allSettled(
+      tools.map(([tool, paths, ranges]) => {
+        const argv: string[] = [tool, String(pid)];
+        for (const r of ranges) argv.push(String(r.inside), String(r.outside), String(r.count));
+        return startTool(findTool(paths)!, argv, errWrite);
+      }),
+    );
     closeSync(errWrite);
-    const runs = outcomes.filter((o) => "exited" in o) as { tool: string; exited: Promise<number> }[];
-    const spawnFailure = outcomes.find((o) => o.error !== undefined);
+    const runs: { tool: string; exited: Promise<number> }[] = [];
+    starts.forEach((s, i) => s.status === "fulfilled" && runs.push({ tool: tools[i][0], exited: s.value.exited }));
+    const spawnFailure = starts.find((s) => s.status === "rejected");
     try {
       const codes = await Promise.all(runs.map((r) => r.exited));
-      if (spawnFailure) throw spawnFailure.error;
+      if (spawnFailure) throw spawnFailure.reason;
       const failed = runs.find((_, i) => codes[i] !== 0);
       if (failed) {
         // both have exited: the pipe holds all they wrote, then EOF
