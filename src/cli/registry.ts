@@ -57,6 +57,7 @@ export const commands: Record<string, CommandEntry> = {
   cp: { description: "Copy files between a container and the host", load: () => import("./commands/cp").then((m) => m.default) },
   "container-setup": { description: "internal", hidden: true, load: () => import("./commands/container-setup").then((m) => m.default) },
   "rootfs-copy": { description: "internal", hidden: true, load: () => import("./commands/rootfs-copy").then((m) => m.default) },
+  "container-cp": { description: "internal", hidden: true, load: () => import("./commands/container-cp").then((m) => m.default) },
 };
 
 /** docker-compatible aliases */

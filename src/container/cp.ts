@@ -190,3 +190,46 @@ export function copyIn(root: number, name: string, src: string, dest: string): v
     closeSync(parent);
   }
 }
+
+/** One copy: out of the container (docker cp CONTAINER:SRC DEST) or into it (docker cp SRC CONTAINER:DEST). */
+export type CpRequest = { direction: "out"; src: string; dest: string } | { direction: "in"; name: string; src: string; dest: string };
+
+/** Where a container's root can be opened, and from where (see runtime/container-root.ts). */
+export interface ContainerRoot {
+  path: string;
+  /**
+   * A process in the container's user namespace, when only processes in there may use its root:
+   * FUSE (fuse-overlayfs) refuses every process outside the mount's user namespace, its owner too.
+   */
+  userNsPid?: number;
+}
+
+/** Runs a copy on the root at path, in this process. */
+export function copyAtRoot(path: string, req: CpRequest): void {
+  const root = openSync(path, O_PATH | fsc.O_DIRECTORY);
+  try {
+    if (req.direction === "out") copyOut(root, req.src, req.dest);
+    else copyIn(root, req.name, req.src, req.dest);
+  } finally {
+    closeSync(root);
+  }
+}
+
+/**
+ * Runs a copy on a container's root: here, or, for a root only its user namespace may use, in a
+ * `bunker container-cp` run there as its root, which is the user (--preserve-credentials keeps our
+ * ids, which that namespace maps to 0): what it creates on either side belongs to the same ids as
+ * a copy made here. Host paths are read in our mount namespace and working directory, as here.
+ */
+export function copyWithRoot(root: ContainerRoot, req: CpRequest): void {
+  if (root.userNsPid === undefined) return copyAtRoot(root.path, req);
+  const r = Bun.spawnSync(["nsenter", `--target=${root.userNsPid}`, "--user", "--preserve-credentials", process.execPath, "container-cp", root.path, JSON.stringify(req)], {
+    stdin: "ignore",
+    stdout: "ignore",
+    stderr: "pipe",
+  });
+  if (r.exitCode === 0) return;
+  // its one line (a BunkerError's), without the "Error: " it printed it with
+  const why = r.stderr.toString().trim().split("\n").at(-1)?.replace(/^Error: /, "");
+  throw new BunkerError(why || `cp: the copy in the container's user namespace failed (exit code ${r.exitCode})`);
+}

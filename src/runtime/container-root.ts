@@ -1,11 +1,12 @@
-// The root filesystem of a container, as a directory fd for `bunker cp`: the running container's
+// The root filesystem of a container, for `bunker cp`: the running container's
 // own (/proc/PID/root), or, for a stopped one (created or exited), its layers put together for the
 // time of the copy as its next start would: its writable layer mounted over the image's layers in
 // a user and mount namespace of a holder process made for it, its copy, or its --rootfs dir. The
 // copy then works through /proc/<holder>/root with openat2(RESOLVE_IN_ROOT), exactly as for a
-// running container: nothing outside the container's root is created, changed or followed.
-import { closeSync, constants as fsc, openSync } from "node:fs";
+// running container: nothing outside the container's root is created, changed or followed. A
+// fuse-overlayfs root is used from inside the container's user namespace (src/container/cp.ts).
 import { isRunning } from "../container/lifecycle";
+import type { ContainerRoot } from "../container/cp";
 import { withLock } from "../container/lock";
 import { type ContainerRecord, containerLockPath } from "../container/records";
 import { readState } from "../container/state";
@@ -14,8 +15,6 @@ import { Op, type Step } from "./program";
 import { prepareRootfs, privateMountsProgram, stopRootfsHelpers } from "./rootfs";
 import type { ContainerSpec } from "./spec";
 import { overlayData } from "./steps";
-
-const O_PATH = 0o10000000;
 
 /**
  * A process that holds the stopped container's root mounted in namespaces of its own (the
@@ -51,29 +50,23 @@ async function holdRoot(spec: ContainerSpec): Promise<{ pid: number; root: strin
   };
 }
 
-async function withRootFd<T>(path: string, fn: (root: number) => Promise<T> | T): Promise<T> {
-  const root = openSync(path, O_PATH | fsc.O_DIRECTORY);
-  try {
-    return await fn(root);
-  } finally {
-    closeSync(root);
-  }
-}
-
-/** Runs fn with the container's root as an O_PATH directory fd (closed after), running or stopped. */
-export async function withContainerRoot<T>(rec: ContainerRecord, fn: (root: number) => Promise<T> | T): Promise<T> {
+/** Runs fn with the container's root (see ContainerRoot), running or stopped. */
+export async function withContainerRoot<T>(rec: ContainerRecord, fn: (root: ContainerRoot) => Promise<T> | T): Promise<T> {
+  const spec = rec.RunSpec as ContainerSpec | undefined;
+  // a fuse-overlayfs root is usable only from the container's user namespace
+  const fuse = spec?.rootfs.kind === "fuse-overlay";
+  const ofRunning = (pid: number): ContainerRoot => ({ path: `/proc/${pid}/root`, userNsPid: fuse ? pid : undefined });
   const s = await readState(rec.Id);
-  if (isRunning(s) && s.Pid > 0) return withRootFd(`/proc/${s.Pid}/root`, fn);
+  if (isRunning(s) && s.Pid > 0) return fn(ofRunning(s.Pid));
   // Stopped: under the container's lock, so that no start mounts the same writable layer meanwhile.
   return withLock(containerLockPath(rec.Id), async () => {
     const now = await readState(rec.Id);
-    if (isRunning(now) && now.Pid > 0) return withRootFd(`/proc/${now.Pid}/root`, fn);
-    if (rec.Rootfs) return withRootFd(rec.Rootfs, fn);
-    const spec = rec.RunSpec as ContainerSpec | undefined;
+    if (isRunning(now) && now.Pid > 0) return fn(ofRunning(now.Pid));
+    if (rec.Rootfs) return fn({ path: rec.Rootfs });
     if (!spec) throw new BunkerError(`cp: container ${rec.Name} has no saved run spec: its root filesystem is unknown`);
     const held = await holdRoot(spec);
     try {
-      return await withRootFd(held.root, fn);
+      return await fn({ path: held.root, userNsPid: fuse ? held.pid : undefined });
     } finally {
       await held.release();
     }

@@ -48,7 +48,7 @@ async function parentSetup(record: ContainerRecord, spec: ContainerSpec, pid: nu
   mark("monitor");
   await applyIdMapping(pid, spec.idMapping);
   mark("idmap");
-  await prepareRootfs(spec, pid);
+  await prepareRootfs(spec, pid, { outliveBunker: true });
   const net = await attachNetwork(spec.network, pid, { outliveBunker: true });
   // -p 80 / -p IP::80 got a free port just now: `port`, `ps` and inspect show that one
   if (net.ports.length) writePublishedPorts(record.Id, publishedBindings(net.ports));

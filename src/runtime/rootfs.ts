@@ -249,7 +249,7 @@ export async function copyLayers(dest: string, lowerDirsTopFirst: string[]): Pro
   renameSync(partial, dest);
 }
 
-/** Runs cmd as root of the user namespace of process pid. */
+/** Runs cmd as root of the user namespace of process pid (nsenter options such as --mount may lead cmd). */
 function inUserNamespace(pid: number, cmd: string[], what: string): void {
   const args = ["nsenter", `--target=${pid}`, "--user", "--preserve-credentials", ...cmd];
   const r = Bun.spawnSync(args, { stdout: "ignore", stderr: "pipe" });
@@ -260,23 +260,41 @@ function inUserNamespace(pid: number, cmd: string[], what: string): void {
 // too and its lower dirs would vanish. So it runs in a copy of that namespace, made after the
 // mount point was made shared there: its mount propagates into the container's namespace.
 const FUSE_SCRIPT = `mount --bind "$1" "$1" && mount --make-shared "$1" && exec unshare --mount --propagation unchanged fuse-overlayfs -f -o "$2" "$1"`;
+// Then the daemon's own namespace lets go of its copy (its mounts made private first: an unmount
+// under a shared mount would propagate to the container's): the container's namespace holds the only mount, and when that namespace ends (the
+// container's last process) the kernel tears the FUSE connection down and the daemon exits. A
+// container that outlives bunker (run -d, start, restart) so keeps its daemon exactly as long as
+// it needs it, with nothing to stop it; an attached run still stops its own (stopRootfsHelpers).
+const FUSE_RELEASE_SCRIPT = `mount --make-rprivate / && umount -l "$1"`;
 
-/** fuse-overlayfs daemons of this process's containers; they die with bunker (PDEATHSIG) at the latest. */
+/** fuse-overlayfs daemons of this process's attached containers; they die with bunker (PDEATHSIG) at the latest. */
 const daemons: { kill(signal?: number): void; exited: Promise<number> }[] = [];
 
-async function mountFuseOverlay(pid: number, r: Extract<RootfsSpec, { kind: "fuse-overlay" }>): Promise<void> {
+async function mountFuseOverlay(pid: number, r: Extract<RootfsSpec, { kind: "fuse-overlay" }>, outliveBunker: boolean): Promise<void> {
   const data = overlayData(r.lowerDirs, r.upperDir, r.workDir, false);
-  const p = Bun.spawn(
-    ["setpriv", "--pdeathsig", "KILL", "--", "nsenter", `--target=${pid}`, "--user", "--mount", "--preserve-credentials", "sh", "-c", FUSE_SCRIPT, "sh", r.mountPoint, data],
-    { stdin: "ignore", stdout: "ignore", stderr: "pipe" },
-  );
-  daemons.push(p);
+  // setsid/setpriv and nsenter exec in turn, and so do sh and unshare: the pid is the daemon's
+  const launcher = outliveBunker ? ["setsid"] : ["setpriv", "--pdeathsig", "KILL", "--"];
+  const p = Bun.spawn([...launcher, "nsenter", `--target=${pid}`, "--user", "--mount", "--preserve-credentials", "sh", "-c", FUSE_SCRIPT, "sh", r.mountPoint, data], {
+    stdin: "ignore",
+    stdout: "ignore",
+    stderr: "pipe",
+  });
+  if (outliveBunker) p.unref();
+  else daemons.push(p);
   // Ready when the mount shows in the container's namespace.
   for (let i = 0; i < 1000; i++) {
     const mounted = readFileSync(`/proc/${pid}/mountinfo`, "utf8")
       .split("\n")
       .some((l) => l.split(" ")[4] === r.mountPoint && l.includes(" - fuse.fuse-overlayfs "));
-    if (mounted) return;
+    if (mounted) {
+      try {
+        inUserNamespace(p.pid, ["--mount", "sh", "-c", FUSE_RELEASE_SCRIPT, "sh", r.mountPoint], "handing the container its fuse-overlayfs mount");
+      } catch (e) {
+        p.kill(9);
+        throw e;
+      }
+      return;
+    }
     if (p.exitCode !== null) break;
     await Bun.sleep(5);
   }
@@ -304,9 +322,9 @@ export async function stopRootfsHelpers(): Promise<void> {
  * The part of the rootfs that must happen in the container's namespaces before it is released
  * (the child is cloned and mapped, and waits): fuse-overlayfs mounts, or the copy.
  */
-export async function prepareRootfs(spec: ContainerSpec, pid: number): Promise<void> {
+export async function prepareRootfs(spec: ContainerSpec, pid: number, opts: { outliveBunker?: boolean } = {}): Promise<void> {
   const r = spec.rootfs;
-  if (r.kind === "fuse-overlay") await mountFuseOverlay(pid, r);
+  if (r.kind === "fuse-overlay") await mountFuseOverlay(pid, r, opts.outliveBunker === true);
   // made once per container: its writable layer from then on (start reuses it)
   else if (r.kind === "copy" && !existsSync(r.dir)) inUserNamespace(pid, [process.execPath, "rootfs-copy", r.dir, ...r.lowerDirs], "copying the image");
 }

@@ -5,6 +5,7 @@ import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { existsSync, lstatSync, mkdirSync, mkdtempSync, readFileSync, readlinkSync, rmSync, statSync, symlinkSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
+import { fuseOverlayCheck } from "../../src/doctor";
 import { bunkerSandbox, imagesSrc, type Sandbox } from "../support/bunker";
 import { busyboxRootfs } from "../support/rootfs";
 
@@ -108,8 +109,8 @@ describe("cp on a stopped container", () => {
     expect((await sb.run(["load", "-i", join(imagesSrc, "busybox-1.38.0-musl-amd64-oci")])).code).toBe(0);
   });
 
-  for (const driver of ["overlay", "copy"] as const)
-    test(`${driver} rootfs: into an exited container (start -a sees it), out of it, and its symlinks out are not followed`, async () => {
+  for (const driver of ["overlay", "fuse-overlayfs", "copy"] as const)
+    test.skipIf(driver === "fuse-overlayfs" && fuseOverlayCheck().status !== "ok")(`${driver} rootfs: into an exited container (start -a sees it), out of it, and its symlinks out are not followed`, async () => {
       const env = { BUNKER_ROOTFS_DRIVER: driver };
       const name = `stopped-${driver}`;
       const secret = join(host, `stopped-secret-${driver}`);
@@ -146,6 +147,67 @@ describe("cp on a stopped container", () => {
       expect((await sb.run(["cp", `${name}:/etc/passwd`, join(host, `passwd-${driver}`)], { env })).code).toBe(0);
       expect(readFileSync(join(host, `passwd-${driver}`), "utf8")).toStartWith("root:x:0:0:");
       expect(holdersOf(id)).toEqual([]);
+      expect(fuseDaemonsOf(id)).toEqual([]);
       expect((await sb.run(["rm", name])).code).toBe(0);
     }, 60_000);
+});
+
+/** fuse-overlayfs daemons serving the container id's root. */
+function fuseDaemonsOf(id: string): string[] {
+  const { readdirSync } = require("node:fs") as typeof import("node:fs");
+  return readdirSync("/proc")
+    .filter((e) => /^\d+$/.test(e))
+    .filter((e) => {
+      try {
+        const cmd = readFileSync(`/proc/${e}/cmdline`, "utf8");
+        return cmd.startsWith("fuse-overlayfs") && cmd.includes(`containers/${id}/`);
+      } catch {
+        return false; // gone meanwhile
+      }
+    });
+}
+
+/**
+ * A fuse-overlayfs root, where the kernel refuses overlayfs in a user namespace: its daemon lives
+ * exactly as long as the container (a detached one outlives the bunker that started it), and cp
+ * works from the container's user namespace, which is the only place FUSE lets in.
+ */
+describe.skipIf(fuseOverlayCheck().status !== "ok")("fuse-overlayfs root of a detached container", () => {
+  const env = { BUNKER_ROOTFS_DRIVER: "fuse-overlayfs" };
+  test("run -d keeps running after bunker exits; cp in and out while it runs; stop ends the daemon, start brings one back", async () => {
+    const name = "fuse-detached";
+    const r = await sb.run(["run", "-d", "--name", name, "--network", "none", "busybox:1.38.0-musl", "sh", "-c", "echo made > /made; while :; do sleep 0.1; done"], { env });
+    expect(r.code).toBe(0);
+    const id = r.stdout.trim();
+    await Bun.sleep(500);
+    // its root is still served: a command that reads it works, and the container is running
+    expect((await sb.run(["exec", name, "cat", "/made", "/etc/hostname"])).stdout).toBe(`made\n${id.slice(0, 12)}\n`);
+    expect((await sb.run(["inspect", "-f", "{{.State.Status}}", name])).stdout).toBe("running\n");
+    expect(fuseDaemonsOf(id)).toHaveLength(1);
+
+    writeFileSync(join(host, "fuse-in.txt"), "into fuse\n");
+    expect(await sb.run(["cp", join(host, "fuse-in.txt"), `${name}:/tmp/`])).toMatchObject({ code: 0, stderr: "" });
+    expect((await sb.run(["exec", name, "sh", "-c", "cat /tmp/fuse-in.txt; stat -c %u /tmp/fuse-in.txt"])).stdout).toBe("into fuse\n0\n");
+    expect(await sb.run(["cp", `${name}:/made`, join(host, "fuse-made")])).toMatchObject({ code: 0, stderr: "" });
+    expect(readFileSync(join(host, "fuse-made"), "utf8")).toBe("made\n");
+    // an error inside is the same one line, exit 125
+    const missing = await sb.run(["cp", `${name}:/nosuch`, join(host, "x")]);
+    expect(missing.code).toBe(125);
+    expect(missing.stderr).toBe("Error: cp: /nosuch: ENOENT\n");
+
+    // stopped: the daemon goes with the container's mount namespace, no one has to stop it
+    expect((await sb.run(["stop", "-t", "1", name])).code).toBe(0);
+    for (let i = 0; i < 50 && fuseDaemonsOf(id).length > 0; i++) await Bun.sleep(100);
+    expect(fuseDaemonsOf(id)).toEqual([]);
+
+    // started again (by the monitor's set-up, a bunker that exits at once): a new daemon serves it
+    expect((await sb.run(["start", name])).code).toBe(0);
+    await Bun.sleep(500);
+    expect((await sb.run(["exec", name, "cat", "/made", "/tmp/fuse-in.txt"])).stdout).toBe("made\ninto fuse\n");
+    expect(fuseDaemonsOf(id)).toHaveLength(1);
+    expect((await sb.run(["rm", "-f", name])).code).toBe(0);
+    for (let i = 0; i < 50 && fuseDaemonsOf(id).length > 0; i++) await Bun.sleep(100);
+    expect(fuseDaemonsOf(id)).toEqual([]);
+    expect(holdersOf(id)).toEqual([]);
+  }, 60_000);
 });

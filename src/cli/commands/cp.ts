@@ -1,5 +1,5 @@
 import { defineCommand } from "citty";
-import { copyIn, copyOut, getContainer, splitCpArg } from "../../container";
+import { copyWithRoot, getContainer, splitCpArg } from "../../container";
 import { BunkerError } from "../../errors";
 
 export default defineCommand({
@@ -17,7 +17,7 @@ export default defineCommand({
     const rec = await getContainer((from ?? to)!.container);
     // a stopped container's root is put together for the time of the copy
     const { withContainerRoot } = await import("../../runtime/container-root");
-    if (from) await withContainerRoot(rec, (root) => copyOut(root, from.path, args.dest));
-    else await withContainerRoot(rec, (root) => copyIn(root, rec.Name, args.src, to!.path));
+    const req = from ? ({ direction: "out", src: from.path, dest: args.dest } as const) : ({ direction: "in", name: rec.Name, src: args.src, dest: to!.path } as const);
+    await withContainerRoot(rec, (root) => copyWithRoot(root, req));
   },
 });
