@@ -261,10 +261,11 @@ function inUserNamespace(pid: number, cmd: string[], what: string): void {
 // mount point was made shared there: its mount propagates into the container's namespace.
 const FUSE_SCRIPT = `mount --bind "$1" "$1" && mount --make-shared "$1" && exec unshare --mount --propagation unchanged fuse-overlayfs -f -o "$2" "$1"`;
 // Then the daemon's own namespace lets go of its copy (its mounts made private first: an unmount
-// under a shared mount would propagate to the container's): the container's namespace holds the only mount, and when that namespace ends (the
-// container's last process) the kernel tears the FUSE connection down and the daemon exits. A
-// container that outlives bunker (run -d, start, restart) so keeps its daemon exactly as long as
-// it needs it, with nothing to stop it; an attached run still stops its own (stopRootfsHelpers).
+// under a shared mount would propagate to the container's). The container's namespace holds the
+// only mount, and when that namespace ends (the container's last process) the kernel tears the
+// FUSE connection down and the daemon exits. A container that outlives bunker (run -d, start,
+// restart) so keeps its daemon exactly as long as it needs it, with nothing to stop it; an
+// attached run still stops its own (stopRootfsHelpers).
 const FUSE_RELEASE_SCRIPT = `mount --make-rprivate / && umount -l "$1"`;
 
 /** fuse-overlayfs daemons of this process's attached containers; they die with bunker (PDEATHSIG) at the latest. */
