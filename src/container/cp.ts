@@ -25,6 +25,7 @@ import { basename, dirname, join, posix } from "node:path";
 import { errnoName, native } from "../../native/ffi";
 import { BunkerError, errnoCode } from "../errors";
 import { log } from "../log";
+import { inUserNamespace } from "../userns/enter";
 
 const O_PATH = 0o10000000;
 const ELOOP = 40;
@@ -217,19 +218,11 @@ export function copyAtRoot(path: string, req: CpRequest): void {
 
 /**
  * Runs a copy on a container's root: here, or, for a root only its user namespace may use, in a
- * `bunker container-cp` run there as its root, which is the user (--preserve-credentials keeps our
- * ids, which that namespace maps to 0): what it creates on either side belongs to the same ids as
- * a copy made here. Host paths are read in our mount namespace and working directory, as here.
+ * `bunker container-cp` run there as its root (src/userns/enter.ts): what it creates on either side
+ * belongs to the same ids as a copy made here. Host paths are read in our mount namespace and
+ * working directory, as here; its error is the same one line.
  */
 export function copyWithRoot(root: ContainerRoot, req: CpRequest): void {
   if (root.userNsPid === undefined) return copyAtRoot(root.path, req);
-  const r = Bun.spawnSync(["nsenter", `--target=${root.userNsPid}`, "--user", "--preserve-credentials", process.execPath, "container-cp", root.path, JSON.stringify(req)], {
-    stdin: "ignore",
-    stdout: "ignore",
-    stderr: "pipe",
-  });
-  if (r.exitCode === 0) return;
-  // its one line (a BunkerError's), without the "Error: " it printed it with
-  const why = r.stderr.toString().trim().split("\n").at(-1)?.replace(/^Error: /, "");
-  throw new BunkerError(why || `cp: the copy in the container's user namespace failed (exit code ${r.exitCode})`);
+  inUserNamespace(root.userNsPid, [process.execPath, "container-cp", root.path, JSON.stringify(req)]);
 }

@@ -26,6 +26,7 @@ import {
 import { join } from "node:path";
 import { BunkerError, errnoCode } from "../errors";
 import { runtimeRoot } from "../paths";
+import { inUserNamespace } from "../userns/enter";
 import { hostIdMapping, type IdMapping } from "../userns/idmap";
 import type { SyncPipes } from "./process";
 import { Op, type Step } from "./program";
@@ -247,13 +248,6 @@ export async function copyLayers(dest: string, lowerDirsTopFirst: string[]): Pro
   mergeDir(partial, "", roots);
   if (roots.length) setAttributes(partial, roots[0], lstatSync(roots[0]));
   renameSync(partial, dest);
-}
-
-/** Runs cmd as root of the user namespace of process pid (nsenter options such as --mount may lead cmd). */
-function inUserNamespace(pid: number, cmd: string[], what: string): void {
-  const args = ["nsenter", `--target=${pid}`, "--user", "--preserve-credentials", ...cmd];
-  const r = Bun.spawnSync(args, { stdout: "ignore", stderr: "pipe" });
-  if (r.exitCode !== 0) throw new BunkerError(`${what} failed: ${r.stderr.toString().trim().split("\n").at(-1) ?? `exit ${r.exitCode}`}`);
 }
 
 // fuse-overlayfs can't live in the container's mount namespace: pivot_root would move its root
