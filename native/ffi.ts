@@ -45,6 +45,7 @@ const symbols = {
   // spawn (native/shared/spawn.c, native/lib/spawn_host.c)
   bk_spawn_vm: { args: [FFIType.ptr, FFIType.u32, FFIType.ptr, FFIType.u32], returns: FFIType.i32 },
   bk_spawn_vm_done: { args: [], returns: FFIType.i32 },
+  bk_linger: { args: [FFIType.i32], returns: FFIType.i32 },
   bk_release_program: { args: [FFIType.i32, FFIType.ptr, FFIType.u32], returns: FFIType.i32 },
   bk_pipe2: { args: [FFIType.ptr], returns: FFIType.i32 },
   bk_waitpid: { args: [FFIType.i32, FFIType.ptr], returns: FFIType.i32 },
@@ -97,6 +98,11 @@ function loadLib() {
 /** libbunker's functions, loaded on first use. */
 export function native() {
   lib ??= loadLib();
+  return lib;
+}
+
+/** libbunker's functions if this process has loaded them already, else undefined. */
+export function nativeIfLoaded() {
   return lib;
 }
 

@@ -10,6 +10,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <net/if.h>
+#include <poll.h>
 #include <sched.h>
 #include <signal.h>
 #include <stddef.h>
@@ -697,43 +698,91 @@ static void __attribute__((noreturn)) report(int err_fd, uint32_t step, int err)
 }
 
 // Header offsets (see spawn.h).
-enum { H_FLAGS = 8, H_CGROUP = 16, H_GO = 20, H_GO_W = 24, H_ERR = 28, H_ERR_R = 32, H_NSTEPS = 36 };
+enum { H_FLAGS = 8, H_CGROUP = 16, H_GO = 20, H_GO_W = 24, H_ERR = 28, H_ERR_R = 32, H_NSTEPS = 36, H_MAPPED = 40, H_MAPPED_W = 44 };
+
+// Reads a go message: BK_GO_RUN leaves *prog and *len as they are; BK_GO_PROGRAM sets them. 0, or
+// -1 on anything else (EOF: the parent gave up).
+static int await_program(int go_fd, const uint8_t **prog, uint32_t *len) {
+  // One write of at most BK_GO_MSG bytes, so one read gets all of it (pipe writes under PIPE_BUF
+  // are atomic), and two messages in the pipe are read one at a time.
+  uint8_t go[BK_GO_MSG];
+  long rc;
+  do rc = SC3(SYS_read, go_fd, go, sizeof go);
+  while (rc == -EINTR);
+  if (rc == 1) return 0; // BK_GO_RUN (any single byte)
+  if (rc != BK_GO_MSG || go[0] != BK_GO_PROGRAM) return -1;
+  // cloned before its program existed, or awaited: it is in the memory we share (bk_spawn_vm)
+  uint64_t addr;
+  c_memcpy(&addr, go + 1, 8);
+  *prog = (const uint8_t *)(uintptr_t)addr;
+  c_memcpy(len, go + 9, 4);
+  return 0;
+}
+
+// Whether a program has a BK_OP_AWAIT step.
+static int awaits(const uint8_t *prog, uint32_t len) {
+  uint32_t nsteps = rd32(prog + H_NSTEPS), off = BK_SPAWN_HEADER;
+  for (uint32_t i = 0; i < nsteps; i++) {
+    struct bk_step s;
+    if (parse_step(prog, len, off, &s) < 0) return 0;
+    if (s.op == BK_OP_AWAIT) return 1;
+    off += s.size;
+  }
+  return 0;
+}
+
+// Waits until every writer of the pipe fd has closed it. Events 0: data in it (which is not ours to
+// read) does not wake us, the hang-up does.
+static void wait_hangup(int fd) {
+  struct pollfd p = {.fd = fd, .events = 0, .revents = 0};
+  long rc;
+  do rc = SC5(SYS_ppoll, &p, 1, NULL, NULL, 8);
+  while (rc == -EINTR);
+}
 
 static void __attribute__((noreturn)) child(const uint8_t *prog, uint32_t len) {
   int go_fd = rdi32(prog + H_GO), go_w = rdi32(prog + H_GO_W), err_fd = rdi32(prog + H_ERR), err_r = rdi32(prog + H_ERR_R);
+  int mapped = rdi32(prog + H_MAPPED), mapped_w = rdi32(prog + H_MAPPED_W);
   struct bk_child c = {.root_fd = -1};
   long rc;
-  // Die with the process that cloned us; then wait for it to finish the id mapping, network and
-  // cgroup. EOF instead of the go message means it gave up (or died before the prctl took effect).
+  // Die with the process that cloned us; then wait for its go message (after the id mapping,
+  // network and cgroup, or for a program's first part, before). EOF instead means it gave up (or
+  // died before the prctl took effect).
   if ((rc = SC2(SYS_prctl, PR_SET_PDEATHSIG, SIGKILL)) < 0) report(err_fd, 0xffffffffu, (int)-rc);
   if (go_w >= 0) (void)SC1(SYS_close, go_w);
   if (err_r >= 0) (void)SC1(SYS_close, err_r);
-  // One write of at most BK_GO_MSG bytes, so one read gets all of it (pipe writes under PIPE_BUF
-  // are atomic). No go fd: nothing to wait for (a host tool, see bk_spawn_vm).
-  if (go_fd >= 0) {
-    uint8_t go[BK_GO_MSG];
-    do rc = SC3(SYS_read, go_fd, go, sizeof go);
-    while (rc == -EINTR);
-    if (rc == BK_GO_MSG && go[0] == BK_GO_PROGRAM) {
-      // cloned before its program existed (bk_release_program): it is in the memory we share
-      uint64_t addr;
-      c_memcpy(&addr, go + 1, 8);
-      prog = (const uint8_t *)(uintptr_t)addr;
-      c_memcpy(&len, go + 9, 4);
-    } else if (rc != 1) // BK_GO_RUN (any single byte)
-      sc_exit(125);
-    (void)SC1(SYS_close, go_fd);
+  if (mapped_w >= 0) (void)SC1(SYS_close, mapped_w);
+  // No go fd: nothing to wait for (a host tool, see bk_spawn_vm).
+  if (go_fd >= 0 && await_program(go_fd, &prog, &len) < 0) sc_exit(125);
+  // A program sent before the id mapping was done (Prestarted.releaseMounts) waits for it here:
+  // nothing can be mounted in a user namespace without a mapping.
+  if (mapped >= 0) {
+    wait_hangup(mapped);
+    (void)SC1(SYS_close, mapped);
   }
-  uint32_t nsteps = rd32(prog + H_NSTEPS);
-  uint32_t off = BK_SPAWN_HEADER;
-  for (uint32_t i = 0; i < nsteps; i++) {
-    struct bk_step s;
-    if (parse_step(prog, len, off, &s) < 0) report(err_fd, i, EINVAL);
-    int step = run_step(&c, &s);
-    if (step < 0) report(err_fd, i, -step);
-    off += s.size;
+  // Step numbers go on across the programs of BK_OP_AWAIT steps.
+  uint32_t first = 0;
+  for (;;) {
+    uint32_t nsteps = rd32(prog + H_NSTEPS);
+    uint32_t off = BK_SPAWN_HEADER;
+    uint32_t i = 0;
+    // the go fd is kept only for a program that awaits another
+    if (go_fd >= 0 && !awaits(prog, len)) {
+      (void)SC1(SYS_close, go_fd);
+      go_fd = -1;
+    }
+    for (; i < nsteps; i++) {
+      struct bk_step s;
+      if (parse_step(prog, len, off, &s) < 0) report(err_fd, first + i, EINVAL);
+      if (s.op == BK_OP_AWAIT) break;
+      int step = run_step(&c, &s);
+      if (step < 0) report(err_fd, first + i, -step);
+      off += s.size;
+    }
+    if (i == nsteps) report(err_fd, first + nsteps, ENOEXEC); // a program must end in an exec step
+    if (go_fd < 0 || await_program(go_fd, &prog, &len) < 0) sc_exit(125);
+    first += i + 1;
   }
-  report(err_fd, nsteps, ENOEXEC); // a program must end in an exec step
 }
 
 // Checks the program's header and steps; 0 or -EINVAL.
@@ -780,11 +829,17 @@ int bk_spawn(const uint8_t *prog, uint32_t len) {
 
 #ifdef BK_HAVE_CLONE_VM
 struct bk_vm_start {
-  const uint8_t *prog;
+  const uint8_t *prog; // NULL: a lingerer (bk_linger)
   uint32_t len;
+  int wait_fd, keep_fd;
 };
 
-static void __attribute__((noreturn, used, noinline)) vm_child(struct bk_vm_start *start) { child(start->prog, start->len); }
+static void __attribute__((noreturn)) linger(int wait_fd, int keep_fd);
+
+static void __attribute__((noreturn, used, noinline)) vm_child(struct bk_vm_start *start) {
+  if (!start->prog) linger(start->wait_fd, start->keep_fd);
+  child(start->prog, start->len);
+}
 
 // clone3 with a stack: the child must not return through this function's frame (it is on the
 // parent's stack), so it calls vm_child on its own stack straight from the syscall's return.
@@ -857,6 +912,65 @@ int bk_release_program(int go_w, const uint8_t *prog, uint32_t len) {
   (void)prog;
   (void)len;
   return -ENOSYS; // a copied child can't see a program written after its clone
+#endif
+}
+
+// The lingerer's whole life (see bk_linger): close every fd but the two, wait for EOF on wait_fd
+// (all its write ends closed: the parent has exited), exit. Signals stay blocked throughout.
+static void __attribute__((noreturn)) linger(int wait_fd, int keep_fd) {
+  int lo = keep_fd >= 0 && keep_fd < wait_fd ? keep_fd : wait_fd;
+  int hi = lo == wait_fd ? keep_fd : wait_fd;
+  if (lo > 0) (void)SC3(SYS_close_range, 0, lo - 1, 0);
+  if (hi > lo) {
+    if (hi > lo + 1) (void)SC3(SYS_close_range, lo + 1, hi - 1, 0);
+    (void)SC3(SYS_close_range, hi + 1, ~0U, 0);
+  } else (void)SC3(SYS_close_range, lo + 1, ~0U, 0);
+  char b;
+  while (SC3(SYS_read, wait_fd, &b, 1) == -EINTR) {
+  }
+  sc_exit(0);
+}
+
+int bk_linger(int keep_fd) {
+#ifdef BK_HAVE_CLONE_VM
+  // Its stack is ours, as is all its memory; one lingerer per process.
+  static uint8_t stack[8192] __attribute__((aligned(16)));
+  static int started;
+  if (started) return -EBUSY;
+  int p[2];
+  if (pipe2(p, O_CLOEXEC) < 0) return -errno;
+  struct bk_clone_args args;
+  memset(&args, 0, sizeof args);
+  args.flags = CLONE_VM;
+  args.exit_signal = SIGCHLD;
+  struct bk_vm_start *start = (struct bk_vm_start *)(void *)stack;
+  start->prog = NULL;
+  start->len = 0;
+  start->wait_fd = p[0];
+  start->keep_fd = keep_fd;
+  uintptr_t top = ((uintptr_t)stack + sizeof stack) & ~(uintptr_t)15;
+  args.stack = (uint64_t)(uintptr_t)(stack + 64);
+  args.stack_size = (uint64_t)(top - (uintptr_t)(stack + 64));
+  // blocked in the lingerer for good: no handler of ours may ever run on its stack
+  uint64_t all = ~0ULL, saved;
+  if (syscall(SYS_rt_sigprocmask, SIG_SETMASK, &all, &saved, 8) < 0) {
+    int err = errno;
+    close(p[0]);
+    close(p[1]);
+    return -err;
+  }
+  long pid = clone3_on_stack(&args, start);
+  (void)syscall(SYS_rt_sigprocmask, SIG_SETMASK, &saved, NULL, 8);
+  close(p[0]);
+  if (pid < 0) {
+    close(p[1]);
+    return (int)pid;
+  }
+  started = 1;
+  return (int)pid; // p[1] stays open until we exit
+#else
+  (void)keep_fd;
+  return -ENOSYS;
 #endif
 }
 

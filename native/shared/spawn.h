@@ -8,14 +8,16 @@
 // Program layout, little-endian:
 //   header: u32 magic (BK_SPAWN_MAGIC), u32 version, u64 clone flags, i32 cgroup dir fd (-1: none),
 //           i32 go fd (read end; the child blocks on it; -1: runs at once), i32 go write end (closed in the child),
-//           i32 error fd (write end, O_CLOEXEC), i32 error read end (closed in the child), u32 nsteps
+//           i32 error fd (write end, O_CLOEXEC), i32 error read end (closed in the child), u32 nsteps,
+//           i32 mapped fd (read end of a pipe whose writers are the id-mapping tools: the child runs
+//           no step before they have all closed it; -1: none), i32 its write end (closed in the child)
 //   step:   u32 op, u32 size (whole step, bytes, multiple of 8), u32 nint, u32 nstr,
 //           i64 ints[nint], then nstr × (u32 len, bytes[len], NUL), each padded to 4 bytes.
 // The child reports a failure as {u32 step index, i32 errno} on the error fd, then _exits.
 // A successful execve closes the error fd (O_CLOEXEC): EOF means the command started.
 #define BK_SPAWN_MAGIC 0x50534b42u /* "BKSP" */
-#define BK_SPAWN_VERSION 1u
-#define BK_SPAWN_HEADER 40u
+#define BK_SPAWN_VERSION 2u
+#define BK_SPAWN_HEADER 48u
 
 enum bk_op {
   BK_OP_MOUNT = 1,      // ints: flags, src in root, tgt in root, create (0 no, 1 dir, 2 file), optional (1: skip if missing, 2: ignore any error); strs: src tgt fstype data
@@ -42,10 +44,13 @@ enum bk_op {
                         // controlling tty of a new session; its master is sent on the socket (SCM_RIGHTS)
   BK_OP_WRITE_FILE = 22, // ints: mode, in root; strs: path (must not exist), content
   BK_OP_UMOUNT = 23,     // ints: umount2 flags, in root; strs: path
+  BK_OP_AWAIT = 24,      // the program goes on with the next one sent on the go fd (bk_release_program),
+                         // whose steps are numbered after this one; EOF instead: exit, having run nothing more
 };
 
 // What the child reads on its go fd before it runs anything: one byte, BK_GO_RUN (run the program
 // it was cloned with; any single byte does), or BK_GO_PROGRAM, u64 address, u32 length (bk_release_program).
+// A BK_OP_AWAIT step reads a BK_GO_PROGRAM message again.
 #define BK_GO_RUN 1
 #define BK_GO_PROGRAM 2
 #define BK_GO_MSG 13
@@ -65,6 +70,13 @@ int bk_spawn_vm(const uint8_t *prog, uint32_t len, uint8_t *stack, uint32_t stac
 // the kernel's "dumpable" flag, which its change of uid/gid cleared: until this restores it, other
 // processes of the user (a helper run from /proc/<our pid>/fd/N) are refused access to our /proc.
 int bk_spawn_vm_done(void);
+
+// Starts a "lingerer": a process that shares our memory (CLONE_VM), holds keep_fd (-1: none) and
+// waits for us to exit, then exits itself. Our exit then no longer tears down our address space
+// (the lingerer still uses it), nor whatever keep_fd holds last (a container's mount namespace, whose
+// ~30 mounts are unmounted behind an RCU grace period): the kernel does both when the lingerer
+// exits, after our parent has been told that we exited. Call it last, once; the pid or -errno.
+int bk_linger(int keep_fd);
 
 // Releases a bk_spawn_vm child that was cloned with a program of no steps (only its header: clone
 // flags and fds), before its real program was known: validates prog and sends its address on the

@@ -126,20 +126,25 @@ export function isDelegatedTo(dir: string, uid: number): boolean {
 
 export function detectCgroupSetup(host: CgroupHost = realHost()): CgroupSetup {
   const mounts = parseMountinfo(readText(join(host.procSelf, "mountinfo")) ?? "");
-  const v2 = mounts.find((m) => m.fstype === "cgroup2");
-  const v1Bound = mounts.filter((m) => m.fstype === "cgroup" && m.superOptions.some((o) => V1_LIMIT_CONTROLLERS.has(o)));
-  const v1Names = [...new Set(v1Bound.flatMap((m) => m.superOptions.filter((o) => V1_LIMIT_CONTROLLERS.has(o))))];
+  // Loops, not find/filter/flatMap: every run decides this, and each builtin's first use costs it ~50 µs.
+  let v2: Mount | undefined;
+  const v1Controllers = new Set<string>();
+  for (const m of mounts) {
+    if (m.fstype === "cgroup2") v2 ??= m;
+    else if (m.fstype === "cgroup") for (const o of m.superOptions) if (V1_LIMIT_CONTROLLERS.has(o)) v1Controllers.add(o);
+  }
+  const v1Names = () => [...v1Controllers].join(", ");
   const distroFix = `boot with cgroup v2 (kernel parameter systemd.unified_cgroup_hierarchy=1; the default since systemd 247), ${DISABLE_HINT}`;
   if (!v2) {
-    if (v1Bound.length > 0)
-      return { kind: "none", layout: "v1", reason: `this host uses cgroup v1 (${v1Names.join(", ")}), which rootless bunker can't use for limits`, fix: distroFix };
+    if (v1Controllers.size > 0)
+      return { kind: "none", layout: "v1", reason: `this host uses cgroup v1 (${v1Names()}), which rootless bunker can't use for limits`, fix: distroFix };
     return { kind: "none", layout: "none", reason: "no cgroup filesystem is mounted", fix: `mount cgroup2 at /sys/fs/cgroup, ${DISABLE_HINT}` };
   }
-  if (v1Bound.length > 0)
+  if (v1Controllers.size > 0)
     return {
       kind: "none",
       layout: "hybrid",
-      reason: `cgroups are hybrid: cgroup v2 is mounted only at ${v2.point} while ${v1Names.join(", ")} are bound to cgroup v1`,
+      reason: `cgroups are hybrid: cgroup v2 is mounted only at ${v2.point} while ${v1Names()} are bound to cgroup v1`,
       fix: distroFix,
     };
   const rel = parseProcCgroup(readText(join(host.procSelf, "cgroup")) ?? "");

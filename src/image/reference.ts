@@ -94,7 +94,7 @@ export function parseReference(input: string): ImageReference {
     bad(input, "a 64-character hex string is an image id, not a repository name");
   const [registry, repository] = splitDomain(rest);
   if (!DOMAIN_RE.test(registry)) bad(input, `"${registry}" is not a valid registry host`);
-  if (repository === "" || repository.split("/").some((c) => c === "")) bad(input, "the repository path has an empty component");
+  if (repository === "" || `/${repository}/`.includes("//")) bad(input, "the repository path has an empty component");
   if (repository !== repository.toLowerCase()) bad(input, "repository name must be lowercase");
   if (!PATH_RE.test(repository))
     bad(input, "repository names use lowercase letters, digits and single separators ('.', '_', '__', '-') between them");

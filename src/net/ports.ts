@@ -63,7 +63,8 @@ function isIp(text: string): boolean {
 
 /** Every -p of a run; the same host address, port and protocol twice is an error. */
 export function parsePublish(specs: string[]): PortMapping[] {
-  const all = specs.flatMap(parseOne);
+  const all: PortMapping[] = [];
+  for (const spec of specs) all.push(...parseOne(spec));
   const seen = new Set<string>();
   for (const p of all) {
     if (p.hostPort === 0) continue;

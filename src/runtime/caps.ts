@@ -24,11 +24,18 @@ function normalize(name: string): string {
   return bare;
 }
 
+/** --cap-add/--cap-drop values ("NET_ADMIN,sys_time") as capability names. */
+function capNames(flags: string[]): string[] {
+  const out: string[] = [];
+  for (const flag of flags) for (const s of flag.split(",")) if (s) out.push(normalize(s));
+  return out;
+}
+
 /** The container's capability names, from docker's defaults and the user's flags. */
 export function effectiveCaps(opts: { privileged: boolean; add: string[]; drop: string[] }): string[] {
   if (opts.privileged) return [...CAPABILITIES];
-  const add = opts.add.flatMap((s) => s.split(",")).filter(Boolean).map(normalize);
-  const drop = opts.drop.flatMap((s) => s.split(",")).filter(Boolean).map(normalize);
+  const add = capNames(opts.add);
+  const drop = capNames(opts.drop);
   let caps = new Set(drop.includes("ALL") ? [] : DEFAULT_CAPS);
   for (const c of drop) caps.delete(c);
   if (add.includes("ALL")) caps = new Set(CAPABILITIES);

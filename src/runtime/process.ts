@@ -5,6 +5,7 @@ import { closeSync, openSync, readSync, writeSync, constants as fsc } from "node
 import { errnoName, helperMemfd, native } from "../../native/ffi";
 import { BunkerError, EXIT_BUNKER, EXIT_CANNOT_EXEC, EXIT_NOT_FOUND } from "../errors";
 import { applyIdMapping, type IdMapping, type StartedTool } from "../userns/idmap";
+import { holdMountNamespace } from "./linger";
 import { prepareRootfs } from "./rootfs";
 import { mark } from "./trace";
 // waiting for a process lives below the runtime (the id mapping waits for newuidmap too)
@@ -12,7 +13,7 @@ export { exitCodeOf, waitForExit } from "../wait";
 import { waitForExit } from "../wait";
 import { encodeProgram, Op, type ProgramHeader, type Step } from "./program";
 import type { ContainerSpec } from "./spec";
-import { buildSteps, type Stdio } from "./steps";
+import { AWAIT_REST, buildSteps, canMountEarly, mountSteps, startSteps, type Stdio } from "./steps";
 
 // <linux/sched.h>
 const CLONE_NEWNS = 0x00020000n;
@@ -22,6 +23,7 @@ const CLONE_NEWIPC = 0x08000000n;
 const CLONE_NEWUSER = 0x10000000n;
 const CLONE_NEWPID = 0x20000000n;
 const CLONE_NEWNET = 0x40000000n;
+const EPIPE = 32;
 
 const ERRNO_TEXT: Record<string, string> = {
   ENOENT: "no such file or directory",
@@ -120,6 +122,8 @@ function childStack(): Uint8Array {
 interface SharedWithChild {
   stack: Uint8Array;
   program: Uint8Array;
+  /** the first part of its program, sent early (Prestarted.releaseMounts) */
+  mounts?: Uint8Array;
 }
 /** Referenced here until the child has exec'd or been reaped, so the garbage collector can't free it. */
 const inUseByChildren = new Set<SharedWithChild>();
@@ -165,6 +169,7 @@ function cloneChild(program: Uint8Array, p: SyncPipes, closeAfterClone: number[]
     closeSync(p.errRead);
     throw new BunkerError(`cannot create the container's namespaces: ${errnoMessage(-pid)}; run 'bunker doctor'`);
   }
+  holdMountNamespace(pid);
   return { pid, sharedWithChild };
 }
 
@@ -174,10 +179,10 @@ function cloneChild(program: Uint8Array, p: SyncPipes, closeAfterClone: number[]
  * on), so bunker's thread is back to planning at once; posix_spawn would hold it until the setuid
  * execve is done (~0.4 ms per tool). Exec failures show as exit code 125.
  */
-async function startToolSharingMemory(path: string, argv: string[], stderrFd: number): Promise<StartedTool> {
+async function startToolSharingMemory(path: string, argv: string[], stderrFd: number, stdoutFd = -1): Promise<StartedTool> {
   const program = encodeProgram({ cloneFlags: 0n, cgroupFd: -1, goFd: -1, goWriteFd: -1, errFd: -1, errReadFd: -1 }, [
     { op: Op.ResetSignals, ints: [], strs: [], what: "reset signal handling" },
-    { op: Op.Stdio, ints: [-1, -1, stderrFd, 0, 0, 0], strs: [], what: "stderr" },
+    { op: Op.Stdio, ints: [-1, stdoutFd, stderrFd, 0, 0, 0], strs: [], what: "stdout and stderr" },
     // argv[0] has no slash: the C looks it up in the "PATH" of its directory
     { op: Op.Exec, ints: [argv.length, 0, -1], strs: [path.slice(0, path.lastIndexOf("/")) || "/", ...argv], what: `exec ${path}` },
   ]);
@@ -210,6 +215,14 @@ export interface Prestarted {
   readonly pipes: SyncPipes;
   readonly stdio: Stdio;
   readonly plan: PrestartPlan;
+  /**
+   * Sends the child its mounts (mountSteps of spec's program), to make as soon as its ids are
+   * mapped, while bunker still writes the record and builds the rest (startSteps, sent when it is
+   * taken); a no-op where canMountEarly says no.
+   */
+  releaseMounts(spec: ContainerSpec): void;
+  /** the steps releaseMounts sent, which the rest of the program follows */
+  sentSteps(): Step[];
   /** hands the child to spawnAndRelease, once */
   take(): { pid: number; sharedWithChild: SharedWithChild; idMapped: Promise<void> };
   /** when not taken: the child exits without running anything, and is reaped */
@@ -229,26 +242,45 @@ export function prestart(plan: PrestartPlan): Prestarted | undefined {
   if (plan.init) helperMemfd();
   const pipes = syncPipes();
   const own = defaultStdio(plan.stdin);
-  const header = encodeProgram({ cloneFlags: cloneFlags(plan.newNetNs), cgroupFd: -1, goFd: pipes.goRead, goWriteFd: pipes.goWrite, errFd: pipes.errWrite, errReadFd: pipes.errRead }, []);
+  // The child runs no step before every writer of this pipe is gone: the id-mapping tools, which
+  // get it as their stdout, and bunker, until it has started them (see releaseMounts).
+  const [mappedRead, mappedWrite] = pipe();
+  const header = encodeProgram(
+    { cloneFlags: cloneFlags(plan.newNetNs), cgroupFd: -1, goFd: pipes.goRead, goWriteFd: pipes.goWrite, errFd: pipes.errWrite, errReadFd: pipes.errRead, mappedFd: mappedRead, mappedWriteFd: mappedWrite },
+    [],
+  );
   let cloned: ReturnType<typeof cloneChild>;
   try {
-    cloned = cloneChild(header, pipes, own.close);
+    cloned = cloneChild(header, pipes, [...own.close, mappedRead]);
   } catch {
+    closeSync(mappedWrite);
     return undefined;
   }
-  const idMapped = applyIdMapping(cloned.pid, plan.idMapping, startToolSharingMemory);
+  const idMapped = applyIdMapping(cloned.pid, plan.idMapping, startToolSharingMemory, mappedWrite);
   idMapped.catch(() => {}); // awaited when taken; an abort makes its failure moot
   let state: "waiting" | "taken" | "aborted" = "waiting";
+  let sent: Step[] = [];
   return {
     pid: cloned.pid,
     pipes,
     stdio: own.stdio,
     plan,
+    releaseMounts(spec) {
+      if (state !== "waiting" || sent.length > 0 || !canMountEarly(spec)) return;
+      const steps = [...mountSteps(spec), AWAIT_REST];
+      const program = encodeProgram({ cloneFlags: 0n, cgroupFd: -1, goFd: -1, goWriteFd: -1, errFd: -1, errReadFd: -1 }, steps);
+      // The child runs it once its ids are mapped (the mapped pipe). A step that fails shows when
+      // the rest is sent: the child has reported it and exited.
+      if (native().bk_release_program(pipes.goWrite, program, program.length) < 0) return;
+      cloned.sharedWithChild.mounts = program;
+      sent = steps;
+    },
     take() {
       if (state !== "waiting") throw new Error(`prestarted container ${state}`);
       state = "taken";
       return { ...cloned, idMapped };
     },
+    sentSteps: () => sent,
     abort() {
       if (state !== "waiting") return;
       state = "aborted";
@@ -278,45 +310,65 @@ export async function spawnAndRelease(req: SpawnRequest, p: SyncPipes): Promise<
     ({ pid, sharedWithChild } = cloned);
     idMapped = applyIdMapping(pid, req.idMapping);
   }
+  // Closing the go pipe unwritten makes the child exit without running anything more; once it is
+  // reaped, what it reported before (a step sent early that failed) is in the error pipe.
+  const giveUp = () => {
+    closeSync(p.goWrite);
+    reapNow(pid);
+    childDone(sharedWithChild);
+    return readFailure(p.errRead);
+  };
   try {
     req.onCloned?.(pid);
     await idMapped;
     mark("idmap");
+  } catch (e) {
+    giveUp();
+    throw e;
+  }
+  try {
     await req.setup?.(pid);
     mark("setup");
     if (req.prestarted) {
       const rc = native().bk_release_program(p.goWrite, req.program, req.program.length);
-      if (rc < 0) throw new BunkerError(`cannot start the container: sending its program: ${errnoMessage(-rc)}`);
+      // EPIPE: a step sent early failed, and the child has reported which (read below)
+      if (rc < 0 && rc !== -EPIPE) throw new BunkerError(`cannot start the container: sending its program: ${errnoMessage(-rc)}`);
     } else writeSync(p.goWrite, new Uint8Array([1]));
   } catch (e) {
-    // Closing the go pipe unwritten makes the child exit without running anything.
-    closeSync(p.goWrite);
-    closeSync(p.errRead);
-    reapNow(pid);
-    childDone(sharedWithChild);
+    // A step the child ran early failed first (the set-up, joining its network, found it gone):
+    // that step is the reason.
+    const failed = giveUp();
+    if (failed) return { pid, failed };
     throw e;
   }
   closeSync(p.goWrite);
   req.released?.(pid);
   // The error pipe closes at a successful execve (O_CLOEXEC): EOF means the command runs.
   // The steps take a few milliseconds, so a blocking read here costs nothing.
-  const report = new Uint8Array(8);
-  let got = 0;
-  while (got < 8) {
-    const n = readSync(p.errRead, report, got, 8 - got, null);
-    if (n === 0) break;
-    got += n;
-  }
-  closeSync(p.errRead);
+  const failed = readFailure(p.errRead);
   mark("steps+exec");
-  if (got < 8) {
+  if (!failed) {
     childDone(sharedWithChild); // it has exec'd: its memory is its own now
     return { pid };
   }
-  const view = new DataView(report.buffer);
   reapNow(pid);
   childDone(sharedWithChild);
-  return { pid, failed: { index: view.getUint32(0, true), errno: view.getInt32(4, true) } };
+  return { pid, failed };
+}
+
+/** Reads the error pipe to its end and closes it: the step that failed and its errno, if one did. */
+function readFailure(errRead: number): { index: number; errno: number } | undefined {
+  const report = new Uint8Array(8);
+  let got = 0;
+  while (got < 8) {
+    const n = readSync(errRead, report, got, 8 - got, null);
+    if (n === 0) break;
+    got += n;
+  }
+  closeSync(errRead);
+  if (got < 8) return undefined;
+  const view = new DataView(report.buffer);
+  return { index: view.getUint32(0, true), errno: view.getInt32(4, true) };
 }
 
 /**
@@ -329,13 +381,12 @@ export async function startContainer(spec: ContainerSpec, opts: StartOptions = {
     throw new Error("the prestarted container does not match its spec");
   const pipes = early?.pipes ?? syncPipes();
   const own = early ? { stdio: early.stdio, close: [] } : opts.stdio ? { stdio: opts.stdio, close: [] as number[] } : defaultStdio(spec.stdin);
-  const { program, steps } = spawnProgram(spec, own.stdio, {
-    cgroupFd: opts.cgroupFd ?? -1,
-    goFd: pipes.goRead,
-    goWriteFd: pipes.goWrite,
-    errFd: pipes.errWrite,
-    errReadFd: pipes.errRead,
-  });
+  const { program, steps } = spawnProgram(
+    spec,
+    own.stdio,
+    { cgroupFd: opts.cgroupFd ?? -1, goFd: pipes.goRead, goWriteFd: pipes.goWrite, errFd: pipes.errWrite, errReadFd: pipes.errRead },
+    early?.sentSteps(),
+  );
   const result = await spawnAndRelease(
     {
       program,
@@ -359,12 +410,18 @@ export async function startContainer(spec: ContainerSpec, opts: StartOptions = {
  * The encoded spawn program of a container and its steps (for error messages). The detached path
  * (src/runtime/detached.ts) gives it to the monitor, which fills in its own sync pipes.
  */
-export function spawnProgram(spec: ContainerSpec, stdio: Stdio, fds: Omit<ProgramHeader, "cloneFlags">): { program: Uint8Array; steps: Step[]; execFd: number } {
+export function spawnProgram(
+  spec: ContainerSpec,
+  stdio: Stdio,
+  fds: Omit<ProgramHeader, "cloneFlags">,
+  sent: Step[] = [],
+): { program: Uint8Array; steps: Step[]; execFd: number } {
   const exec = spec.init
     ? { path: "", args: ["bunker-init", "init", "--", ...spec.args], env: spec.env, execFd: helperMemfd() }
     : { path: pathOf(spec.env), args: spec.args, env: spec.env, execFd: -1 };
-  const steps = buildSteps(spec, exec, stdio);
-  return { program: encodeProgram({ cloneFlags: cloneFlags(spec.newNetNs), ...fds }, steps), steps, execFd: exec.execFd };
+  // After steps sent early, the rest only; the child numbers its steps on from them.
+  const steps = sent.length > 0 ? startSteps(spec, exec, stdio) : buildSteps(spec, exec, stdio);
+  return { program: encodeProgram({ cloneFlags: cloneFlags(spec.newNetNs), ...fds }, steps), steps: [...sent, ...steps], execFd: exec.execFd };
 }
 
 function cloneFlags(newNetNs: boolean): bigint {
@@ -373,8 +430,8 @@ function cloneFlags(newNetNs: boolean): bigint {
 }
 
 function pathOf(env: string[]): string {
-  const entry = env.findLast((e) => e.startsWith("PATH="));
-  return entry ? entry.slice(5) : "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
+  for (let i = env.length - 1; i >= 0; i--) if (env[i].startsWith("PATH=")) return env[i].slice(5);
+  return "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
 }
 
 /** Reaps a child that has exited or is about to (it failed a step); never leaves a zombie. */

@@ -25,11 +25,12 @@ export const enum Op {
   Pty = 21,
   WriteFile = 22,
   Umount = 23,
+  Await = 24,
 }
 
 const MAGIC = 0x50534b42;
-const VERSION = 1;
-const HEADER = 40;
+const VERSION = 2;
+const HEADER = 48;
 
 export interface Step {
   op: Op;
@@ -46,6 +47,9 @@ export interface ProgramHeader {
   goWriteFd: number;
   errFd: number;
   errReadFd: number;
+  /** a pipe the id-mapping tools hold until they exit: the child runs nothing before (see spawn.h) */
+  mappedFd?: number;
+  mappedWriteFd?: number;
 }
 
 function stepBytes(s: Step): Uint8Array {
@@ -89,6 +93,8 @@ export function encodeProgram(h: ProgramHeader, steps: Step[]): Uint8Array {
   view.setInt32(28, h.errFd, true);
   view.setInt32(32, h.errReadFd, true);
   view.setUint32(36, steps.length, true);
+  view.setInt32(40, h.mappedFd ?? -1, true);
+  view.setInt32(44, h.mappedWriteFd ?? -1, true);
   let off = HEADER;
   for (const b of bodies) {
     out.set(b, off);

@@ -100,6 +100,17 @@ export function keepIdMapping(base: IdMapping): IdMapping {
   return { kind: base.kind, uids: split(base.uids, uid), gids: split(base.gids, gid) };
 }
 
+/** --label KEY=VALUE (or KEY alone: empty) as a record's labels. */
+function labels(flags: string[]): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const l of flags) {
+    const eq = l.indexOf("=");
+    if (eq < 0) out[l] = "";
+    else out[l.slice(0, eq)] = l.slice(eq + 1);
+  }
+  return out;
+}
+
 function checkPull(v: string | undefined): "missing" | "always" | "never" {
   if (v === undefined) return "missing";
   if (v === "missing" || v === "always" || v === "never") return v;
@@ -140,7 +151,7 @@ export async function planNamespaces(f: ParsedFlags): Promise<NamespacePlan> {
 }
 
 /** Builds the container's record and spec from the parsed command line. */
-export async function planContainer(parsed: ParsedRun, namespaces?: NamespacePlan): Promise<ContainerPlan> {
+export async function planContainer(parsed: ParsedRun, namespaces?: NamespacePlan, prestarted?: Prestarted): Promise<ContainerPlan> {
   const f = parsed.flags;
   const { idMapping, network } = namespaces ?? (await planNamespaces(f));
   const rootfsDir = str(f, "rootfs");
@@ -166,7 +177,9 @@ export async function planContainer(parsed: ParsedRun, namespaces?: NamespacePla
   const user = resolveUser(userSpec, rootsTopFirst);
 
   const security = securityOpts(list(f, "securityOpt"));
-  const resources = parseResourceFlags(Object.fromEntries(RESOURCE_FLAGS.map((k) => [k, str(f, k)])));
+  const resourceFlags: Record<string, string | undefined> = {};
+  for (const k of RESOURCE_FLAGS) resourceFlags[k] = str(f, k);
+  const resources = parseResourceFlags(resourceFlags);
   const cgroupMode = parseCgroupMode(str(f, "cgroups"));
   // A limit that can't be enforced is refused (125) before the container's record exists.
   if (hasLimits(resources)) (await import("../cgroup")).checkCgroupLimits(resources, cgroupMode);
@@ -221,6 +234,8 @@ export async function planContainer(parsed: ParsedRun, namespaces?: NamespacePla
       resources,
       cgroupMode,
     };
+    // the child mounts its root while the record is written and the rest is planned
+    prestarted?.releaseMounts(spec);
     const record: ContainerRecord = {
       Id: id,
       Name: "",
@@ -239,7 +254,7 @@ export async function planContainer(parsed: ParsedRun, namespaces?: NamespacePla
         WorkingDir: workdir,
         Tty: bool(f, "tty"),
         OpenStdin: bool(f, "interactive"),
-        Labels: Object.fromEntries(list(f, "label").map((l) => (l.includes("=") ? [l.slice(0, l.indexOf("=")), l.slice(l.indexOf("=") + 1)] : [l, ""]))),
+        Labels: labels(list(f, "label")),
         StopSignal: str(f, "stopSignal") ?? cfg.StopSignal,
         Image: parsed.image ?? rootfsDir!,
       },
@@ -439,7 +454,7 @@ export async function runMain(argv: string[]): Promise<number> {
       ? undefined
       : prestart({ newNetNs: namespaces.network.newNetNs, idMapping: namespaces.idMapping, stdin: bool(f, "interactive"), init: bool(f, "init") });
   try {
-    const plan = await planContainer(parsed, namespaces);
+    const plan = await planContainer(parsed, namespaces, early);
     mark("planned");
     if (detach) {
       const { runDetached } = await import("./detached");

@@ -70,11 +70,12 @@ export function defaultSeccompFilter(caps: string[]): Uint8Array {
   p.push([RET_K, 0, 0, RET_ALLOW]);
   const out = new Uint8Array(p.length * 8);
   const v = new DataView(out.buffer);
-  p.forEach(([code, jt, jf, k], i) => {
+  for (let i = 0; i < p.length; i++) {
+    const [code, jt, jf, k] = p[i];
     v.setUint16(i * 8, code, true);
     v.setUint8(i * 8 + 2, jt);
     v.setUint8(i * 8 + 3, jf);
     v.setUint32(i * 8 + 4, k, true);
-  });
+  }
   return out;
 }

@@ -116,7 +116,8 @@ function etcFileSteps(etc: ContainerSpec["etcFiles"]): Step[] {
 }
 
 function hasMappedId(ranges: { inside: number; count: number }[], id: number): boolean {
-  return ranges.some((r) => id >= r.inside && id < r.inside + r.count);
+  for (const r of ranges) if (id >= r.inside && id < r.inside + r.count) return true;
+  return false;
 }
 
 function userMountSteps(m: MountSpec): Step[] {
@@ -163,14 +164,26 @@ export interface ContainerPty {
   cols: number;
 }
 
-export function buildSteps(spec: ContainerSpec, exec: ExecTarget, stdio: Stdio): Step[] {
+/**
+ * Whether mountSteps can run before the rest of the program is known (Prestarted.releaseMounts):
+ * the root is a kernel mount of directories that exist already (fuse-overlayfs and a copy are
+ * made in the child's set-up, just before it runs), and no volume is still to be created.
+ */
+export function canMountEarly(spec: ContainerSpec): boolean {
+  if (spec.rootfs.kind !== "overlay" && spec.rootfs.kind !== "bind") return false;
+  for (const m of spec.mounts) if (m.volumeName !== undefined) return false;
+  return true;
+}
+
+/**
+ * The container's mounts: its root, /proc, /dev and /sys as docker sets them up, the /etc files,
+ * the user's mounts and the masked paths. They depend on nothing that is decided after the spec
+ * (the cgroup comes later), so a prestarted child can make them while bunker writes the record
+ * and builds the rest of the program.
+ */
+export function mountSteps(spec: ContainerSpec): Step[] {
   const { steps, root } = rootfsSteps(spec);
   const s: Step[] = [
-    // The cgroup namespace is made again here, after the go byte, when the process sits in its
-    // final cgroup: a systemd scope moves it only after the clone (src/cgroup), and the namespace
-    // made by the clone would stay rooted in bunker's cgroup (/sys/fs/cgroup inside would show
-    // that, and exec could not clone into a cgroup outside it).
-    { op: Op.Unshare, ints: [CLONE_NEWCGROUP], strs: [], what: "make the cgroup namespace" },
     // Nothing we mount may propagate back to the host's mount namespace.
     mount({ target: "/", flags: MS_REC | MS_PRIVATE, targetInRoot: false }),
     ...steps,
@@ -196,8 +209,6 @@ export function buildSteps(spec: ContainerSpec, exec: ExecTarget, stdio: Stdio):
   if (spec.newNetNs)
     s.push(mount({ source: "sysfs", target: "/sys", fstype: "sysfs", flags: MS_NOSUID | MS_NODEV | MS_NOEXEC | MS_RDONLY, create: Create.Dir }));
   else s.push(mount({ source: "/sys", target: "/sys", flags: MS_BIND | MS_REC, create: Create.Dir }), readOnly("/sys", true));
-  // The container's own cgroup (the cgroup namespace is rooted at it); not every host allows it.
-  s.push(mount({ source: "cgroup2", target: "/sys/fs/cgroup", fstype: "cgroup2", flags: MS_NOSUID | MS_NODEV | MS_NOEXEC | MS_RDONLY, optional: Optional.Always }));
   s.push(...etcFileSteps(spec.etcFiles));
   for (const m of spec.mounts) s.push(...userMountSteps(m));
   if (!spec.privileged) {
@@ -206,7 +217,25 @@ export function buildSteps(spec: ContainerSpec, exec: ExecTarget, stdio: Stdio):
     for (const p of READONLY_PATHS)
       s.push(mount({ source: p, target: p, flags: MS_BIND | MS_REC, sourceInRoot: true, optional: Optional.IfMissing }), readOnly(p, true, Optional.IfMissing));
   }
-  s.push({ op: Op.PivotRoot, ints: [], strs: [root], what: "pivot_root into the container's root" });
+  return s;
+}
+
+/** Ends a program of mountSteps sent early: the child waits there for the rest (startSteps). */
+export const AWAIT_REST: Step = { op: Op.Await, ints: [], strs: [], what: "wait for the rest of the program" };
+
+/** What follows mountSteps: the cgroup namespace, pivot_root, and the process. */
+export function startSteps(spec: ContainerSpec, exec: ExecTarget, stdio: Stdio): Step[] {
+  const root = rootfsSteps(spec).root;
+  const s: Step[] = [
+    // The cgroup namespace is made again here, when the process sits in its final cgroup: a
+    // systemd scope moves it only after the clone (src/cgroup), and the namespace made by the
+    // clone would stay rooted in bunker's cgroup (/sys/fs/cgroup inside would show that, and exec
+    // could not clone into a cgroup outside it).
+    { op: Op.Unshare, ints: [CLONE_NEWCGROUP], strs: [], what: "make the cgroup namespace" },
+    // The container's own cgroup (the cgroup namespace is rooted at it); not every host allows it.
+    mount({ source: "cgroup2", target: "/sys/fs/cgroup", fstype: "cgroup2", flags: MS_NOSUID | MS_NODEV | MS_NOEXEC | MS_RDONLY, optional: Optional.Always }),
+    { op: Op.PivotRoot, ints: [], strs: [root], what: "pivot_root into the container's root" },
+  ];
   if (spec.readOnly) s.push(readOnly("/", false));
   s.push(
     { op: Op.Hostname, ints: [], strs: [spec.hostname], what: "set the hostname" },
@@ -216,6 +245,10 @@ export function buildSteps(spec: ContainerSpec, exec: ExecTarget, stdio: Stdio):
   if (spec.cwd !== "/") s.push({ op: Op.Mkdir, ints: [0o755, 1], strs: [spec.cwd], what: `create the working directory ${spec.cwd}` });
   s.push(...processSteps(spec, exec, stdio));
   return s;
+}
+
+export function buildSteps(spec: ContainerSpec, exec: ExecTarget, stdio: Stdio): Step[] {
+  return [...mountSteps(spec), ...startSteps(spec, exec, stdio)];
 }
 
 /** What a process of the container needs: identity and capabilities, stdio, exec. */

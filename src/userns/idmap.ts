@@ -2,7 +2,6 @@
 // subordinate range in /etc/subuid and /etc/subgid, and newuidmap/newgidmap installed, ids 1..N
 // map into that range, as podman does; otherwise a single-id mapping is all we can have.
 import { closeSync, existsSync, readFileSync, writeFileSync } from "node:fs";
-import { userInfo } from "node:os";
 import { BunkerError } from "../errors";
 
 export interface IdRange {
@@ -25,7 +24,8 @@ const NEWUIDMAP_PATHS = ["/usr/bin/newuidmap", "/bin/newuidmap", "/usr/sbin/newu
 const NEWGIDMAP_PATHS = ["/usr/bin/newgidmap", "/bin/newgidmap", "/usr/sbin/newgidmap"];
 
 export function findTool(paths: string[]): string | undefined {
-  return paths.find((p) => existsSync(p));
+  for (const p of paths) if (existsSync(p)) return p;
+  return undefined;
 }
 
 /** Parses /etc/subuid-style text and returns the first range that belongs to name or id. */
@@ -50,6 +50,22 @@ function readSubIds(file: string, name: string, id: number) {
   }
 }
 
+/**
+ * The user's name, as /etc/subuid may list it: from /etc/passwd, else from the password database
+ * through node:os (NSS: LDAP, sssd...), which costs a run ~0.3 ms to load.
+ */
+function userName(uid: number): string {
+  try {
+    for (const line of readFileSync("/etc/passwd", "utf8").split("\n")) {
+      const f = line.split(":");
+      if (f.length >= 7 && f[2] === String(uid)) return f[0];
+    }
+  } catch {
+    // unreadable: ask the database
+  }
+  return (require("node:os") as typeof import("node:os")).userInfo().username;
+}
+
 let cached: IdMapping | undefined;
 
 /** The invoking user's mapping. BUNKER_USERNS=single forces the single-id mapping (tests, doctor). */
@@ -69,7 +85,7 @@ export function hostIdMapping(): IdMapping {
     kind: "single",
   };
   if (process.env.BUNKER_USERNS === "single") return (cached = single);
-  const name = userInfo().username;
+  const name = userName(uid);
   const subU = readSubIds("/etc/subuid", name, uid);
   const subG = readSubIds("/etc/subgid", name, uid);
   if (!subU || !subG || !findTool(NEWUIDMAP_PATHS) || !findTool(NEWGIDMAP_PATHS)) return (cached = single);
@@ -112,7 +128,7 @@ export interface StartedTool {
  * Starts a host program with argv (argv[0] its name), no environment, bunker's stdin and stdout,
  * and stderr on stderrFd; throws when it can't be started.
  */
-export type ToolStarter = (path: string, argv: string[], stderrFd: number) => Promise<StartedTool>;
+export type ToolStarter = (path: string, argv: string[], stderrFd: number, stdoutFd?: number) => Promise<StartedTool>;
 
 /** posix_spawn (bk_spawn_tool): returns once the tool has exec'd. Bun.spawn held the caller's thread for 2-4 ms per tool. */
 async function posixSpawnTool(path: string, argv: string[], stderrFd: number): Promise<StartedTool> {
@@ -131,48 +147,65 @@ async function posixSpawnTool(path: string, argv: string[], stderrFd: number): P
  * container, started by its own starter. A single mapping or real root writes
  * /proc/PID/{setgroups,uid_map,gid_map} directly.
  */
-export async function applyIdMapping(pid: number, m: IdMapping, startTool: ToolStarter = posixSpawnTool): Promise<void> {
-  if (m.kind === "subid") {
-    const { native } = await import("../../native/ffi");
-    const fds = new Int32Array(2);
-    const prc = native().bk_pipe2(fds);
-    if (prc < 0) throw new BunkerError(`cannot map the container's ids: pipe2: errno ${-prc}`);
-    const [errRead, errWrite] = fds;
-    const tools = [
-      ["newuidmap", NEWUIDMAP_PATHS, m.uids],
-      ["newgidmap", NEWGIDMAP_PATHS, m.gids],
-    ] as const;
-    // Both start before either is awaited: they run side by side, and beside the caller's work.
-    const starts = await Promise.allSettled(
-      tools.map(([tool, paths, ranges]) => {
-        const argv: string[] = [tool, String(pid)];
-        for (const r of ranges) argv.push(String(r.inside), String(r.outside), String(r.count));
-        return startTool(findTool(paths)!, argv, errWrite);
-      }),
-    );
-    closeSync(errWrite);
-    const runs: { tool: string; exited: Promise<number> }[] = [];
-    starts.forEach((s, i) => s.status === "fulfilled" && runs.push({ tool: tools[i][0], exited: s.value.exited }));
-    const spawnFailure = starts.find((s) => s.status === "rejected");
-    try {
-      const codes = await Promise.all(runs.map((r) => r.exited));
-      if (spawnFailure) throw spawnFailure.reason;
-      const failed = runs.find((_, i) => codes[i] !== 0);
-      if (failed) {
-        // both have exited: the pipe holds all they wrote, then EOF
-        const text = readFileSync(errRead, "utf8").trim();
-        throw new BunkerError(`${failed.tool} failed: ${text || `exit code ${codes[runs.indexOf(failed)]}`}; check /etc/sub${failed.tool === "newuidmap" ? "uid" : "gid"} for your user`);
-      }
-    } finally {
-      closeSync(errRead);
-    }
-    return;
-  }
+export async function applyIdMapping(pid: number, m: IdMapping, startTool: ToolStarter = posixSpawnTool, mappedFd?: number): Promise<void> {
+  // mappedFd (see Prestarted in src/runtime/process.ts): given to the tools as their stdout and
+  // closed here as soon as they have started, or the mapping is written; the child sees its
+  // hang-up once the tools have exited too, without waiting for bunker to notice.
+  let held = mappedFd;
+  const letGo = () => {
+    if (held !== undefined) closeSync(held);
+    held = undefined;
+  };
   try {
-    if (m.kind === "single") writeFileSync(`/proc/${pid}/setgroups`, "deny");
-    writeFileSync(`/proc/${pid}/uid_map`, lines(m.uids));
-    writeFileSync(`/proc/${pid}/gid_map`, lines(m.gids));
-  } catch (e) {
-    throw new BunkerError(`writing the user namespace mapping of process ${pid} failed: ${(e as Error).message}`);
+    if (m.kind === "subid") {
+      const { native } = await import("../../native/ffi");
+      const fds = new Int32Array(2);
+      const prc = native().bk_pipe2(fds);
+      if (prc < 0) throw new BunkerError(`cannot map the container's ids: pipe2: errno ${-prc}`);
+      const errRead = fds[0];
+      const errWrite = fds[1];
+      const tools = [
+        ["newuidmap", NEWUIDMAP_PATHS, m.uids],
+        ["newgidmap", NEWGIDMAP_PATHS, m.gids],
+      ] as const;
+      // Both start before either is awaited: they run side by side, and beside the caller's work.
+      const starts = await Promise.allSettled(
+        tools.map(([tool, paths, ranges]) => {
+          const argv: string[] = [tool, String(pid)];
+          for (const r of ranges) argv.push(String(r.inside), String(r.outside), String(r.count));
+          return startTool(findTool(paths)!, argv, errWrite, mappedFd);
+        }),
+      );
+      closeSync(errWrite);
+      letGo();
+      const runs: { tool: string; exited: Promise<number> }[] = [];
+      for (let i = 0; i < starts.length; i++) {
+        const s = starts[i];
+        if (s.status === "fulfilled") runs.push({ tool: tools[i][0], exited: s.value.exited });
+      }
+      const spawnFailure = starts.find((s) => s.status === "rejected");
+      try {
+        const codes = await Promise.all(runs.map((r) => r.exited));
+        if (spawnFailure) throw spawnFailure.reason;
+        const failed = runs.find((_, i) => codes[i] !== 0);
+        if (failed) {
+          // both have exited: the pipe holds all they wrote, then EOF
+          const text = readFileSync(errRead, "utf8").trim();
+          throw new BunkerError(`${failed.tool} failed: ${text || `exit code ${codes[runs.indexOf(failed)]}`}; check /etc/sub${failed.tool === "newuidmap" ? "uid" : "gid"} for your user`);
+        }
+      } finally {
+        closeSync(errRead);
+      }
+      return;
+    }
+    try {
+      if (m.kind === "single") writeFileSync(`/proc/${pid}/setgroups`, "deny");
+      writeFileSync(`/proc/${pid}/uid_map`, lines(m.uids));
+      writeFileSync(`/proc/${pid}/gid_map`, lines(m.gids));
+    } catch (e) {
+      throw new BunkerError(`writing the user namespace mapping of process ${pid} failed: ${(e as Error).message}`);
+    }
+  } finally {
+    letGo();
   }
 }

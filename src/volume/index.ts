@@ -17,7 +17,9 @@ export function prepareVolumes(specs: MountSpec[]): void {
 
 /** `run --rm` removes the container's anonymous volumes, as docker does; named ones stay. */
 export async function removeAnonymousVolumes(specs: MountSpec[]): Promise<void> {
-  await removeIfAnonymous(specs.flatMap((s) => (s.anonymous && s.volumeName ? [s.volumeName] : [])));
+  const anonymous: string[] = [];
+  for (const s of specs) if (s.anonymous && s.volumeName) anonymous.push(s.volumeName);
+  await removeIfAnonymous(anonymous);
 }
 
 /**

@@ -3,7 +3,7 @@
 // to subordinate ids, --rm and --pull; a debootstrap Debian where chown and dpkg work; the rootfs
 // fallbacks (fuse-overlayfs, copy) forced and chosen by themselves; pulls from the test registry.
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { chmodSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
+import { chmodSync, existsSync, mkdtempSync, readdirSync, readFileSync, readlinkSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { bunkerBin, bunkerSandbox, imagesSrc, type Sandbox } from "../support/bunker";
@@ -266,6 +266,36 @@ describe("images", () => {
     expect(r.code).toBe(0);
     expect(containerIds().length).toBe(before);
     expect(readdirSync(join(sb.root, "containers")).filter((n) => n.startsWith(".removing"))).toEqual([]);
+  });
+
+  test("once a run has exited, nothing holds its container's mount namespace: the process that tears it down after bunker's exit is gone too", async () => {
+    const r = await sb.run(["run", "--rm", BUSYBOX, "readlink", "/proc/self/ns/mnt"]);
+    expect(r.code).toBe(0);
+    const ns = r.stdout.trim();
+    expect(ns).toMatch(/^mnt:\[\d+\]$/);
+    // Every process of ours that has it as its namespace or an open fd (the lingerer's hold).
+    const holders = () => {
+      const found: string[] = [];
+      for (const pid of readdirSync("/proc").filter((n) => /^\d+$/.test(n))) {
+        const links = [`/proc/${pid}/ns/mnt`];
+        try {
+          for (const fd of readdirSync(`/proc/${pid}/fd`)) links.push(`/proc/${pid}/fd/${fd}`);
+        } catch {
+          // another user's, or gone
+        }
+        for (const l of links) {
+          try {
+            if (readlinkSync(l) === ns) found.push(l);
+          } catch {
+            // gone, or not ours
+          }
+        }
+      }
+      return found;
+    };
+    // bounded poll: the lingerer exits as soon as bunker has, and the namespace goes with it
+    for (let i = 0; i < 500 && holders().length > 0; i++) await Bun.sleep(10);
+    expect(holders()).toEqual([]);
   });
 
   test("an image that isn't stored is pulled from the registry first (--pull=missing), then run; --pull=always asks the registry again", async () => {
