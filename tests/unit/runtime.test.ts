@@ -54,24 +54,30 @@ describe("run flags", () => {
 describe("spawn program encoding", () => {
   test("header and step layout match native/shared/spawn.h", () => {
     const bytes = encodeProgram(
-      { cloneFlags: 0x10000000n, cgroupFd: -1, goFd: 3, goWriteFd: 4, errFd: 5, errReadFd: 6 },
+      { cloneFlags: 0x10000000n, cgroupFd: -1, goFd: 3, goWriteFd: 4, errFd: 5, errReadFd: 6, mappedFd: 7, mappedWriteFd: 8 },
       [{ op: Op.Hostname, ints: [7], strs: ["abc"], what: "" }],
     );
     const v = new DataView(bytes.buffer);
     expect(v.getUint32(0, true)).toBe(0x50534b42);
-    expect(v.getUint32(4, true)).toBe(1);
+    expect(v.getUint32(4, true)).toBe(2);
     expect(v.getBigUint64(8, true)).toBe(0x10000000n);
     expect([16, 20, 24, 28, 32].map((o) => v.getInt32(o, true))).toEqual([-1, 3, 4, 5, 6]);
     expect(v.getUint32(36, true)).toBe(1);
+    expect([40, 44].map((o) => v.getInt32(o, true))).toEqual([7, 8]);
     // step: op, size, nint, nstr, ints, then (len, bytes, NUL) padded to 4, the whole padded to 8
-    expect(v.getUint32(40, true)).toBe(Op.Hostname);
-    const size = v.getUint32(44, true);
+    expect(v.getUint32(48, true)).toBe(Op.Hostname);
+    const size = v.getUint32(52, true);
     expect(size % 8).toBe(0);
-    expect(bytes.length).toBe(40 + size);
-    expect([v.getUint32(48, true), v.getUint32(52, true)]).toEqual([1, 1]);
-    expect(v.getBigInt64(56, true)).toBe(7n);
-    expect(v.getUint32(64, true)).toBe(3);
-    expect(new TextDecoder().decode(bytes.subarray(68, 72))).toBe("abc\0");
+    expect(bytes.length).toBe(48 + size);
+    expect([v.getUint32(56, true), v.getUint32(60, true)]).toEqual([1, 1]);
+    expect(v.getBigInt64(64, true)).toBe(7n);
+    expect(v.getUint32(72, true)).toBe(3);
+    expect(new TextDecoder().decode(bytes.subarray(76, 80))).toBe("abc\0");
+  });
+
+  test("no mapped pipe unless given: -1, as the C reads it", () => {
+    const v = new DataView(encodeProgram({ cloneFlags: 0n, cgroupFd: -1, goFd: 0, goWriteFd: 0, errFd: 0, errReadFd: 0 }, []).buffer);
+    expect([40, 44].map((o) => v.getInt32(o, true))).toEqual([-1, -1]);
   });
 
   test("strings may hold any bytes (the seccomp filter is one)", () => {
@@ -80,8 +86,8 @@ describe("spawn program encoding", () => {
       { op: Op.Seccomp, ints: [], strs: [blob], what: "" },
     ]);
     const v = new DataView(bytes.buffer);
-    expect(v.getUint32(56, true)).toBe(8);
-    expect([...bytes.subarray(60, 68)]).toEqual([...blob]);
+    expect(v.getUint32(64, true)).toBe(8);
+    expect([...bytes.subarray(68, 76)]).toEqual([...blob]);
   });
 });
 
