@@ -859,6 +859,23 @@ static long clone3_on_stack(struct bk_clone_args *args, struct bk_vm_start *star
                    : "rcx", "r11", "memory");
   return ret;
 }
+
+// Clones a child that shares our memory onto stack (stack_len bytes; start, written at its bottom,
+// says what it runs). Every signal is blocked around the clone, so the child starts with all of
+// them blocked: no handler of ours may run on its stack. The pid, or -errno.
+static long clone_vm_onto(struct bk_clone_args *args, uint8_t *stack, uint32_t stack_len, const struct bk_vm_start *what) {
+  args->flags |= CLONE_VM;
+  struct bk_vm_start *start = (struct bk_vm_start *)(void *)stack;
+  *start = *what;
+  uintptr_t top = ((uintptr_t)stack + stack_len) & ~(uintptr_t)15;
+  args->stack = (uint64_t)(uintptr_t)(stack + 64);
+  args->stack_size = (uint64_t)(top - (uintptr_t)(stack + 64));
+  uint64_t all = ~0ULL, saved;
+  if (syscall(SYS_rt_sigprocmask, SIG_SETMASK, &all, &saved, 8) < 0) return -errno;
+  long pid = clone3_on_stack(args, start);
+  (void)syscall(SYS_rt_sigprocmask, SIG_SETMASK, &saved, NULL, 8);
+  return pid;
+}
 #endif
 
 // Whether we were dumpable before a CLONE_VM child could change it (see bk_spawn_vm_done).
@@ -874,18 +891,8 @@ int bk_spawn_vm(const uint8_t *prog, uint32_t len, uint8_t *stack, uint32_t stac
   clone_args_of(prog, &args);
   // The child shares our memory until its execve: no copy of this (large) process's page tables,
   // and no copy-on-write faults afterwards. Its own files, fs and signal handlers still differ.
-  args.flags |= CLONE_VM;
-  struct bk_vm_start *start = (struct bk_vm_start *)(void *)stack; // the bottom of its stack
-  start->prog = prog;
-  start->len = len;
-  uintptr_t top = ((uintptr_t)stack + stack_len) & ~(uintptr_t)15;
-  args.stack = (uint64_t)(uintptr_t)(stack + 64);
-  args.stack_size = (uint64_t)(top - (uintptr_t)(stack + 64));
-  uint64_t all = ~0ULL, saved;
-  if (syscall(SYS_rt_sigprocmask, SIG_SETMASK, &all, &saved, 8) < 0) return -errno;
-  long pid = clone3_on_stack(&args, start);
-  (void)syscall(SYS_rt_sigprocmask, SIG_SETMASK, &saved, NULL, 8);
-  return (int)pid; // the pid, or -errno
+  const struct bk_vm_start what = {.prog = prog, .len = len, .wait_fd = -1, .keep_fd = -1};
+  return (int)clone_vm_onto(&args, stack, stack_len, &what); // the pid, or -errno
 #else
   (void)stack;
   (void)stack_len;
@@ -941,26 +948,10 @@ int bk_linger(int keep_fd) {
   if (pipe2(p, O_CLOEXEC) < 0) return -errno;
   struct bk_clone_args args;
   memset(&args, 0, sizeof args);
-  args.flags = CLONE_VM;
   args.exit_signal = SIGCHLD;
-  struct bk_vm_start *start = (struct bk_vm_start *)(void *)stack;
-  start->prog = NULL;
-  start->len = 0;
-  start->wait_fd = p[0];
-  start->keep_fd = keep_fd;
-  uintptr_t top = ((uintptr_t)stack + sizeof stack) & ~(uintptr_t)15;
-  args.stack = (uint64_t)(uintptr_t)(stack + 64);
-  args.stack_size = (uint64_t)(top - (uintptr_t)(stack + 64));
-  // blocked in the lingerer for good: no handler of ours may ever run on its stack
-  uint64_t all = ~0ULL, saved;
-  if (syscall(SYS_rt_sigprocmask, SIG_SETMASK, &all, &saved, 8) < 0) {
-    int err = errno;
-    close(p[0]);
-    close(p[1]);
-    return -err;
-  }
-  long pid = clone3_on_stack(&args, start);
-  (void)syscall(SYS_rt_sigprocmask, SIG_SETMASK, &saved, NULL, 8);
+  // its signals stay blocked for good (linger never unblocks them)
+  const struct bk_vm_start what = {.prog = NULL, .len = 0, .wait_fd = p[0], .keep_fd = keep_fd};
+  long pid = clone_vm_onto(&args, stack, sizeof stack, &what);
   close(p[0]);
   if (pid < 0) {
     close(p[1]);
