@@ -108,6 +108,9 @@ export interface SpawnRequest {
   released?: (pid: number) => void;
 }
 
+/** The header of a program whose child waits on nothing and reports nothing (a host tool), or of a program's later part (only its steps are read). */
+const NO_PIPES: ProgramHeader = { cloneFlags: 0n, cgroupFd: -1, goFd: -1, goWriteFd: -1, errFd: -1, errReadFd: -1 };
+
 /** The child's stack for bk_spawn_vm (its C needs ~20 KB: a few 4 KB path buffers deep). */
 const CHILD_STACK_BYTES = 64 * 1024;
 
@@ -180,7 +183,7 @@ function cloneChild(program: Uint8Array, p: SyncPipes, closeAfterClone: number[]
  * execve is done (~0.4 ms per tool). Exec failures show as exit code 125.
  */
 async function startToolSharingMemory(path: string, argv: string[], stderrFd: number, stdoutFd = -1): Promise<StartedTool> {
-  const program = encodeProgram({ cloneFlags: 0n, cgroupFd: -1, goFd: -1, goWriteFd: -1, errFd: -1, errReadFd: -1 }, [
+  const program = encodeProgram(NO_PIPES, [
     { op: Op.ResetSignals, ints: [], strs: [], what: "reset signal handling" },
     { op: Op.Stdio, ints: [-1, stdoutFd, stderrFd, 0, 0, 0], strs: [], what: "stdout and stderr" },
     // argv[0] has no slash: the C looks it up in the "PATH" of its directory
@@ -268,7 +271,7 @@ export function prestart(plan: PrestartPlan): Prestarted | undefined {
     releaseMounts(spec) {
       if (state !== "waiting" || sent.length > 0 || !canMountEarly(spec)) return;
       const steps = [...mountSteps(spec), AWAIT_REST];
-      const program = encodeProgram({ cloneFlags: 0n, cgroupFd: -1, goFd: -1, goWriteFd: -1, errFd: -1, errReadFd: -1 }, steps);
+      const program = encodeProgram(NO_PIPES, steps);
       // The child runs it once its ids are mapped (the mapped pipe). A step that fails shows when
       // the rest is sent: the child has reported it and exited.
       if (native().bk_release_program(pipes.goWrite, program, program.length) < 0) return;

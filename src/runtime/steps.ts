@@ -75,20 +75,27 @@ export function overlayData(lowerDirsTopFirst: string[], upper: string, work: st
   return userxattr ? `${data},userxattr` : data;
 }
 
-function rootfsSteps(spec: ContainerSpec): { steps: Step[]; root: string } {
+/** The directory that becomes the container's root (pivot_root's new root). */
+function rootDir(spec: ContainerSpec): string {
+  const r = spec.rootfs;
+  return r.kind === "bind" || r.kind === "copy" ? r.dir : r.mountPoint;
+}
+
+/** The mount that makes rootDir the container's root filesystem. */
+function rootfsSteps(spec: ContainerSpec): Step[] {
   const r = spec.rootfs;
   switch (r.kind) {
     case "overlay":
-      return { steps: [mount({ source: "overlay", target: r.mountPoint, fstype: "overlay", data: overlayData(r.lowerDirs, r.upperDir, r.workDir), targetInRoot: false })], root: r.mountPoint };
+      return [mount({ source: "overlay", target: r.mountPoint, fstype: "overlay", data: overlayData(r.lowerDirs, r.upperDir, r.workDir), targetInRoot: false })];
     case "fuse-overlay":
       // mounted already, in the child's mount namespace, by fuse-overlayfs (src/runtime/rootfs.ts)
-      return { steps: [], root: r.mountPoint };
+      return [];
     case "bind":
     case "copy":
       // A bind of the directory onto itself makes it a mount point, which pivot_root requires.
-      return { steps: [mount({ source: r.dir, target: r.dir, flags: MS_BIND | MS_REC, targetInRoot: false })], root: r.dir };
+      return [mount({ source: r.dir, target: r.dir, flags: MS_BIND | MS_REC, targetInRoot: false })];
     case "tmpfs":
-      return { steps: [mount({ source: "tmpfs", target: r.mountPoint, fstype: "tmpfs", data: "mode=755", targetInRoot: false })], root: r.mountPoint };
+      return [mount({ source: "tmpfs", target: r.mountPoint, fstype: "tmpfs", data: "mode=755", targetInRoot: false })];
   }
 }
 
@@ -182,11 +189,11 @@ export function canMountEarly(spec: ContainerSpec): boolean {
  * and builds the rest of the program.
  */
 export function mountSteps(spec: ContainerSpec): Step[] {
-  const { steps, root } = rootfsSteps(spec);
+  const root = rootDir(spec);
   const s: Step[] = [
     // Nothing we mount may propagate back to the host's mount namespace.
     mount({ target: "/", flags: MS_REC | MS_PRIVATE, targetInRoot: false }),
-    ...steps,
+    ...rootfsSteps(spec),
     { op: Op.SetRoot, ints: [], strs: [root], what: `open the root ${root}` },
     mount({ source: "proc", target: "/proc", fstype: "proc", flags: MS_NOSUID | MS_NODEV | MS_NOEXEC, create: Create.Dir }),
     mount({ source: "tmpfs", target: "/dev", fstype: "tmpfs", flags: MS_NOSUID | MS_STRICTATIME, data: "mode=755,size=65536k", create: Create.Dir }),
@@ -225,7 +232,7 @@ export const AWAIT_REST: Step = { op: Op.Await, ints: [], strs: [], what: "wait 
 
 /** What follows mountSteps: the cgroup namespace, pivot_root, and the process. */
 export function startSteps(spec: ContainerSpec, exec: ExecTarget, stdio: Stdio): Step[] {
-  const root = rootfsSteps(spec).root;
+  const root = rootDir(spec);
   const s: Step[] = [
     // The cgroup namespace is made again here, when the process sits in its final cgroup: a
     // systemd scope moves it only after the clone (src/cgroup), and the namespace made by the

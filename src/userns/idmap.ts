@@ -148,64 +148,73 @@ async function posixSpawnTool(path: string, argv: string[], stderrFd: number): P
  * /proc/PID/{setgroups,uid_map,gid_map} directly.
  */
 export async function applyIdMapping(pid: number, m: IdMapping, startTool: ToolStarter = posixSpawnTool, mappedFd?: number): Promise<void> {
-  // mappedFd (see Prestarted in src/runtime/process.ts): given to the tools as their stdout and
-  // closed here as soon as they have started, or the mapping is written; the child sees its
-  // hang-up once the tools have exited too, without waiting for bunker to notice.
-  let held = mappedFd;
-  const letGo = () => {
-    if (held !== undefined) closeSync(held);
-    held = undefined;
-  };
+  // mappedFd (see Prestarted in src/runtime/process.ts): the tools' stdout, closed here as soon as
+  // they have started or the mapping is written. The child sees its hang-up once the tools have
+  // exited too, without waiting for bunker to notice.
+  let tools: { done: Promise<void> };
   try {
-    if (m.kind === "subid") {
-      const { native } = await import("../../native/ffi");
-      const fds = new Int32Array(2);
-      const prc = native().bk_pipe2(fds);
-      if (prc < 0) throw new BunkerError(`cannot map the container's ids: pipe2: errno ${-prc}`);
-      const errRead = fds[0];
-      const errWrite = fds[1];
-      const tools = [
-        ["newuidmap", NEWUIDMAP_PATHS, m.uids],
-        ["newgidmap", NEWGIDMAP_PATHS, m.gids],
-      ] as const;
-      // Both start before either is awaited: they run side by side, and beside the caller's work.
-      const starts = await Promise.allSettled(
-        tools.map(([tool, paths, ranges]) => {
-          const argv: string[] = [tool, String(pid)];
-          for (const r of ranges) argv.push(String(r.inside), String(r.outside), String(r.count));
-          return startTool(findTool(paths)!, argv, errWrite, mappedFd);
-        }),
-      );
-      closeSync(errWrite);
-      letGo();
-      const runs: { tool: string; exited: Promise<number> }[] = [];
-      for (let i = 0; i < starts.length; i++) {
-        const s = starts[i];
-        if (s.status === "fulfilled") runs.push({ tool: tools[i][0], exited: s.value.exited });
-      }
-      const spawnFailure = starts.find((s) => s.status === "rejected");
-      try {
-        const codes = await Promise.all(runs.map((r) => r.exited));
-        if (spawnFailure) throw spawnFailure.reason;
-        const failed = runs.find((_, i) => codes[i] !== 0);
-        if (failed) {
-          // both have exited: the pipe holds all they wrote, then EOF
-          const text = readFileSync(errRead, "utf8").trim();
-          throw new BunkerError(`${failed.tool} failed: ${text || `exit code ${codes[runs.indexOf(failed)]}`}; check /etc/sub${failed.tool === "newuidmap" ? "uid" : "gid"} for your user`);
-        }
-      } finally {
-        closeSync(errRead);
-      }
+    if (m.kind !== "subid") {
+      writeIdMaps(pid, m);
       return;
     }
-    try {
-      if (m.kind === "single") writeFileSync(`/proc/${pid}/setgroups`, "deny");
-      writeFileSync(`/proc/${pid}/uid_map`, lines(m.uids));
-      writeFileSync(`/proc/${pid}/gid_map`, lines(m.gids));
-    } catch (e) {
-      throw new BunkerError(`writing the user namespace mapping of process ${pid} failed: ${(e as Error).message}`);
-    }
+    tools = await startIdTools(pid, m, startTool, mappedFd);
   } finally {
-    letGo();
+    if (mappedFd !== undefined) closeSync(mappedFd);
   }
+  await tools.done;
+}
+
+/** A single mapping, or real root's: written to /proc/PID/{setgroups,uid_map,gid_map} directly. */
+function writeIdMaps(pid: number, m: IdMapping): void {
+  try {
+    if (m.kind === "single") writeFileSync(`/proc/${pid}/setgroups`, "deny");
+    writeFileSync(`/proc/${pid}/uid_map`, lines(m.uids));
+    writeFileSync(`/proc/${pid}/gid_map`, lines(m.gids));
+  } catch (e) {
+    throw new BunkerError(`writing the user namespace mapping of process ${pid} failed: ${(e as Error).message}`);
+  }
+}
+
+/** Starts newuidmap and newgidmap; resolves once both are started, with their outcome still to come. */
+async function startIdTools(pid: number, m: IdMapping, startTool: ToolStarter, stdoutFd: number | undefined): Promise<{ done: Promise<void> }> {
+  const { native } = await import("../../native/ffi");
+  const fds = new Int32Array(2);
+  const prc = native().bk_pipe2(fds);
+  if (prc < 0) throw new BunkerError(`cannot map the container's ids: pipe2: errno ${-prc}`);
+  const errRead = fds[0];
+  const errWrite = fds[1];
+  const tools = [
+    ["newuidmap", NEWUIDMAP_PATHS, m.uids],
+    ["newgidmap", NEWGIDMAP_PATHS, m.gids],
+  ] as const;
+  // Both start before either is awaited: they run side by side, and beside the caller's work.
+  const starts = await Promise.allSettled(
+    tools.map(([tool, paths, ranges]) => {
+      const argv: string[] = [tool, String(pid)];
+      for (const r of ranges) argv.push(String(r.inside), String(r.outside), String(r.count));
+      return startTool(findTool(paths)!, argv, errWrite, stdoutFd);
+    }),
+  );
+  closeSync(errWrite);
+  const runs: { tool: string; exited: Promise<number> }[] = [];
+  for (let i = 0; i < starts.length; i++) {
+    const s = starts[i];
+    if (s.status === "fulfilled") runs.push({ tool: tools[i][0], exited: s.value.exited });
+  }
+  const spawnFailure = starts.find((s) => s.status === "rejected");
+  const outcome = async () => {
+    try {
+      const codes = await Promise.all(runs.map((r) => r.exited));
+      if (spawnFailure) throw spawnFailure.reason;
+      const failed = runs.find((_, i) => codes[i] !== 0);
+      if (failed) {
+        // both have exited: the pipe holds all they wrote, then EOF
+        const text = readFileSync(errRead, "utf8").trim();
+        throw new BunkerError(`${failed.tool} failed: ${text || `exit code ${codes[runs.indexOf(failed)]}`}; check /etc/sub${failed.tool === "newuidmap" ? "uid" : "gid"} for your user`);
+      }
+    } finally {
+      closeSync(errRead);
+    }
+  };
+  return { done: outcome() };
 }
