@@ -41,8 +41,9 @@ run([
   "--no-compile-autoload-bunfig",
   "--outfile",
   values.outfile!,
-  // The first is what runs; main.ts loads one of the others (see there why they are apart).
+  // The first is what runs; it loads the others as src/cli/bundles.ts says (and why they are apart).
   "src/cli/main.ts",
   "src/cli/run-entry.ts",
   "src/cli/app.ts",
+  "src/cli/pull-entry.ts",
 ]);

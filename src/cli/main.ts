@@ -1,12 +1,9 @@
 // The entry point of dist/bunker: bunker's global flags, then the bundle that has the command, and
-// the one place where errors become a message on stderr and an exit code.
-//
-// dist/bunker carries three bundles (scripts/build.ts): this small one, run's (run-entry.ts: the
-// runtime and what it needs) and everyone else's (app.ts). Bun's start-up grows with the bundle it
-// loads: with all of bunker in one, every `run` spent ~1 ms loading code it never ran. The require
-// below takes a variable so that the bundler leaves those two out of this one.
+// the one place where errors become a message on stderr and an exit code. Which bundles there are,
+// and why: src/cli/bundles.ts.
 import { EXIT_BUNKER, isBunkerError, BunkerError } from "../errors";
 import { mark } from "../runtime/trace";
+import { loadBundle } from "./bundles";
 
 const GLOBAL_VALUE_FLAGS: Record<string, string> = {
   "--root": "BUNKER_ROOT",
@@ -34,19 +31,13 @@ function applyGlobalFlags(argv: string[]): string[] {
   return argv.slice(i);
 }
 
-interface Bundle {
-  /** runs the command in args (global flags applied) and returns bunker's exit code */
-  main(args: string[]): Promise<number>;
-}
-
 export async function main(argv: string[]): Promise<number> {
   mark("main");
   const args = applyGlobalFlags(argv);
   // docker's `container run` is run
   const runArgs = args[0] === "run" ? args.slice(1) : args[0] === "container" && args[1] === "run" ? args.slice(2) : undefined;
-  const entry = runArgs ? "./run-entry.ts" : "./app.ts";
-  const bundle = require(entry) as Bundle;
-  return bundle.main(runArgs ?? args);
+  // each bundle's main runs the command in args (global flags applied) and returns bunker's exit code
+  return runArgs ? loadBundle("run-entry").main(runArgs) : loadBundle("app").main(args);
 }
 
 function reportAndExit(e: unknown): never {

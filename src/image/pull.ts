@@ -1,11 +1,12 @@
 // Pull orchestration: reference → manifest (index → the platform's manifest) → config → every
-// layer downloaded, decompressed and unpacked concurrently (src/store/layers.ts) → image record.
+// layer downloaded, decompressed and unpacked concurrently (src/store/ingest.ts) → image record.
 // Also ensureImage(), the entry point `run`/`create` use to get an image by name.
 import { BunkerError } from "../errors";
 import { log } from "../log";
 import { RegistryClient } from "../registry/client";
 import { commitImage, findImage, type ImageRecord, type StoredImage, storedImage } from "../store/images";
-import { blobCompression, ensureLayer, putBlob, readBlob, readLayer, removeStaleWork, verifyDigest } from "../store/layers";
+import { blobCompression, ensureLayer, removeStaleWork } from "../store/ingest";
+import { putBlob, readBlob, readLayer, verifyDigest } from "../store/layers";
 import {
   formatPlatform,
   hostPlatform,

@@ -117,7 +117,13 @@ function checkPull(v: string | undefined): "missing" | "always" | "never" {
   throw new BunkerError(`invalid --pull "${v}": use missing, always or never`);
 }
 
-async function loadImage(ref: string, flags: ParsedFlags): Promise<StoredImage> {
+/**
+ * src/image/pull's ensureImage, loaded when a run must pull. The caller says how: dist/bunker keeps
+ * the puller (registry client, decompressors, tar) in a bundle of its own (src/cli/run-entry.ts).
+ */
+export type LoadPuller = () => Promise<(typeof import("../image/pull"))["ensureImage"]>;
+
+async function loadImage(ref: string, flags: ParsedFlags, loadPuller: LoadPuller): Promise<StoredImage> {
   const { findImage } = await import("../store");
   const pull = checkPull(str(flags, "pull"));
   if (pull === "never") {
@@ -129,7 +135,7 @@ async function loadImage(ref: string, flags: ParsedFlags): Promise<StoredImage> 
     const image = await findImage(ref);
     if (image) return image;
   }
-  const { ensureImage } = await import("../image/pull");
+  const ensureImage = await loadPuller();
   const tls = str(flags, "tlsVerify");
   return ensureImage(ref, { pull, platform: str(flags, "platform"), tlsVerify: tls === undefined ? undefined : tls !== "false" });
 }
@@ -151,7 +157,7 @@ export async function planNamespaces(f: ParsedFlags): Promise<NamespacePlan> {
 }
 
 /** Builds the container's record and spec from the parsed command line. */
-export async function planContainer(parsed: ParsedRun, namespaces?: NamespacePlan, prestarted?: Prestarted): Promise<ContainerPlan> {
+export async function planContainer(parsed: ParsedRun, loadPuller: LoadPuller, namespaces?: NamespacePlan, prestarted?: Prestarted): Promise<ContainerPlan> {
   const f = parsed.flags;
   const { idMapping, network } = namespaces ?? (await planNamespaces(f));
   const rootfsDir = str(f, "rootfs");
@@ -159,7 +165,7 @@ export async function planContainer(parsed: ParsedRun, namespaces?: NamespacePla
   let image: StoredImage | undefined;
   if (rootfsDir === undefined) {
     if (!parsed.image) throw new BunkerError(`"bunker run" requires at least 1 argument: bunker run [OPTIONS] IMAGE [COMMAND] [ARG...]`);
-    image = await loadImage(parsed.image, f);
+    image = await loadImage(parsed.image, f, loadPuller);
     mark("image");
   } else if (!existsSync(rootfsDir) || !statSync(rootfsDir).isDirectory())
     throw new BunkerError(`--rootfs ${rootfsDir}: not a directory`);
@@ -435,7 +441,7 @@ export async function runForeground(plan: ContainerPlan, prestarted?: Prestarted
 }
 
 /** `bunker run ARGV`: returns the exit code for bunker to exit with. */
-export async function runMain(argv: string[]): Promise<number> {
+export async function runMain(argv: string[], loadPuller: LoadPuller): Promise<number> {
   mark("start");
   if (argv[0] === "--help") {
     process.stdout.write(RUN_USAGE);
@@ -454,7 +460,7 @@ export async function runMain(argv: string[]): Promise<number> {
       ? undefined
       : prestart({ newNetNs: namespaces.network.newNetNs, idMapping: namespaces.idMapping, stdin: bool(f, "interactive"), init: bool(f, "init") });
   try {
-    const plan = await planContainer(parsed, namespaces, early);
+    const plan = await planContainer(parsed, loadPuller, namespaces, early);
     mark("planned");
     if (detach) {
       const { runDetached } = await import("./detached");

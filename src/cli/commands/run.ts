@@ -6,7 +6,7 @@ const command: RawCommand = {
   usage: "bunker run [OPTIONS] IMAGE [COMMAND] [ARG...]",
   async run(argv) {
     const { runMain } = await import("../../runtime/run");
-    process.exitCode = await runMain(argv);
+    process.exitCode = await runMain(argv, async () => (await import("../../image/pull")).ensureImage);
   },
 };
 export default command;
