@@ -1,10 +1,9 @@
 // bun:ffi bindings to libbunker.so, and the embedded static helper.
 // Both are carried inside dist/bunker. libbunker is loaded from a copy in the runtime dir (see
 // loadLib); the helper is copied into a sealed memfd and executed from there.
-import { closeSync, mkdirSync, readFileSync, renameSync, writeFileSync, writeSync } from "node:fs";
-import { join } from "node:path";
 import { dlopen, FFIType } from "bun:ffi";
 import { runtimeRoot } from "../src/paths";
+import { errnoNameOf } from "./errno";
 import helperFile from "./build/bunker-helper" with { type: "file" };
 import libFile from "./build/libbunker.so" with { type: "file" };
 import LIB_DIGEST from "./build/libbunker.so.sha256" with { type: "text" };
@@ -23,8 +22,12 @@ function cstr(s: string): Buffer {
   return Buffer.from(`${s}\0`);
 }
 
+// node:fs only off the fast path: a run's file calls are src/fs.ts's, through this file's library
+const nodeFs = () => require("node:fs") as typeof import("node:fs");
+
 /** Copies an embedded file into a new memfd and returns its fd (close-on-exec). */
 function memfdOf(path: string, name: string): number {
+  const { readFileSync, writeSync } = nodeFs();
   libc ??= openLibc();
   const fd = libc.memfd_create(cstr(name), MFD_CLOEXEC | MFD_ALLOW_SEALING);
   if (fd < 0) throw new Error(`memfd_create failed for ${name}`);
@@ -42,6 +45,8 @@ const symbols = {
   bk_abi_version: { args: [], returns: FFIType.i32 },
   bk_flock: { args: [FFIType.i32, FFIType.i32], returns: FFIType.i32 },
   bk_memfd_seal: { args: [FFIType.i32], returns: FFIType.i32 },
+  // src/fs.ts's system calls (native/lib/fs.c): op, dirfd, path, buffer, n, flags
+  bk_fs: { args: [FFIType.i32, FFIType.i32, FFIType.ptr, FFIType.ptr, FFIType.i32, FFIType.i32], returns: FFIType.i32 },
   // spawn (native/shared/spawn.c, native/lib/spawn_host.c)
   bk_spawn_vm: { args: [FFIType.ptr, FFIType.u32, FFIType.ptr, FFIType.u32], returns: FFIType.i32 },
   bk_spawn_vm_done: { args: [], returns: FFIType.i32 },
@@ -73,12 +78,13 @@ let lib: ReturnType<typeof loadLib> | undefined;
  */
 function loadLib() {
   const dir = runtimeRoot();
-  const cached = join(dir, `libbunker-${LIB_DIGEST.trim().slice(0, 32)}.so`);
+  const cached = `${dir}/libbunker-${LIB_DIGEST.trim().slice(0, 32)}.so`;
   try {
     return dlopen(cached, symbols).symbols;
   } catch {
     // not written yet (or unusable: written again below)
   }
+  const { closeSync, mkdirSync, readFileSync, renameSync, writeFileSync } = nodeFs();
   try {
     mkdirSync(dir, { recursive: true, mode: 0o700 });
     const tmp = `${cached}.${process.pid}.tmp`;
@@ -127,6 +133,8 @@ export function helperPath(): string {
 /** Converts a negative-errno return into its name, for messages ("ENOENT"). */
 export function errnoName(rc: number): string {
   const code = -rc;
+  const common = errnoNameOf(code);
+  if (common) return common;
   const names = require("node:os").constants.errno as Record<string, number>;
   for (const [name, value] of Object.entries(names)) if (value === code) return name;
   return `errno ${code}`;

@@ -5,7 +5,7 @@
 //   systemd-scope  cgroup v2 under a systemd user manager, bunker's own cgroup not delegated: each
 //                  container is moved into a transient scope that the manager creates for it;
 //   none           cgroup v1, hybrid (v2 only at /sys/fs/cgroup/unified), no permission, no cgroup2.
-import { accessSync, constants, existsSync, readFileSync, statSync } from "node:fs";
+import { accessSync, constants, existsSync, readFileSync, statSync } from "../fs";
 import { dirname, join } from "node:path";
 
 export type CgroupLayout = "unified" | "hybrid" | "v1" | "none";

@@ -15,7 +15,7 @@ import {
   rmdirSync,
   rmSync,
   writeFileSync,
-} from "node:fs";
+} from "../fs";
 import { join } from "node:path";
 import { BunkerError, errnoCode } from "../errors";
 import { log } from "../log";

@@ -1,5 +1,5 @@
 // Usage figures read from a cgroup v2 directory, the way docker computes them for `docker stats`.
-import { readFileSync } from "node:fs";
+import { readFileSync } from "../fs";
 import { join } from "node:path";
 
 export interface CgroupStats {

@@ -1,6 +1,6 @@
 // docker stats' figures for one container, from two readings of its cgroup: CPU % is the CPU time
 // used between them over the wall time between them (100% = one CPU, as docker shows it).
-import { readFileSync } from "node:fs";
+import { readFileSync } from "../fs";
 import { type CgroupStats, readStats } from "./stats";
 
 export interface UsageSample {

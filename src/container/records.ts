@@ -6,7 +6,7 @@
 //   $runroot/containers/<id>/           live state: state.json written by the monitor, stopped flag
 //   $root/containers/.names/<name>      symlink to the id that holds the name (see claimName)
 // A record without config.json is not a container (being created or removed) and is ignored.
-import { existsSync, mkdirSync, readdirSync, readFileSync, readlinkSync, renameSync, rmSync, symlinkSync, unlinkSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, readdirSync, readFileSync, readlinkSync, renameSync, rmSync, symlinkSync, unlinkSync, writeFileSync } from "../fs";
 import { randomHex } from "../random";
 import { join } from "node:path";
 import { BunkerError, errnoCode } from "../errors";

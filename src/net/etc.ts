@@ -1,6 +1,6 @@
 // /etc/resolv.conf and /etc/hosts for a container, from its network plan. The runtime writes
 // them into the container's directory and binds them over the image's files.
-import { readFileSync } from "node:fs";
+import { readFileSync } from "../fs";
 import type { NetworkPlan } from "./plan";
 
 /** pasta answers DNS here and forwards to the host's resolver (even a 127.0.0.53 stub). */

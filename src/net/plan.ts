@@ -7,7 +7,7 @@
 // only); benchmarks compare with that. When neither pasta nor slirp4netns can run (not installed,
 // or /dev/net/tun not usable), a run does not fail: it falls back to `none` and says so in one
 // line. Only an explicit `--network pasta|slirp4netns` or `-p` that can't be honoured is an error.
-import { accessSync, constants, openSync, closeSync } from "node:fs";
+import { accessSync, constants, openSync, closeSync } from "../fs";
 import { join } from "node:path";
 import { BunkerError } from "../errors";
 import type { PortMapping } from "./ports";

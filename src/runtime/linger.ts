@@ -4,7 +4,7 @@
 // before that exit reaches bunker). So a run holds the container's mount namespace from its clone
 // on, and just before exiting hands it, with its address space, to a lingerer (bk_linger): the
 // kernel tears both down when that exits, once bunker's own exit has been reported.
-import { openSync } from "node:fs";
+import { openSync } from "../fs";
 import { nativeIfLoaded } from "../../native/ffi";
 
 let heldNamespace: number | undefined;

@@ -3,7 +3,7 @@
 // of their own above the image's, like docker's "init layer". Without it each container's child
 // creates them in its writable layer (copying /etc up into it) and its removal deletes them again:
 // ~0.5 ms of every `run --rm`, in directories the store's file system discards synchronously.
-import { chmodSync, lstatSync, mkdirSync, renameSync, rmSync, type Stats, utimesSync, writeFileSync } from "node:fs";
+import { chmodSync, lstatSync, mkdirSync, renameSync, rmSync, type Stats, utimesSync, writeFileSync } from "../fs";
 import { join } from "node:path";
 import { errnoCode } from "../errors";
 import { store, tmpPath } from "../store/layout";

@@ -1,7 +1,7 @@
 // Starts a container from a ContainerSpec: clone through the native interpreter, map the ids,
 // run the caller's set-up (network, cgroup), release the child, and learn whether its execve
 // succeeded. Then waiting, signal forwarding and the pty for foreground runs.
-import { closeSync, openSync, readSync, writeSync, constants as fsc } from "node:fs";
+import { closeSync, openSync, readSync, writeSync, constants as fsc } from "../fs";
 import { errnoName, helperMemfd, native } from "../../native/ffi";
 import { BunkerError, EXIT_BUNKER, EXIT_CANNOT_EXEC, EXIT_NOT_FOUND } from "../errors";
 import { applyIdMapping, type IdMapping, type StartedTool } from "../userns/idmap";

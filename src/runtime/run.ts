@@ -1,6 +1,6 @@
 // `bunker run`: from flags and an image (or --rootfs DIR) to a ContainerSpec, then a foreground
 // run of it. The detached path (-d) hands the same plan to the lifecycle's monitor.
-import { closeSync, existsSync, rmdirSync, statSync, writeSync } from "node:fs";
+import { closeSync, existsSync, rmdirSync, statSync, writeSync } from "../fs";
 import { join, posix, resolve } from "node:path";
 // The record and state modules only (not ../container): a run must not load the monitor, logs, cp...
 import { checkName, type ContainerRecord, containerDir, inReservedContainer, nowTimestamp, registerContainer, removeContainer } from "../container/records";

@@ -2,7 +2,7 @@
 // filesystem, /proc, /dev, /sys as docker sets them up, the user's mounts, pivot_root, identity,
 // capabilities, stdio and the exec. Paths marked "in root" are resolved by the C inside the
 // container's root, so an image's symlinks can never aim a mount or a mkdir at the host.
-import { statSync } from "node:fs";
+import { statSync } from "../fs";
 import { capMask } from "./caps";
 import { defaultSeccompFilter } from "./seccomp";
 import { Op, type Step } from "./program";

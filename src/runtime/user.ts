@@ -1,7 +1,7 @@
 // -u/--user and the environment, resolved against the container's own /etc/passwd and /etc/group
 // as docker does. The files are read from the image's layers (top first) without following
 // symlinks, so an image can't make bunker read a host file.
-import { lstatSync, readFileSync } from "node:fs";
+import { lstatSync, readFileSync } from "../fs";
 import { join } from "node:path";
 import { BunkerError } from "../errors";
 

@@ -1,7 +1,7 @@
 // Image records and tags. images/<config-hex>.json describes an image (its id is its config's
 // digest, as docker's); repositories.json maps full references to ids and is the only place tags
 // live, so a tag can never point two ways. Every change happens under the metadata lock.
-import { existsSync, readdirSync, readFileSync, rmSync } from "node:fs";
+import { existsSync, readdirSync, readFileSync, rmSync } from "../fs";
 import { join } from "node:path";
 import { withLock } from "../container/lock";
 import { BunkerError, errnoCode } from "../errors";

@@ -2,7 +2,7 @@
 // shared by every image that has it; its compressed blob is kept in blobs/ (for save and push).
 // A layer is complete when its layer.json exists. How layers get in is src/store/ingest.ts: this
 // module is what `run` reads the store through, and holds nothing of pulls.
-import { existsSync, renameSync, rmSync, unlinkSync } from "node:fs";
+import { existsSync, readFileSync, renameSync, rmSync, unlinkSync, writeFileSync } from "../fs";
 import { join } from "node:path";
 import { withLock } from "../container/lock";
 import { BunkerError, errnoCode } from "../errors";
@@ -45,13 +45,13 @@ export function putBlob(digest: string, bytes: Uint8Array): void {
   ensureStoreDirs();
   const path = store.blob(digest);
   const tmp = `${path}.tmp-${process.pid}`;
-  require("node:fs").writeFileSync(tmp, bytes, { mode: 0o600 });
+  writeFileSync(tmp, bytes, { mode: 0o600 });
   renameSync(tmp, path);
 }
 
 export function readBlob(digest: string): Buffer | undefined {
   try {
-    return require("node:fs").readFileSync(store.blob(digest));
+    return readFileSync(store.blob(digest));
   } catch (e) {
     if (errnoCode(e) === "ENOENT") return undefined;
     throw e;

@@ -7,7 +7,7 @@
 //   repositories.json        "docker.io/library/alpine:latest" → image id
 //   tmp/                     partial downloads and unpacks in progress
 //   locks/                   flock files
-import { mkdirSync, readdirSync, readFileSync, renameSync, writeFileSync } from "node:fs";
+import { mkdirSync, readdirSync, readFileSync, renameSync, writeFileSync } from "../fs";
 import { join } from "node:path";
 import { BunkerError, errnoCode } from "../errors";
 import { storeRoot } from "../paths";

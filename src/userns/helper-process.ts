@@ -4,7 +4,7 @@
 // while we write its id maps (newuidmap/newgidmap or /proc/PID/*_map), then reads 'G' on stdin.
 // As real root (kind "root") there is nothing to map and the helper skips the namespace.
 import type { ChildProcess } from "node:child_process";
-import { existsSync, rmSync } from "node:fs";
+import { existsSync, rmSync } from "../fs";
 import { errnoName, helperPath } from "../../native/ffi";
 import { BunkerError } from "../errors";
 import { applyIdMapping, hostIdMapping } from "./idmap";

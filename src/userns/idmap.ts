@@ -1,7 +1,7 @@
 // Which host ids a container's ids map to. Container uid 0 is always the invoking user. With a
 // subordinate range in /etc/subuid and /etc/subgid, and newuidmap/newgidmap installed, ids 1..N
 // map into that range, as podman does; otherwise a single-id mapping is all we can have.
-import { closeSync, existsSync, readFileSync, writeFileSync } from "node:fs";
+import { closeSync, existsSync, readFileSync, writeFileSync } from "../fs";
 import { BunkerError } from "../errors";
 
 export interface IdRange {

@@ -3,7 +3,7 @@
 // scripts written for docker behave the same. One difference, on purpose: `-v /missing:/x` is an
 // error, as in podman, instead of docker's daemon creating /missing as root. A rootless tool that
 // silently makes host directories hides typos.
-import { realpathSync, statSync } from "node:fs";
+import { realpathSync, statSync } from "../fs";
 import { posix } from "node:path";
 import { BunkerError, errnoCode } from "../errors";
 import { anonymousVolumeName, checkVolumeName, VOLUME_NAME_RE, volumeDataDir } from "./store";

@@ -3,7 +3,7 @@
 //   $root/volumes/<name>/volume.json    {Name, CreatedAt, Labels, Anonymous}
 // A volume is created whole in volumes/.tmp-* and renamed into place, so a reader sees a complete
 // volume or none, and two runs that create the same name at once both end up using one volume.
-import { mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from "../fs";
 import { randomHex } from "../random";
 import { join } from "node:path";
 import { listContainers } from "../container/records";
@@ -225,7 +225,7 @@ export async function pruneVolumes(all: boolean): Promise<{ removed: string[]; b
 /** Bytes under dir, counting what we can read (subordinate-owned dirs may not be listable). */
 function treeSize(dir: string): number {
   let total = 0;
-  let entries: import("node:fs").Dirent[];
+  let entries: import("../fs").Dirent[];
   try {
     entries = readdirSync(dir, { withFileTypes: true });
   } catch {

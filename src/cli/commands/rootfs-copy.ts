@@ -2,7 +2,7 @@
 // namespace by the copy fallback of its root filesystem (src/runtime/rootfs.ts), so that the
 // merged tree keeps the image's owners.
 import { defineCommand } from "citty";
-import { copyLayers } from "../../runtime/rootfs";
+import { copyLayers } from "../../runtime/rootfs-copy";
 
 export default defineCommand({
   meta: { name: "rootfs-copy", description: "internal: copy an image's layers into a container's root (run in its user namespace)" },
