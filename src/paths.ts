@@ -1,6 +1,6 @@
 // Where bunker keeps things. The store is durable (images, layers, container config, volumes);
 // the runtime dir is cleared at reboot (pids, sockets, live state), as podman does.
-import { join } from "node:path";
+import { join } from "./posix-path";
 
 export function storeRoot(): string {
   if (process.env.BUNKER_ROOT) return process.env.BUNKER_ROOT;

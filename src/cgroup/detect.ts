@@ -6,7 +6,7 @@
 //                  container is moved into a transient scope that the manager creates for it;
 //   none           cgroup v1, hybrid (v2 only at /sys/fs/cgroup/unified), no permission, no cgroup2.
 import { accessSync, constants, existsSync, readFileSync, statSync } from "../fs";
-import { dirname, join } from "node:path";
+import { dirname, join } from "../posix-path";
 
 export type CgroupLayout = "unified" | "hybrid" | "v1" | "none";
 

@@ -16,7 +16,7 @@ import {
   rmSync,
   writeFileSync,
 } from "../fs";
-import { join } from "node:path";
+import { join } from "../posix-path";
 import { BunkerError, errnoCode } from "../errors";
 import { log } from "../log";
 import { runtimeRoot } from "../paths";

@@ -1,6 +1,6 @@
 // Usage figures read from a cgroup v2 directory, the way docker computes them for `docker stats`.
 import { readFileSync } from "../fs";
-import { join } from "node:path";
+import { join } from "../posix-path";
 
 export interface CgroupStats {
   /** cpu.stat usage_usec */

@@ -2,7 +2,7 @@
 // taken non-blocking and polled, because a blocking flock through bun:ffi would freeze the event
 // loop. The kernel drops a lock when its holder dies, so a killed bunker never leaves one behind.
 import { closeSync, mkdirSync, openSync } from "../fs";
-import { dirname } from "node:path";
+import { dirname } from "../posix-path";
 import { native } from "../../native/ffi";
 import { BunkerError } from "../errors";
 

@@ -4,7 +4,7 @@
 // -t and -f, and start -a.
 import { closeSync, existsSync, fstatSync, openSync, readdirSync, readSync, statSync } from "node:fs";
 import { constants } from "node:os";
-import { basename, dirname, join } from "node:path";
+import { basename, dirname, join } from "../posix-path";
 import { BunkerError, errnoCode } from "../errors";
 import { isRunning, killContainer } from "./lifecycle";
 import { type ContainerRecord, containerLogPath } from "./records";

@@ -8,7 +8,7 @@
 // `bunker container-setup ID PID` (src/cli/commands/container-setup.ts) for the parent's part.
 // Nothing restarts after a reboot: there is no daemon (see `bunker generate systemd`).
 import { existsSync, mkdirSync, rmSync, writeFileSync } from "node:fs";
-import { join } from "node:path";
+import { join } from "../posix-path";
 import { helperPath } from "../../native/ffi";
 import { BunkerError } from "../errors";
 import { type ContainerRecord, containerDir, containerLogPath, containerRunDir } from "./records";

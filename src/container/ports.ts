@@ -3,7 +3,7 @@
 // empty HostPort (the request), and the port picked for this start lives in the runtime dir
 // (it changes with every start), where `port`, `ps` and inspect's NetworkSettings.Ports read it.
 import { readFileSync } from "node:fs";
-import { join } from "node:path";
+import { join } from "../posix-path";
 import { errnoCode } from "../errors";
 import { type ContainerRecord, containerRunDir, type PortBinding, writeJsonAtomic } from "./records";
 

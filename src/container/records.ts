@@ -8,7 +8,7 @@
 // A record without config.json is not a container (being created or removed) and is ignored.
 import { existsSync, mkdirSync, readdirSync, readFileSync, readlinkSync, renameSync, rmSync, symlinkSync, unlinkSync, writeFileSync } from "../fs";
 import { randomHex } from "../random";
-import { join } from "node:path";
+import { join } from "../posix-path";
 import { BunkerError, errnoCode } from "../errors";
 import { runtimeRoot, storeRoot } from "../paths";
 import { removeTree } from "../userns/helper-process";

@@ -8,7 +8,7 @@
 // the container is shown exited with ExitCode -1 ("unknown": the exit was never seen) and an
 // Error saying why, never running forever. -1 is what podman reports in that case too.
 import { mkdirSync, readFileSync } from "../fs";
-import { join } from "node:path";
+import { join } from "../posix-path";
 import { errnoCode } from "../errors";
 import { containerDir, containerRunDir, nowTimestamp, writeJsonAtomic } from "./records";
 

@@ -7,7 +7,7 @@
 import { mkdirSync, readFileSync, rmSync } from "node:fs";
 import { createServer, createConnection } from "node:net";
 import { createSocket } from "node:dgram";
-import { join } from "node:path";
+import { join } from "../posix-path";
 import { BunkerError } from "../errors";
 import { runtimeRoot } from "../paths";
 import { PASTA_DNS } from "./etc";

@@ -8,7 +8,7 @@
 // or /dev/net/tun not usable), a run does not fail: it falls back to `none` and says so in one
 // line. Only an explicit `--network pasta|slirp4netns` or `-p` that can't be honoured is an error.
 import { accessSync, constants, openSync, closeSync } from "../fs";
-import { join } from "node:path";
+import { join } from "../posix-path";
 import { BunkerError } from "../errors";
 import type { PortMapping } from "./ports";
 

@@ -4,7 +4,7 @@
 // creates them in its writable layer (copying /etc up into it) and its removal deletes them again:
 // ~0.5 ms of every `run --rm`, in directories the store's file system discards synchronously.
 import { chmodSync, lstatSync, mkdirSync, renameSync, rmSync, type Stats, utimesSync, writeFileSync } from "../fs";
-import { join } from "node:path";
+import { join } from "../posix-path";
 import { errnoCode } from "../errors";
 import { store, tmpPath } from "../store/layout";
 

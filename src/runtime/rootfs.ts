@@ -2,7 +2,7 @@
 // namespace is the fast path (kernel ≥ 5.11); where the kernel refuses it, fuse-overlayfs (run in
 // the container's namespaces before it is released), else a plain copy of the layers. Which one
 // works is probed once per boot and remembered in the runtime dir.
-import { join } from "node:path";
+import { join } from "../posix-path";
 import { BunkerError } from "../errors";
 import { closeSync, existsSync, mkdirSync, openSync, readFileSync, renameSync, rmdirSync, rmSync, writeFileSync } from "../fs";
 import { runtimeRoot } from "../paths";

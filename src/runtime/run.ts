@@ -1,7 +1,7 @@
 // `bunker run`: from flags and an image (or --rootfs DIR) to a ContainerSpec, then a foreground
 // run of it. The detached path (-d) hands the same plan to the lifecycle's monitor.
 import { closeSync, existsSync, rmdirSync, statSync, writeSync } from "../fs";
-import { join, posix, resolve } from "node:path";
+import { join, normalize, resolve } from "../posix-path";
 // The record and state modules only (not ../container): a run must not load the monitor, logs, cp...
 import { checkName, type ContainerRecord, containerDir, inReservedContainer, nowTimestamp, registerContainer, removeContainer } from "../container/records";
 import { initialState, updateState, writeState } from "../container/state";
@@ -221,7 +221,7 @@ export async function planContainer(parsed: ParsedRun, loadPuller: LoadPuller, n
       hostname,
       args,
       env,
-      cwd: posix.normalize(workdir),
+      cwd: normalize(workdir),
       uid: user.uid,
       gid: user.gid,
       groups: user.groups,

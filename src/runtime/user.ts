@@ -2,7 +2,7 @@
 // as docker does. The files are read from the image's layers (top first) without following
 // symlinks, so an image can't make bunker read a host file.
 import { lstatSync, readFileSync } from "../fs";
-import { join } from "node:path";
+import { join } from "../posix-path";
 import { BunkerError } from "../errors";
 
 /** Reads a file of the container's root: the first layer (top → bottom) that has it wins. */

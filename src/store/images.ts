@@ -2,7 +2,7 @@
 // digest, as docker's); repositories.json maps full references to ids and is the only place tags
 // live, so a tag can never point two ways. Every change happens under the metadata lock.
 import { existsSync, readdirSync, readFileSync, rmSync } from "../fs";
-import { join } from "node:path";
+import { join } from "../posix-path";
 import { withLock } from "../container/lock";
 import { BunkerError, errnoCode } from "../errors";
 import type { ImageConfig } from "../image/manifest";

@@ -3,7 +3,7 @@
 // A layer is complete when its layer.json exists. How layers get in is src/store/ingest.ts: this
 // module is what `run` reads the store through, and holds nothing of pulls.
 import { existsSync, readFileSync, renameSync, rmSync, unlinkSync, writeFileSync } from "../fs";
-import { join } from "node:path";
+import { join } from "../posix-path";
 import { withLock } from "../container/lock";
 import { BunkerError, errnoCode } from "../errors";
 import { removeTree } from "../userns/helper-process";

@@ -8,7 +8,7 @@
 //   tmp/                     partial downloads and unpacks in progress
 //   locks/                   flock files
 import { mkdirSync, readdirSync, readFileSync, renameSync, writeFileSync } from "../fs";
-import { join } from "node:path";
+import { join } from "../posix-path";
 import { BunkerError, errnoCode } from "../errors";
 import { storeRoot } from "../paths";
 

@@ -4,7 +4,7 @@
 // error, as in podman, instead of docker's daemon creating /missing as root. A rootless tool that
 // silently makes host directories hides typos.
 import { realpathSync, statSync } from "../fs";
-import { posix } from "node:path";
+import { normalize } from "../posix-path";
 import { BunkerError, errnoCode } from "../errors";
 import { anonymousVolumeName, checkVolumeName, VOLUME_NAME_RE, volumeDataDir } from "./store";
 
@@ -61,7 +61,7 @@ export function parseMountFlags(f: MountFlags): MountSpec[] {
 /** An absolute, normalized container path; "/" itself can't be a mount target. */
 function containerPath(path: string, what: () => string): string {
   if (!path.startsWith("/")) throw new BunkerError(`${what()}invalid mount path: '${path}' mount path must be absolute`);
-  const normal = posix.normalize(path).replace(/\/+$/, "");
+  const normal = normalize(path).replace(/\/+$/, "");
   if (normal === "") throw new BunkerError(`${what()}invalid specification: destination can't be '/'`);
   return normal;
 }

@@ -5,7 +5,7 @@
 // volume or none, and two runs that create the same name at once both end up using one volume.
 import { mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from "../fs";
 import { randomHex } from "../random";
-import { join } from "node:path";
+import { join } from "../posix-path";
 import { listContainers } from "../container/records";
 import { BunkerError, errnoCode } from "../errors";
 import { storeRoot } from "../paths";
