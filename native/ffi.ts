@@ -42,7 +42,6 @@ function memfdOf(path: string, name: string): number {
  * return -errno on failure because bun:ffi cannot read errno.
  */
 const symbols = {
-  bk_abi_version: { args: [], returns: FFIType.i32 },
   bk_flock: { args: [FFIType.i32, FFIType.i32], returns: FFIType.i32 },
   bk_memfd_seal: { args: [FFIType.i32], returns: FFIType.i32 },
   // src/fs.ts's system calls (native/lib/fs.c): op, dirfd, path, buffer, n, flags
@@ -62,10 +61,6 @@ const symbols = {
   // exec and cp (native/lib/exec.c)
   bk_exec_join: { args: [FFIType.i32, FFIType.ptr, FFIType.u32, FFIType.i32, FFIType.i32, FFIType.i32], returns: FFIType.i32 },
   bk_open_in_root: { args: [FFIType.i32, FFIType.cstring, FFIType.i32, FFIType.i32], returns: FFIType.i32 },
-  bk_mkdirat: { args: [FFIType.i32, FFIType.cstring, FFIType.i32], returns: FFIType.i32 },
-  bk_symlinkat: { args: [FFIType.cstring, FFIType.i32, FFIType.cstring], returns: FFIType.i32 },
-  bk_readlink_fd: { args: [FFIType.i32, FFIType.ptr, FFIType.i32], returns: FFIType.i32 },
-  bk_unlinkat: { args: [FFIType.i32, FFIType.cstring, FFIType.i32], returns: FFIType.i32 },
 } as const;
 
 let lib: ReturnType<typeof loadLib> | undefined;

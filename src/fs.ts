@@ -341,6 +341,29 @@ export function readlinkSync(path: string): string {
   return linkBuf.toString("utf8", 0, n);
 }
 
+// ---- relative to a directory fd, returning -errno (bunker cp, under a container's root) ----
+
+/** mkdirat(2): 0 or -errno. */
+export function mkdirAt(dirfd: number, name: string, mode: number): number {
+  return call(Op.Mkdir, dirfd, cstr(name), null, mode, 0);
+}
+
+/** symlinkat(2): 0 or -errno. */
+export function symlinkAt(target: string, dirfd: number, name: string): number {
+  return call(Op.Symlink, dirfd, cstr(name), cstr(target, 1), 0, 0);
+}
+
+/** unlinkat(2): 0 or -errno. */
+export function unlinkAt(dirfd: number, name: string, flags: number): number {
+  return call(Op.Unlink, dirfd, cstr(name), null, 0, flags);
+}
+
+/** The target of the symlink fd refers to (an O_PATH|O_NOFOLLOW fd). */
+export function readlinkFd(fd: number): string {
+  const n = check(call(Op.Readlink, fd, cstr(""), linkBuf, linkBuf.length, 0), "readlink");
+  return linkBuf.toString("utf8", 0, n);
+}
+
 /** path with every symlink resolved, from the kernel's own name for an fd opened on it. */
 export function realpathSync(path: string): string {
   // O_PATH: opens anything, even what can't be read, and touches nothing (the same on every Linux architecture)

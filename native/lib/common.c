@@ -7,8 +7,6 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
-int bk_abi_version(void) { return 1; }
-
 // Non-blocking only: a blocking call through FFI would freeze Bun's event loop; callers poll.
 int bk_flock(int fd, int op) { return flock(fd, op) == 0 ? 0 : -errno; }
 

@@ -171,15 +171,3 @@ int bk_open_in_root(int root_fd, const char *path, int flags, int mode) {
   return fd < 0 ? -errno : (int)fd;
 }
 
-// Names are single components (no "/"), created in a directory opened with bk_open_in_root.
-int bk_mkdirat(int dir_fd, const char *name, int mode) { return mkdirat(dir_fd, name, (mode_t)mode) == 0 ? 0 : -errno; }
-
-int bk_symlinkat(const char *target, int dir_fd, const char *name) { return symlinkat(target, dir_fd, name) == 0 ? 0 : -errno; }
-
-// The target of the symlink fd refers to (an O_PATH|O_NOFOLLOW fd); returns its length.
-int bk_readlink_fd(int fd, char *buf, int size) {
-  ssize_t n = readlinkat(fd, "", buf, (size_t)size);
-  return n < 0 ? -errno : (int)n;
-}
-
-int bk_unlinkat(int dir_fd, const char *name, int flags) { return unlinkat(dir_fd, name, flags) == 0 ? 0 : -errno; }

@@ -24,6 +24,7 @@ import {
 import { basename, dirname, join, posix } from "node:path";
 import { errnoName, native } from "../../native/ffi";
 import { BunkerError, errnoCode } from "../errors";
+import { mkdirAt, readlinkFd, symlinkAt, unlinkAt } from "../fs";
 import { log } from "../log";
 import { inUserNamespace } from "../userns/enter";
 
@@ -70,12 +71,6 @@ function copyFile(src: number, dst: number, mode: number): void {
   }
 }
 
-function readLinkFd(fd: number): string {
-  const buf = Buffer.alloc(4096);
-  const n = check(native().bk_readlink_fd(fd, buf, buf.length), "readlink");
-  return buf.subarray(0, n).toString();
-}
-
 // ---- out of the container ----
 
 function copyOutEntry(root: number, ctrPath: string, hostPath: string): void {
@@ -83,7 +78,7 @@ function copyOutEntry(root: number, ctrPath: string, hostPath: string): void {
   check(fd, ctrPath);
   try {
     const st = fstatSync(fd);
-    if (st.isSymbolicLink()) symlinkSync(readLinkFd(fd), hostPath);
+    if (st.isSymbolicLink()) symlinkSync(readlinkFd(fd), hostPath);
     else if (st.isDirectory()) {
       mkdirSync(hostPath, { recursive: false, mode: 0o700 });
       const dirFd = check(openIn(root, ctrPath, fsc.O_RDONLY | fsc.O_DIRECTORY | fsc.O_NOFOLLOW), ctrPath);
@@ -137,14 +132,14 @@ export function copyOut(root: number, src: string, dest: string): void {
 function copyInEntry(dirFd: number, name: string, hostPath: string): void {
   const st = lstatSync(hostPath);
   if (st.isSymbolicLink()) {
-    let rc = native().bk_symlinkat(cstr(readlinkSync(hostPath)), dirFd, cstr(name));
+    let rc = symlinkAt(readlinkSync(hostPath), dirFd, name);
     if (rc === -EEXIST) {
-      native().bk_unlinkat(dirFd, cstr(name), 0);
-      rc = native().bk_symlinkat(cstr(readlinkSync(hostPath)), dirFd, cstr(name));
+      unlinkAt(dirFd, name, 0);
+      rc = symlinkAt(readlinkSync(hostPath), dirFd, name);
     }
     check(rc, name);
   } else if (st.isDirectory()) {
-    const rc = native().bk_mkdirat(dirFd, cstr(name), 0o700);
+    const rc = mkdirAt(dirFd, name, 0o700);
     if (rc < 0 && rc !== -EEXIST) check(rc, name);
     const sub = check(openIn(dirFd, name, fsc.O_RDONLY | fsc.O_DIRECTORY | fsc.O_NOFOLLOW), name);
     try {
@@ -158,7 +153,7 @@ function copyInEntry(dirFd: number, name: string, hostPath: string): void {
     let dst = openIn(dirFd, name, flags, st.mode & 0o777);
     if (dst === -ELOOP) {
       // a symlink in the container where the file goes: replace the link, never follow it
-      native().bk_unlinkat(dirFd, cstr(name), 0);
+      unlinkAt(dirFd, name, 0);
       dst = openIn(dirFd, name, flags, st.mode & 0o777);
     }
     check(dst, name);
