@@ -34,8 +34,9 @@ const EINTR = 4;
 const ENOENT = 2;
 const EEXIST = 17;
 
-/** The kernel's flag values (node:fs's `constants`, for the names src/ uses), read from libbunker on first use. */
-export const constants = {
+// The kernel's values of the flags below (they differ between architectures), read from libbunker
+// by sys(): native/lib/fs.c's FS_CONSTANTS writes them in this order.
+const kernel = {
   O_RDONLY: 0,
   O_WRONLY: 0,
   O_RDWR: 0,
@@ -55,17 +56,25 @@ export const constants = {
   X_OK: 0,
 };
 
+/**
+ * node:fs's `constants`, for the names src/ uses. Getters: a caller reads a flag before its first
+ * call here (`accessSync(p, constants.X_OK)`), and must get the kernel's value, not a placeholder.
+ */
+export const constants = {} as Readonly<typeof kernel>;
+for (const name of Object.keys(kernel) as (keyof typeof kernel)[])
+  Object.defineProperty(constants, name, { enumerable: true, get: () => (fsCall ? kernel : (sys(), kernel))[name] });
+
 type FsCall = (op: Op, dirfd: number, path: Uint8Array | null, buf: Uint8Array | Int32Array | Float64Array | null, n: number, flags: number) => number;
 let fsCall: FsCall | undefined;
 /** libbunker's bk_fs; the first call also reads the constants (native/lib/fs.c's FS_CONSTANTS, in constants' order). */
 function sys(): FsCall {
   if (fsCall) return fsCall;
   const call = native().bk_fs as FsCall;
-  const names = Object.keys(constants) as (keyof typeof constants)[];
+  const names = Object.keys(kernel) as (keyof typeof kernel)[];
   const values = new Int32Array(32);
   const n = call(Op.Constants, 0, null, values, values.length, 0);
   if (n !== names.length) throw new Error(`libbunker's file constants: got ${n}, want ${names.length}`);
-  for (let i = 0; i < names.length; i++) constants[names[i]] = values[i];
+  for (let i = 0; i < names.length; i++) kernel[names[i]] = values[i];
   fsCall = call;
   return call;
 }
@@ -120,7 +129,7 @@ function check(rc: number, syscall: string, path?: string, dest?: string): numbe
 /** AT_FDCWD, with the constants read */
 function cwd(): number {
   if (!fsCall) sys();
-  return constants.AT_FDCWD;
+  return kernel.AT_FDCWD;
 }
 
 // ---- descriptors ----
@@ -128,7 +137,7 @@ function cwd(): number {
 function openFlags(flags: string | number): number {
   if (typeof flags === "number") return flags;
   if (!fsCall) sys();
-  const c = constants;
+  const c = kernel;
   switch (flags) {
     case "r":
       return c.O_RDONLY;
@@ -162,6 +171,7 @@ export function closeSync(fd: number): void {
 
 /** Reads up to length bytes into buffer at offset, from the fd's current position (position must be null). */
 export function readSync(fd: number, buffer: Uint8Array, offset = 0, length = buffer.length - offset, position: null = null): number {
+  if (offset < 0 || length < 0 || offset + length > buffer.length) throw new RangeError(`readSync: offset ${offset} and length ${length} do not fit a buffer of ${buffer.length}`);
   return check(call(Op.Read, fd, null, offset === 0 ? buffer : buffer.subarray(offset), length, 0), "read");
 }
 
@@ -277,7 +287,7 @@ export class Stats {
 }
 
 function statAt(dirfd: number, path: string, follow: boolean, syscall: string, throwIfNoEntry: boolean): Stats | undefined {
-  const rc = call(Op.Stat, dirfd, cstr(path), statFields, 0, follow ? 0 : constants.AT_SYMLINK_NOFOLLOW);
+  const rc = call(Op.Stat, dirfd, cstr(path), statFields, 0, follow ? 0 : kernel.AT_SYMLINK_NOFOLLOW);
   if (rc === -ENOENT && !throwIfNoEntry) return undefined;
   check(rc, syscall, path);
   return new Stats();
@@ -298,12 +308,12 @@ export function lstatSync(path: string, options?: { throwIfNoEntry?: boolean }):
 /** Whether path exists (symlinks followed), as node's: never throws. */
 export function existsSync(path: string): boolean {
   if (path.indexOf("\0") >= 0) return false;
-  return call(Op.Access, cwd(), cstr(path), null, constants.F_OK, 0) === 0;
+  return call(Op.Access, cwd(), cstr(path), null, kernel.F_OK, 0) === 0;
 }
 
 /** Throws unless the caller may access path as mode says (constants.R_OK, W_OK, X_OK; F_OK by default). */
 export function accessSync(path: string, mode?: number): void {
-  check(call(Op.Access, cwd(), cstr(path), null, mode ?? constants.F_OK, 0), "access", path);
+  check(call(Op.Access, cwd(), cstr(path), null, mode ?? kernel.F_OK, 0), "access", path);
 }
 
 export function chmodSync(path: string, mode: number): void {
@@ -327,7 +337,7 @@ export function unlinkSync(path: string): void {
 }
 
 export function rmdirSync(path: string): void {
-  check(call(Op.Unlink, cwd(), cstr(path), null, 0, constants.AT_REMOVEDIR), "rmdir", path);
+  check(call(Op.Unlink, cwd(), cstr(path), null, 0, kernel.AT_REMOVEDIR), "rmdir", path);
 }
 
 export function symlinkSync(target: string, path: string): void {
@@ -439,7 +449,7 @@ export function readdirSync(path: string): string[];
 export function readdirSync(path: string, options: { withFileTypes: true }): Dirent[];
 export function readdirSync(path: string, options?: { withFileTypes?: boolean }): string[] | Dirent[] {
   // node's readdir follows a symlink to a directory
-  const fd = check(call(Op.Open, cwd(), cstr(path), null, 0, constants.O_RDONLY | constants.O_DIRECTORY), "scandir", path);
+  const fd = check(call(Op.Open, cwd(), cstr(path), null, 0, kernel.O_RDONLY | kernel.O_DIRECTORY), "scandir", path);
   const names: string[] = [];
   const types: number[] = [];
   try {
@@ -486,7 +496,7 @@ export function rmSync(path: string, options?: { recursive?: boolean; force?: bo
     e.path = path;
     throw e;
   }
-  const fd = check(call(Op.Open, cwd(), cstr(path), null, 0, constants.O_RDONLY | constants.O_DIRECTORY | constants.O_NOFOLLOW), "rm", path);
+  const fd = check(call(Op.Open, cwd(), cstr(path), null, 0, kernel.O_RDONLY | kernel.O_DIRECTORY | kernel.O_NOFOLLOW), "rm", path);
   try {
     const rc = call(Op.Empty, fd, null, linkBuf, linkBuf.length, 0);
     if (rc < 0) throw fsError(-rc, "rm", `${path}/${linkBuf.toString("utf8", 0, linkBuf.indexOf(0))}`);

@@ -1,7 +1,8 @@
 // The container's root filesystem over an image's layers. overlayfs mounted inside the user
 // namespace is the fast path (kernel ≥ 5.11); where the kernel refuses it, fuse-overlayfs (run in
-// the container's namespaces before it is released), else a plain copy of the layers. Which one
-// works is probed once per boot and remembered in the runtime dir.
+// the container's namespaces before it is released), else a plain copy of the layers
+// (src/runtime/rootfs-copy.ts). Which one works is probed once per boot and remembered in the
+// runtime dir.
 import { join } from "../posix-path";
 import { BunkerError } from "../errors";
 import { closeSync, existsSync, mkdirSync, openSync, readFileSync, renameSync, rmdirSync, rmSync, writeFileSync } from "../fs";
@@ -46,6 +47,7 @@ function probeMapping(): IdMapping {
 async function overlayWorks(): Promise<boolean> {
   const { spawnAndRelease, syncPipes } = await import("./process");
   mkdirSync(runtimeRoot(), { recursive: true, mode: 0o700 });
+  // node:fs for mkdtemp (src/fs.ts has none): the probe runs once per boot
   const dir = (require("node:fs") as typeof import("node:fs")).mkdtempSync(join(runtimeRoot(), "probe-"));
   try {
     const d = { lower: join(dir, "l"), upper: join(dir, "u"), work: join(dir, "w"), merged: join(dir, "m") };

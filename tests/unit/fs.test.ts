@@ -59,6 +59,7 @@ describe("files", () => {
     fs.closeSync(fd);
     const r = fs.openSync(p, "r");
     const buf = new Uint8Array(10);
+    expect(() => fs.readSync(r, buf, 4, 8, null)).toThrow(RangeError); // would overrun buf
     expect(fs.readSync(r, buf, 2, 8, null)).toBe(5);
     expect(Buffer.from(buf.subarray(2, 7)).toString()).toBe("abcef");
     fs.closeSync(r);
@@ -121,6 +122,16 @@ describe("metadata", () => {
     const st = node.statSync(f);
     expect(st.atimeMs).toBe(1_000_000_000_000);
     expect(st.mtimeMs).toBe(1_500_000_000_250);
+  });
+
+  test("a flag read before any call is already the kernel's (a fresh process)", () => {
+    const src = join(import.meta.dir, "../../src/fs.ts");
+    const r = Bun.spawnSync([process.execPath, "-e", `const { constants } = require(${JSON.stringify(src)}); console.log(constants.X_OK, constants.O_DIRECTORY)`], {
+      env: { ...process.env },
+      stderr: "pipe",
+    });
+    expect(r.stderr.toString()).toBe("");
+    expect(r.stdout.toString().trim()).toBe(`${node.constants.X_OK} ${node.constants.O_DIRECTORY}`);
   });
 
   test("the constants are the kernel's, as node's", () => {
