@@ -62,7 +62,7 @@ const kernel = {
  */
 export const constants = {} as Readonly<typeof kernel>;
 for (const name of Object.keys(kernel) as (keyof typeof kernel)[])
-  Object.defineProperty(constants, name, { enumerable: true, get: () => (fsCall ? kernel : (sys(), kernel))[name] });
+  Object.defineProperty(constants, name, { enumerable: true, get: () => kernelFlags()[name] });
 
 type FsCall = (op: Op, dirfd: number, path: Uint8Array | null, buf: Uint8Array | Int32Array | Float64Array | null, n: number, flags: number) => number;
 let fsCall: FsCall | undefined;
@@ -126,18 +126,22 @@ function check(rc: number, syscall: string, path?: string, dest?: string): numbe
   return rc;
 }
 
-/** AT_FDCWD, with the constants read */
-function cwd(): number {
+/** The kernel's flag values, read from libbunker if no call has read them yet. */
+function kernelFlags(): typeof kernel {
   if (!fsCall) sys();
-  return kernel.AT_FDCWD;
+  return kernel;
+}
+
+/** AT_FDCWD: paths relative to the working directory */
+function cwd(): number {
+  return kernelFlags().AT_FDCWD;
 }
 
 // ---- descriptors ----
 
 function openFlags(flags: string | number): number {
   if (typeof flags === "number") return flags;
-  if (!fsCall) sys();
-  const c = kernel;
+  const c = kernelFlags();
   switch (flags) {
     case "r":
       return c.O_RDONLY;

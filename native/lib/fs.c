@@ -71,8 +71,11 @@ static long list_entries(int fd, char *buf, int n) {
 // Removes everything in the directory open as dirfd, depth first. A subdirectory is opened from
 // its parent with O_NOFOLLOW, so a symlink (or one swapped in meanwhile) is removed, never
 // followed. On failure, failed holds the path (relative to dirfd) that could not be removed.
+// failed's size (cap) bounds the depth: each level adds at least two bytes to the path, so a tree
+// deeper than cap/2 (a container's, say) ends in ENAMETOOLONG, at ~1 KB of stack per level, well
+// inside the main thread's stack, and the caller's fallback (removeTree's helper) takes over.
 static long empty_dir(int dirfd, char *failed, size_t used, size_t cap) {
-  char buf[2048];
+  char buf[1024];
   int removed = 0; // since the last read from the start
   for (;;) {
     long got = syscall(SYS_getdents64, dirfd, buf, sizeof buf);

@@ -2,6 +2,7 @@
 // run the caller's set-up (network, cgroup), release the child, and learn whether its execve
 // succeeded. Then waiting, signal forwarding and the pty for foreground runs.
 import { closeSync, openSync, readSync, writeSync, constants as fsc } from "../fs";
+import { errnoMessageOf, errnoNameOf } from "../../native/errno";
 import { errnoName, helperMemfd, native } from "../../native/ffi";
 import { BunkerError, EXIT_BUNKER, EXIT_CANNOT_EXEC, EXIT_NOT_FOUND } from "../errors";
 import { applyIdMapping, type IdMapping, type StartedTool } from "../userns/idmap";
@@ -25,23 +26,10 @@ const CLONE_NEWPID = 0x20000000n;
 const CLONE_NEWNET = 0x40000000n;
 const EPIPE = 32;
 
-const ERRNO_TEXT: Record<string, string> = {
-  ENOENT: "no such file or directory",
-  EACCES: "permission denied",
-  EPERM: "operation not permitted",
-  ENOEXEC: "exec format error",
-  ENOTDIR: "not a directory",
-  EISDIR: "is a directory",
-  EINVAL: "invalid argument",
-  ELOOP: "too many levels of symbolic links",
-  EROFS: "read-only file system",
-  ENOSPC: "no space left on device",
-  E2BIG: "argument list too long",
-};
-
+/** "not a directory (ENOTDIR)": the message and the name of a positive errno. */
 export function errnoMessage(errno: number): string {
-  const name = errnoName(-errno);
-  return ERRNO_TEXT[name] ? `${ERRNO_TEXT[name]} (${name})` : name;
+  const name = errnoNameOf(errno);
+  return name ? `${errnoMessageOf(errno)} (${name})` : errnoName(-errno);
 }
 
 /** A pipe, both ends close-on-exec: [read, write]. */

@@ -208,6 +208,18 @@ describe("directories", () => {
     expect(node.readFileSync(join(outside, "keep"), "utf8")).toBe("precious");
   });
 
+  test("rmSync of a tree deeper than a path can name fails cleanly (ENAMETOOLONG) instead of exhausting the stack", () => {
+    const top = join(dir, "deep");
+    node.mkdirSync(top);
+    // 3,000 levels, each made from the one above (the full path is longer than PATH_MAX, which
+    // Bun's process.chdir and dash's cd both trip over; perl's chdir is the bare system call)
+    const made = Bun.spawnSync(["perl", "-e", 'chdir $ARGV[0] or die; for (1..3000) { mkdir "d" or die "mkdir: $!"; chdir "d" or die "chdir: $!" }', top]);
+    expect(made.stderr.toString()).toBe("");
+    expect(thrown(() => fs.rmSync(top, { recursive: true, force: true }))?.code).toBe("ENAMETOOLONG");
+    // what is left goes level by level from the bottom (the directories above are already empty)
+    expect(Bun.spawnSync(["rm", "-rf", top]).exitCode).toBe(0);
+  });
+
   test("rmSync: a missing path is an error unless forced; a directory needs recursive", () => {
     fs.rmSync(join(dir, "none"), { force: true });
     expect(thrown(() => fs.rmSync(join(dir, "none")))?.code).toBe("ENOENT");
