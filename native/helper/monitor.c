@@ -47,7 +47,7 @@ struct opts {
   long long max_size;
   int max_file, max_retries;
   char **setup;   // argv; the child's pid is appended
-  char **on_exit; // argv run (exec'd) after the final exit, e.g. `bunker rm -f ID` for --rm
+  char **on_exit; // argv run (and waited for) after the final exit: `bunker rm -f ID` for --rm
   int tty_socket;  // -t: our end of the socket the container's pty master comes on (BK_OP_PTY), or -1
   int stdin_open;  // -i without -t: the container's stdin is a pipe we keep open (docker run -di)
 };
@@ -305,18 +305,8 @@ static int join_cgroup(int pid) {
   return rc;
 }
 
-// Runs the --setup command with the child's pid and waits for it; 0 when it succeeded.
-static int run_setup(int pid) {
-  if (!o.setup) return 0;
-  int n = 0;
-  while (o.setup[n]) n++;
-  char pidbuf[16];
-  snprintf(pidbuf, sizeof pidbuf, "%d", pid);
-  char *argv[64];
-  if (n > 62) return -E2BIG;
-  for (int i = 0; i < n; i++) argv[i] = o.setup[i];
-  argv[n] = pidbuf;
-  argv[n + 1] = NULL;
+// Runs argv (a full path first) with our signals unblocked and waits for it: its wait status, or -errno.
+static int run_and_wait(char **argv) {
   sigset_t none;
   sigemptyset(&none);
   pid_t p = fork();
@@ -330,6 +320,23 @@ static int run_setup(int pid) {
   int ws;
   while (waitpid(p, &ws, 0) < 0)
     if (errno != EINTR) return -errno;
+  return ws;
+}
+
+// Runs the --setup command with the child's pid and waits for it; 0 when it succeeded.
+static int run_setup(int pid) {
+  if (!o.setup) return 0;
+  int n = 0;
+  while (o.setup[n]) n++;
+  char pidbuf[16];
+  snprintf(pidbuf, sizeof pidbuf, "%d", pid);
+  char *argv[64];
+  if (n > 62) return -E2BIG;
+  for (int i = 0; i < n; i++) argv[i] = o.setup[i];
+  argv[n] = pidbuf;
+  argv[n + 1] = NULL;
+  int ws = run_and_wait(argv);
+  if (ws < 0) return ws;
   return WIFEXITED(ws) && WEXITSTATUS(ws) == 0 ? 0 : -ECANCELED;
 }
 
@@ -628,12 +635,8 @@ int bk_monitor_main(int argc, char **argv) {
   }
   close(log_fd);
   remove_cgroup();
-  if (o.on_exit) {
-    sigset_t none;
-    sigemptyset(&none);
-    sigprocmask(SIG_SETMASK, &none, NULL);
-    execv(o.on_exit[0], o.on_exit);
-  }
+  // As our child, not in our place: our own exit must stay the container's code.
+  if (o.on_exit) (void)run_and_wait(o.on_exit);
   // The container's exit code is ours: whoever waits for the monitor (systemd following a
   // `bunker generate systemd` unit, with Restart=on-failure) sees whether the container failed.
   return st.exit_code;

@@ -51,8 +51,29 @@ function reportAndExit(e: unknown): never {
     process.stderr.write(`Error: ${e.message}. See 'bunker --help'.\n`);
     process.exit(EXIT_BUNKER);
   }
+  // A system call that failed on something of the user's (a store they can't write, a full disk)
+  // is not a bug: node's one line names the call, the path and the errno.
+  const hint = e instanceof Error && systemErrorHint(e);
+  if (hint !== false) {
+    process.stderr.write(`Error: ${(e as Error).message}${hint}\n`);
+    process.exit(EXIT_BUNKER);
+  }
   process.stderr.write(`Error: internal error: ${e instanceof Error ? (e.stack ?? e.message) : String(e)}\n`);
   process.exit(EXIT_BUNKER);
+}
+
+const SYSTEM_ERROR_HINTS: Record<string, string> = {
+  EACCES: "; check that path's owner and mode (the store is --root or BUNKER_ROOT, the runtime dir --runroot or BUNKER_RUNTIME_DIR)",
+  EROFS: "; the file system is read-only: point --root or --runroot elsewhere",
+  ENOSPC: "; the disk is full: free space, or run 'bunker system prune'",
+  EDQUOT: "; the disk quota is used up: free space, or run 'bunker system prune'",
+};
+
+/** For an error of a failed system call (node's fs shape: code and syscall), what to add to its message; false otherwise. */
+function systemErrorHint(e: Error): string | false {
+  const { code, syscall } = e as { code?: unknown; syscall?: unknown };
+  if (typeof code !== "string" || !/^E[A-Z0-9]+$/.test(code) || typeof syscall !== "string") return false;
+  return SYSTEM_ERROR_HINTS[code] ?? "";
 }
 
 if (import.meta.main) {

@@ -80,12 +80,17 @@ async function waitNotRunning(id: string, deadline: number): Promise<ContainerSt
   return s;
 }
 
-/** Waits until the process that watched the container has gone (it removes the cgroup and closes the log). */
+/**
+ * Waits until the process that watched the container has gone (it removes the cgroup and closes
+ * the log). Not when that is us (a foreground run), nor our parent: a monitor runs `rm -f` for
+ * --rm as its child, once it has done both, and waits for it.
+ */
 async function waitMonitorGone(s: ContainerState, timeoutMs: number): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   const start = s.MonitorStartTime;
-  while (s.MonitorPid > 0 && s.MonitorPid !== process.pid && Date.now() < deadline) {
-    const now = processStartTime(s.MonitorPid);
+  const watcher = s.MonitorPid;
+  while (watcher > 0 && watcher !== process.pid && watcher !== process.ppid && Date.now() < deadline) {
+    const now = processStartTime(watcher);
     if (now === undefined || (start !== 0 && now !== start)) return;
     await Bun.sleep(10);
   }

@@ -8,6 +8,7 @@ import { openSync } from "../fs";
 import { nativeIfLoaded } from "../../native/ffi";
 
 let heldNamespace: number | undefined;
+let wanted = true;
 
 /** Holds pid's mount namespace until bunker exits; call it while pid lives (after its clone). */
 export function holdMountNamespace(pid: number): void {
@@ -20,9 +21,18 @@ export function holdMountNamespace(pid: number): void {
 }
 
 /**
+ * No lingerer for this process. `run -d` leaves its monitor as its only orphan: a subreaper that
+ * adopts what bunker leaves behind (systemd running a Type=forking unit) must find that one
+ * process, whose exit code is the container's, and not a lingerer that ends with 0.
+ */
+export function forgoLingerer(): void {
+  wanted = false;
+}
+
+/**
  * The last thing before bunker exits: starts the lingerer (a failure only costs the time it saves).
  * Not where libbunker was never loaded (`run --help`): loading it costs more than a lingerer saves.
  */
 export function lingerAfterExit(): void {
-  nativeIfLoaded()?.bk_linger(heldNamespace ?? -1);
+  if (wanted) nativeIfLoaded()?.bk_linger(heldNamespace ?? -1);
 }

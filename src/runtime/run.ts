@@ -18,6 +18,7 @@ import { parseMountFlags, prepareVolumes, removeAnonymousVolumes } from "../volu
 import type { ContainerSpec, RootfsSpec } from "./spec";
 import { mountpointLayer } from "./mountpoints";
 import { imageRootfs, stopRootfsHelpers } from "./rootfs";
+import { forgoLingerer } from "./linger";
 import { mark } from "./trace";
 import { buildEnv, resolveUser } from "./user";
 
@@ -465,6 +466,7 @@ export async function runMain(argv: string[], loadPuller: LoadPuller): Promise<n
     if (detach) {
       const { runDetached } = await import("./detached");
       mark("detached-module");
+      forgoLingerer();
       const id = await runDetached(plan);
       // a plain write: creating process.stdout's stream would cost ~1.5 ms more than the id needs
       writeSync(1, `${id}\n`);

@@ -176,24 +176,33 @@ describe("run -d", () => {
       await sb.run(["rm", "phoenix"]);
     });
 
-  test.skipIf(!Bun.which("python3"))("the monitor exits with the container's code (what systemd sees for Restart=on-failure)", async () => {
-    // A child subreaper (as systemd is) inherits the monitor once bunker has returned, and reaps it.
+  test.skipIf(!Bun.which("python3"))("the monitor is bunker's only orphan and exits with the container's code (what systemd sees for Restart=on-failure)", async () => {
+    // A child subreaper (as systemd is) inherits whatever bunker leaves behind once it has
+    // returned, and reaps it: with --network none, that must be the monitor alone.
     const reaper = `
 import ctypes, os, subprocess, sys
 ctypes.CDLL(None).prctl(36, 1, 0, 0, 0)  # PR_SET_CHILD_SUBREAPER
 subprocess.run(sys.argv[1:], check=True, stdout=subprocess.DEVNULL)
-pid, status = os.wait()  # the monitor, our only orphan (--network none)
-print(os.waitstatus_to_exitcode(status), flush=True)
+while True:
+    try:
+        pid, status = os.wait()
+    except ChildProcessError:
+        break
+    print(os.waitstatus_to_exitcode(status), flush=True)
 `;
-    const r = Bun.spawnSync(["python3", "-c", reaper, bunkerBin, "run", "-d", "--network", "none", "--name", "reaped", "--rootfs", rootfs, "sh", "-c", "exit 7"], {
-      env: sb.env,
-      stdout: "pipe",
-      stderr: "pipe",
-    });
-    expect(r.stderr.toString()).toBe("");
-    expect(r.stdout.toString()).toBe("7\n");
+    for (const [name, flags] of [["reaped", []], ["reaped-rm", ["--rm"]]] as const) {
+      const r = Bun.spawnSync(["python3", "-c", reaper, bunkerBin, "run", "-d", ...flags, "--network", "none", "--name", name, "--rootfs", rootfs, "sh", "-c", "exit 7"], {
+        env: sb.env,
+        stdout: "pipe",
+        stderr: "pipe",
+      });
+      expect(r.stderr.toString()).toBe("");
+      expect(r.stdout.toString()).toBe("7\n");
+    }
     expect(await inspect("reaped", "{{.State.ExitCode}}")).toBe("7");
     await sb.run(["rm", "reaped"]);
+    // --rm: the monitor's child removed it before the monitor exited
+    expect((await sb.run(["ps", "-aq"])).stdout).toBe("");
   });
 
   test("the monitor records the exit: code, signal (128+N), start and finish times", async () => {

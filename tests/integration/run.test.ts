@@ -361,6 +361,32 @@ describe("exit codes", () => {
     }
   });
 
+  test.skipIf(process.getuid!() === 0)("a store or runtime dir the user can't write: the failed call in one line, with what to check", async () => {
+    const locked = mkdtempSync(join(tmpdir(), "bunker-locked-"));
+    chmodSync(locked, 0o555);
+    // A start that fails leaves its container created, as docker's does: not in this file's store.
+    const store = mkdtempSync(join(tmpdir(), "bunker-store-"));
+    try {
+      const runs: string[][] = [["run", "--rm", "--rootfs", rootfs, "true"], ["run", "-d", "--rootfs", rootfs, "true"]];
+      for (const [env, what, commands] of <[Record<string, string>, string, string[][]][]>[
+        [{ BUNKER_ROOT: join(locked, "store") }, `mkdir '${join(locked, "store")}`, [...runs, ["volume", "create", "vol"], ["load", "-i", "/dev/null"]]],
+        [{ BUNKER_ROOT: store, BUNKER_RUNTIME_DIR: join(locked, "run") }, `mkdir '${join(locked, "run")}`, runs],
+      ])
+        for (const args of commands) {
+          const r = await sb.run(args, { env });
+          expect(r.code).toBe(125);
+          expect(r.stderr.trim().split("\n")).toHaveLength(1);
+          expect(r.stderr).toStartWith("Error: EACCES: permission denied, ");
+          expect(r.stderr).toContain(what);
+          expect(r.stderr).toContain("check that path's owner and mode");
+        }
+      expect(readdirSync(locked)).toEqual([]);
+    } finally {
+      rmSync(locked, { recursive: true, force: true });
+      rmSync(store, { recursive: true, force: true });
+    }
+  });
+
   test("a bad input found while planning (an env file, an invalid -e, a name in use) leaves no container, with or without --rm", async () => {
     const containers = join(sb.root, "containers");
     const count = () => (existsSync(containers) ? readdirSync(containers).filter((n) => /^[0-9a-f]{64}$/.test(n)).length : 0);
