@@ -96,14 +96,17 @@ async function waitMonitorGone(s: ContainerState, timeoutMs: number): Promise<vo
   }
 }
 
-/** docker stop: StopSignal (or SIGTERM), then SIGKILL after timeoutSec. */
-export async function stopContainer(rec: ContainerRecord, timeoutSec = 10): Promise<void> {
+/**
+ * docker stop: StopSignal (or SIGTERM), then SIGKILL after timeoutSec: by default the container's
+ * --stop-timeout, else 10; a negative one waits for ever.
+ */
+export async function stopContainer(rec: ContainerRecord, timeoutSec: number = rec.Config.StopTimeout ?? 10): Promise<void> {
   await withLock(containerLockPath(rec.Id), async () => {
     markStopped(rec.Id);
     let s = await readState(rec.Id);
     if (!isRunning(s)) return;
     const sig = parseSignal(rec.Config.StopSignal || "SIGTERM");
-    if (timeoutSec > 0 && signal(s, sig)) s = await waitNotRunning(rec.Id, Date.now() + timeoutSec * 1000);
+    if (timeoutSec !== 0 && signal(s, sig)) s = await waitNotRunning(rec.Id, timeoutSec < 0 ? Infinity : Date.now() + timeoutSec * 1000);
     if (isRunning(s)) {
       signal(s, constants.signals.SIGKILL);
       s = await waitNotRunning(rec.Id, Date.now() + 10_000);

@@ -26,6 +26,8 @@ export interface ContainerConfig {
   OpenStdin: boolean;
   Labels: Record<string, string>;
   StopSignal?: string;
+  /** --stop-timeout: seconds `stop` and `restart` wait before SIGKILL when not given -t */
+  StopTimeout?: number;
   /** the image as the user named it */
   Image: string;
 }
@@ -55,6 +57,15 @@ export interface HostConfig {
   CapDrop: string[];
   SecurityOpt: string[];
   Binds: string[];
+  /** --add-host entries, "NAME:IP" */
+  ExtraHosts?: string[];
+  Dns?: string[];
+  DnsSearch?: string[];
+  DnsOptions?: string[];
+  /** --group-add, as given (names are resolved in the container) */
+  GroupAdd?: string[];
+  /** bytes of /dev/shm */
+  ShmSize?: number;
   /** docker's Resources fields (Memory, NanoCpus, PidsLimit, ...), as the cgroup layer set them */
   [resource: string]: unknown;
 }

@@ -42,7 +42,8 @@ export async function execInContainer(rec: ContainerRecord, argv: string[], o: E
   if (!spec) throw new BunkerError(`container ${rec.Name} has no run spec to exec with`);
   // The container's files as its processes see them: through its init's root.
   const root = `/proc/${state.Pid}/root`;
-  const user = o.user ? resolveUser(o.user, [root]) : { uid: spec.uid, gid: spec.gid, groups: spec.groups, home: "/root" };
+  // the container's --group-add holds for every process of it, as in docker
+  const user = o.user ? resolveUser(o.user, [root], rec.HostConfig.GroupAdd) : { uid: spec.uid, gid: spec.gid, groups: spec.groups, home: "/root" };
   // The HOME the run computed for its own user is not -u's: docker computes it per process.
   const runHome = o.user ? resolveUser(rec.Config.User || "0", [root]).home : undefined;
   const base = runHome === undefined ? spec.env : spec.env.filter((kv) => kv !== `HOME=${runHome}`);

@@ -8,7 +8,7 @@
 import type { AttachOptions, NetworkAttachment } from "./attach";
 import type { NetworkPlan } from "./plan";
 export type { AttachOptions, NetworkAttachment } from "./attach";
-export { hostsFile, resolvConf } from "./etc";
+export { checkDnsFlags, type DnsFlags, type ExtraHost, hostsFile, NO_DNS_FLAGS, parseAddHosts, resolvConf } from "./etc";
 export { type NetworkHost, type NetworkMode, type NetworkPlan, planNetwork, tunUsable, whyUnusable, findExecutable } from "./plan";
 export { type PortMapping, parsePublish, portBindings, publishedBindings } from "./ports";
 // For a container that outlives this process (run -d, and a restart's container-setup), pass

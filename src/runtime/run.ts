@@ -1,6 +1,6 @@
 // `bunker run`: from flags and an image (or --rootfs DIR) to a ContainerSpec, then a foreground
 // run of it. The detached path (-d) hands the same plan to the lifecycle's monitor.
-import { closeSync, existsSync, rmdirSync, statSync, writeSync } from "../fs";
+import { closeSync, existsSync, readFileSync, rmdirSync, statSync, writeFileSync, writeSync } from "../fs";
 import { join, normalize, resolve } from "../posix-path";
 // The record and state modules only (not ../container): a run must not load the monitor, logs, cp...
 import { checkName, type ContainerRecord, containerDir, inReservedContainer, nowTimestamp, registerContainer, removeContainer } from "../container/records";
@@ -13,8 +13,8 @@ import { hostIdMapping, type IdMapping } from "../userns/idmap";
 import { effectiveCaps } from "./caps";
 import { bool, list, type ParsedFlags, type ParsedRun, parseRunFlags, RUN_FLAGS, str } from "./flags";
 import { forwardSignals, type Prestarted, prestart, startContainer, waitForExit } from "./process";
-import { attachNetwork, hostsFile, type NetworkAttachment, type NetworkPlan, parsePublish, planNetwork, portBindings, publishedBindings, resolvConf } from "../net";
-import { parseMountFlags, prepareVolumes, removeAnonymousVolumes } from "../volume";
+import { attachNetwork, checkDnsFlags, hostsFile, type NetworkAttachment, type NetworkPlan, parseAddHosts, parsePublish, planNetwork, portBindings, publishedBindings, resolvConf } from "../net";
+import { parseMountFlags, parseSize, prepareVolumes, removeAnonymousVolumes } from "../volume";
 import type { ContainerSpec, RootfsSpec } from "./spec";
 import { mountpointLayer } from "./mountpoints";
 import { imageRootfs, stopRootfsHelpers } from "./rootfs";
@@ -54,6 +54,17 @@ Options:
       --network MODE         none, host, pasta, slirp4netns
   -p, --publish [IP:]HOST:CTR[/PROTO]  Publish a port
       --tls-verify=false     Pull over plain HTTP / without certificate checks
+  -q, --quiet                Pull without printing progress
+      --add-host NAME:IP     Add a line to /etc/hosts
+      --dns IP, --dns-search DOMAIN, --dns-option OPT: replace those of /etc/resolv.conf
+      --group-add GROUP      Add a supplementary group (name or gid)
+      --shm-size SIZE        Size of /dev/shm (default 64m)
+  -l, --label KEY=VALUE      Set a label         --label-file FILE   Read labels from a file
+      --cidfile FILE         Write the container id to FILE (which must not exist)
+      --restart POLICY       no, on-failure[:N], always, unless-stopped (with -d)
+      --stop-signal SIG      Signal that stops the container (default SIGTERM)
+      --stop-timeout SECS    Seconds stop waits before SIGKILL (default 10)
+      --log-opt max-size=SIZE, max-file=N: the log's rotation (with -d)
   -m, --memory, --cpus, --pids-limit, --memory-swap, --cpu-shares, --cpuset-cpus: resource limits
 `;
 
@@ -101,15 +112,48 @@ export function keepIdMapping(base: IdMapping): IdMapping {
   return { kind: base.kind, uids: split(base.uids, uid), gids: split(base.gids, gid) };
 }
 
-/** --label KEY=VALUE (or KEY alone: empty) as a record's labels. */
-function labels(flags: string[]): Record<string, string> {
+/** --label-file lines (KEY=VALUE, # comments) and then --label KEY=VALUE (KEY alone: empty), as docker merges them. */
+function labels(files: string[], flags: string[]): Record<string, string> {
+  const fromFiles = files.flatMap((file) => {
+    let text: string;
+    try {
+      text = readFileSync(file, "utf8");
+    } catch (e) {
+      throw new BunkerError(`cannot read label file ${file}: ${(e as Error).message}`);
+    }
+    return text.split("\n").map((l) => l.trim()).filter((l) => l && !l.startsWith("#"));
+  });
   const out: Record<string, string> = {};
-  for (const l of flags) {
+  for (const l of [...fromFiles, ...flags]) {
     const eq = l.indexOf("=");
     if (eq < 0) out[l] = "";
     else out[l.slice(0, eq)] = l.slice(eq + 1);
   }
   return out;
+}
+
+/** docker's /dev/shm size, as recorded when --shm-size is not given */
+const DEFAULT_SHM_SIZE = 64 * 1024 * 1024;
+
+function parseShmSize(v: string | undefined): number | undefined {
+  if (v === undefined) return undefined;
+  const bytes = parseSize(v);
+  if (bytes === undefined || bytes <= 0) throw new BunkerError(`invalid --shm-size "${v}": give a size such as 64m or 1g`);
+  return bytes;
+}
+
+function parseStopTimeout(v: string | undefined): number | undefined {
+  if (v === undefined) return undefined;
+  if (!/^-?\d+$/.test(v)) throw new BunkerError(`invalid --stop-timeout "${v}": give whole seconds (-1: wait for ever)`);
+  return Number(v);
+}
+
+function writeCidFile(path: string, id: string): void {
+  try {
+    writeFileSync(path, id, { flag: "wx", mode: 0o644 });
+  } catch (e) {
+    throw new BunkerError(`cannot write the container ID file ${path}: ${(e as Error).message}`);
+  }
 }
 
 function checkPull(v: string | undefined): "missing" | "always" | "never" {
@@ -138,7 +182,7 @@ async function loadImage(ref: string, flags: ParsedFlags, loadPuller: LoadPuller
   }
   const ensureImage = await loadPuller();
   const tls = str(flags, "tlsVerify");
-  return ensureImage(ref, { pull, platform: str(flags, "platform"), tlsVerify: tls === undefined ? undefined : tls !== "false" });
+  return ensureImage(ref, { pull, platform: str(flags, "platform"), tlsVerify: tls === undefined ? undefined : tls !== "false", quiet: bool(flags, "quiet") });
 }
 
 /** The container's namespaces as its flags decide them: all a prestart needs (see runMain). */
@@ -181,7 +225,10 @@ export async function planContainer(parsed: ParsedRun, loadPuller: LoadPuller, n
   const keepId = str(f, "userns") === "keep-id";
   const rootsTopFirst = image ? [...image.layerDirs].reverse() : [resolve(rootfsDir!)];
   const userSpec = str(f, "user") ?? (keepId ? `${process.getuid!()}:${process.getgid!()}` : cfg.User || "0");
-  const user = resolveUser(userSpec, rootsTopFirst);
+  const groupAdd = list(f, "groupAdd");
+  if (groupAdd.length > 0 && idMapping.kind === "single")
+    throw new BunkerError("--group-add needs a range of subordinate group ids: add one for your user to /etc/subgid (see 'bunker doctor')");
+  const user = resolveUser(userSpec, rootsTopFirst, groupAdd);
 
   const security = securityOpts(list(f, "securityOpt"));
   const resourceFlags: Record<string, string | undefined> = {};
@@ -195,6 +242,14 @@ export async function planContainer(parsed: ParsedRun, loadPuller: LoadPuller, n
   const workdir = str(f, "workdir") ?? (cfg.WorkingDir || "/");
   if (!workdir.startsWith("/")) throw new BunkerError(`the working directory '${workdir}' is invalid: it needs to be an absolute path`);
   const mounts = parseMountFlags({ volumes: list(f, "volume"), mounts: list(f, "mount"), tmpfs: list(f, "tmpfs") });
+  const extraHosts = parseAddHosts(list(f, "addHost"));
+  const dns = checkDnsFlags({ servers: list(f, "dns"), search: list(f, "dnsSearch"), options: list(f, "dnsOption") });
+  const shmSize = parseShmSize(str(f, "shmSize"));
+  const stopTimeout = parseStopTimeout(str(f, "stopTimeout"));
+  const containerLabels = labels(list(f, "labelFile"), list(f, "label"));
+  const cidfile = str(f, "cidfile");
+  if (cidfile !== undefined && existsSync(cidfile))
+    throw new BunkerError(`container ID file found, make sure the other container isn't running or delete ${cidfile}`);
 
   mark("flags");
   const name = str(f, "name");
@@ -232,12 +287,13 @@ export async function planContainer(parsed: ParsedRun, loadPuller: LoadPuller, n
       seccomp: security.seccomp && !privileged,
       privileged,
       mounts,
-      etcFiles: { hosts: hostsFile(network, hostname), hostname: `${hostname}\n`, resolvConf: resolvConf(network) },
+      etcFiles: { hosts: hostsFile(network, hostname, extraHosts), hostname: `${hostname}\n`, resolvConf: resolvConf(network, dns) },
       newNetNs: network.newNetNs,
       network,
       tty: bool(f, "tty"),
       stdin: bool(f, "interactive"),
       init: bool(f, "init"),
+      shmSize,
       resources,
       cgroupMode,
     };
@@ -261,8 +317,9 @@ export async function planContainer(parsed: ParsedRun, loadPuller: LoadPuller, n
         WorkingDir: workdir,
         Tty: bool(f, "tty"),
         OpenStdin: bool(f, "interactive"),
-        Labels: labels(list(f, "label")),
+        Labels: containerLabels,
         StopSignal: str(f, "stopSignal") ?? cfg.StopSignal,
+        StopTimeout: stopTimeout,
         Image: parsed.image ?? rootfsDir!,
       },
       HostConfig: {
@@ -278,6 +335,12 @@ export async function planContainer(parsed: ParsedRun, loadPuller: LoadPuller, n
         CapDrop: list(f, "capDrop"),
         SecurityOpt: list(f, "securityOpt"),
         Binds: list(f, "volume"),
+        ExtraHosts: extraHosts.map((h) => `${h.name}:${h.ip}`),
+        Dns: dns.servers,
+        DnsSearch: dns.search,
+        DnsOptions: dns.options,
+        GroupAdd: groupAdd,
+        ShmSize: shmSize ?? DEFAULT_SHM_SIZE,
         // docker's Memory, NanoCpus, PidsLimit... for inspect
         ...dockerResources(resources),
       },
@@ -292,6 +355,8 @@ export async function planContainer(parsed: ParsedRun, loadPuller: LoadPuller, n
       RunSpec: spec,
     };
     await registerContainer(record, name);
+    // docker's cidfile: the id alone, written once the container exists; never one that is there
+    if (cidfile !== undefined) writeCidFile(cidfile, id);
     mark("record");
     return { record, spec, flags: f };
   });

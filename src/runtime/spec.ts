@@ -50,6 +50,8 @@ export interface ContainerSpec {
   stdin: boolean;
   /** run bunker-helper init as PID 1 */
   init: boolean;
+  /** bytes of the /dev/shm tmpfs (--shm-size); docker's 64 MiB when unset */
+  shmSize?: number;
   /** cgroup limits (src/cgroup) and whether a cgroup is wanted at all (--cgroups) */
   resources: ResourceLimits;
   cgroupMode: CgroupMode;

@@ -63,6 +63,8 @@ const MASKED_FILES = ["/proc/kcore", "/proc/keys", "/proc/latency_stats", "/proc
 const MASKED_DIRS = ["/proc/acpi", "/proc/scsi", "/sys/firmware", "/sys/devices/virtual/powercap"];
 const READONLY_PATHS = ["/proc/bus", "/proc/fs", "/proc/irq", "/proc/sys", "/proc/sysrq-trigger"];
 const DEVICES = ["null", "zero", "full", "random", "urandom", "tty"];
+/** docker's /dev/shm: 64 MiB unless --shm-size */
+const DEFAULT_SHM_SIZE = 64 * 1024 * 1024;
 
 /** Escapes a path for overlayfs's comma- and colon-separated options. */
 function overlayPath(p: string): string {
@@ -208,7 +210,7 @@ export function mountSteps(spec: ContainerSpec): Step[] {
     { op: Op.Symlink, ints: [1], strs: ["/proc/self/fd/0", "/dev/stdin"], what: "link /dev/stdin" },
     { op: Op.Symlink, ints: [1], strs: ["/proc/self/fd/1", "/dev/stdout"], what: "link /dev/stdout" },
     { op: Op.Symlink, ints: [1], strs: ["/proc/self/fd/2", "/dev/stderr"], what: "link /dev/stderr" },
-    mount({ source: "shm", target: "/dev/shm", fstype: "tmpfs", flags: MS_NOSUID | MS_NODEV | MS_NOEXEC, data: "mode=1777,size=65536k", create: Create.Dir }),
+    mount({ source: "shm", target: "/dev/shm", fstype: "tmpfs", flags: MS_NOSUID | MS_NODEV | MS_NOEXEC, data: `mode=1777,size=${spec.shmSize ?? DEFAULT_SHM_SIZE}`, create: Create.Dir }),
     mount({ source: "mqueue", target: "/dev/mqueue", fstype: "mqueue", flags: MS_NOSUID | MS_NODEV | MS_NOEXEC, create: Create.Dir }),
   );
   // sysfs can be mounted only by the owner of the network namespace; with the host's network, bind

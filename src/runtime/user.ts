@@ -67,8 +67,11 @@ function parseGroup(text: string | undefined): { name: string; gid: number; memb
 
 const isNumber = (s: string) => /^\d+$/.test(s);
 
-/** docker's -u: "name", "uid", "name:group", "uid:gid"; names looked up inside the container. */
-export function resolveUser(spec: string, rootsTopFirst: string[]): ResolvedUser {
+/**
+ * docker's -u: "name", "uid", "name:group", "uid:gid"; names looked up inside the container.
+ * groupAdd (--group-add, names or gids) joins the supplementary groups in every case.
+ */
+export function resolveUser(spec: string, rootsTopFirst: string[], groupAdd: string[] = []): ResolvedUser {
   const [userPart, groupPart] = spec.includes(":") ? [spec.slice(0, spec.indexOf(":")), spec.slice(spec.indexOf(":") + 1)] : [spec, undefined];
   if (userPart === "") throw new BunkerError(`invalid user "${spec}": use NAME or UID, optionally :GROUP or :GID`);
   const passwd = parsePasswd(readRootFile(rootsTopFirst, "/etc/passwd"));
@@ -87,6 +90,14 @@ export function resolveUser(spec: string, rootsTopFirst: string[]): ResolvedUser
   }
   // Supplementary groups come from /etc/group only when no group was given explicitly (as docker).
   const extra = entry && groupPart === undefined ? groups.filter((g) => g.members.includes(entry.name)).map((g) => g.gid) : [];
+  for (const name of groupAdd) {
+    if (isNumber(name)) extra.push(Number(name));
+    else {
+      const g = groups.find((x) => x.name === name);
+      if (!g) throw new BunkerError(`unable to find group ${name} (--group-add): no matching entries in group file`);
+      extra.push(g.gid);
+    }
+  }
   const all = [gid];
   for (const g of extra) if (!all.includes(g)) all.push(g);
   return { uid, gid, groups: all, home: entry?.home || (uid === 0 ? "/root" : "/") };

@@ -17,7 +17,7 @@ import { randomBytes } from "node:crypto";
 import { join } from "node:path";
 import { BunkerError } from "../errors";
 import { log } from "../log";
-import { hostsFile, parsePublish, planNetwork, resolvConf } from "../net";
+import { checkDnsFlags, hostsFile, parseAddHosts, parsePublish, planNetwork, resolvConf } from "../net";
 import { runtimeRoot } from "../paths";
 import { effectiveCaps } from "../runtime/caps";
 import { bool, list, type ParsedRun, parseRunFlags, RUN_FLAGS, str } from "../runtime/flags";
@@ -48,10 +48,15 @@ Options:
       --tmpfs DST[:OPTS]     Mount a tmpfs
       --network MODE         none (default), host, pasta, slirp4netns
   -p, --publish [IP:]HOST:CTR[/PROTO]  Publish a port (with --network pasta or slirp4netns)
+      --add-host NAME:IP     Add a line to /etc/hosts
+      --dns IP, --dns-search DOMAIN, --dns-option OPT: replace those of /etc/resolv.conf
 `;
 
 // --rm is accepted out of docker habit: a sandbox never stays anyway.
-const RUN_KEYS = new Set(["rm", "interactive", "tty", "env", "envFile", "workdir", "user", "hostname", "init", "capAdd", "capDrop", "volume", "mount", "tmpfs", "network", "publish"]);
+const RUN_KEYS = new Set([
+  ...["rm", "interactive", "tty", "env", "envFile", "workdir", "user", "hostname", "init", "capAdd", "capDrop", "volume", "mount", "tmpfs", "network", "publish"],
+  ...["addHost", "dns", "dnsSearch", "dnsOption"],
+]);
 const SANDBOX_FLAGS = [...RUN_FLAGS.filter((d) => RUN_KEYS.has(d.key)), { names: ["--cwd"], key: "cwd", kind: "value" as const }];
 
 /** The host directories a sandbox sees read-only. */
@@ -95,6 +100,8 @@ export function planSandbox(parsed: ParsedRun): SandboxPlan {
   const hostname = str(f, "hostname") ?? "sandbox";
   const home = user.home === "/" ? "/home/sandbox" : user.home;
   const userMounts = parseMountFlags({ volumes: list(f, "volume"), mounts: list(f, "mount"), tmpfs: list(f, "tmpfs") });
+  const extraHosts = parseAddHosts(list(f, "addHost"));
+  const dns = checkDnsFlags({ servers: list(f, "dns"), search: list(f, "dnsSearch"), options: list(f, "dnsOption") });
 
   const id = randomBytes(32).toString("hex");
   const dir = join(runtimeRoot(), "sandbox", id);
@@ -107,9 +114,9 @@ export function planSandbox(parsed: ParsedRun): SandboxPlan {
     etc.push(readOnlyBind(join(dir, name), `/etc/${name}`));
   };
   writeEtc("hostname", `${hostname}\n`);
-  writeEtc("hosts", hostsFile(network, hostname));
+  writeEtc("hosts", hostsFile(network, hostname, extraHosts));
   // A copy even for host/none: the host's may be a symlink into /run, which the sandbox doesn't show.
-  writeEtc("resolv.conf", resolvConf(network));
+  writeEtc("resolv.conf", resolvConf(network, dns));
 
   const cwd = process.cwd();
   const mounts: MountSpec[] = [

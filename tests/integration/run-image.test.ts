@@ -313,6 +313,12 @@ describe("images", () => {
     const always = await sb.run(["run", "--rm", "--pull=always", local, "true"]);
     expect(always.code).toBe(125);
     expect(always.stderr).toContain("not-pushed");
+    // -q: the pull says nothing; without it, it says what it pulls
+    const loud = await sb.run(["run", "--rm", "--pull=always", ref, "true"]);
+    expect(loud.stderr).toContain(`Pulling ${ref}`);
+    const quiet = await sb.run(["run", "--rm", "-q", "--pull=always", ref, "true"]);
+    expect(quiet.stderr).toBe("");
+    expect(quiet.code).toBe(0);
   }, 60_000);
 
   test("--pull=never with an image that is not stored: one line, 125", async () => {

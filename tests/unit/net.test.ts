@@ -1,6 +1,7 @@
 import { describe, expect, test } from "bun:test";
+import { checkDnsFlags, hostsFile, type NetworkHost, type NetworkPlan, parseAddHosts, parsePublish, planNetwork, portBindings, publishedBindings, resolvConf } from "../../src/net";
+import { isIpAddress } from "../../src/net/etc";
 import { bunkerErrorOf } from "../support/errors";
-import { hostsFile, type NetworkHost, parsePublish, planNetwork, portBindings, publishedBindings, resolvConf } from "../../src/net";
 
 
 describe("parsePublish", () => {
@@ -83,15 +84,43 @@ describe("planNetwork", () => {
 describe("etc files", () => {
   const host = "nameserver 127.0.0.53\nsearch example.org\noptions edns0\n";
   test("resolv.conf: host's for host/none, the forwarder for pasta/slirp4netns with search kept", () => {
-    expect(resolvConf({ mode: "host", newNetNs: false, ports: [] }, host)).toBe(host);
-    expect(resolvConf({ mode: "pasta", newNetNs: true, ports: [] }, host)).toBe("nameserver 169.254.1.1\nsearch example.org\noptions edns0\n");
-    expect(resolvConf({ mode: "slirp4netns", newNetNs: true, ports: [] }, host)).toStartWith("nameserver 10.0.2.3\n");
+    expect(resolvConf({ mode: "host", newNetNs: false, ports: [] }, undefined, host)).toBe(host);
+    expect(resolvConf({ mode: "pasta", newNetNs: true, ports: [] }, undefined, host)).toBe("nameserver 169.254.1.1\nsearch example.org\noptions edns0\n");
+    expect(resolvConf({ mode: "slirp4netns", newNetNs: true, ports: [] }, undefined, host)).toStartWith("nameserver 10.0.2.3\n");
+  });
+  test("--dns, --dns-search and --dns-option replace their lines, whatever the network", () => {
+    const pasta: NetworkPlan = { mode: "pasta", newNetNs: true, ports: [] };
+    const none: NetworkPlan = { mode: "none", newNetNs: true, ports: [] };
+    expect(resolvConf(pasta, { servers: ["1.1.1.1", "2001:db8::1"], search: [], options: [] }, host)).toBe("nameserver 1.1.1.1\nnameserver 2001:db8::1\nsearch example.org\noptions edns0\n");
+    expect(resolvConf(none, { servers: [], search: ["a.test", "b.test"], options: ["ndots:2", "timeout:1"] }, host)).toBe("nameserver 127.0.0.53\nsearch a.test b.test\noptions ndots:2 timeout:1\n");
+    // "." alone: no search domains at all (docker's way to drop the host's)
+    expect(resolvConf(none, { servers: ["9.9.9.9"], search: ["."], options: [] }, "domain corp.test\nnameserver 10.0.0.1\n")).toBe("nameserver 9.9.9.9\n");
+    expect(checkDnsFlags({ servers: ["10.0.0.1", "::1"], search: ["example.org", "."], options: ["ndots:1"] }).servers).toHaveLength(2);
+    expect(bunkerErrorOf(() => checkDnsFlags({ servers: ["dns.example"], search: [], options: [] }))).toBe('invalid --dns "dns.example": give a name server\'s IP address');
+    expect(bunkerErrorOf(() => checkDnsFlags({ servers: [], search: ["bad domain"], options: [] }))).toStartWith('invalid --dns-search "bad domain"');
+    expect(bunkerErrorOf(() => checkDnsFlags({ servers: [], search: [], options: ["a b"] }))).toStartWith('invalid --dns-option "a b"');
+  });
+  test("IP addresses", () => {
+    for (const ok of ["10.0.0.5", "0.0.0.0", "255.255.255.255", "::1", "2001:db8::1", "::ffff:10.0.0.1", "fe80::1"]) expect(isIpAddress(ok)).toBe(true);
+    for (const bad of ["", "10.0.0", "10.0.0.256", "010.0.0.1", "1.2.3.4.5", "host", ":::1", "1::2::3", "[::1]", "12345::", "::1/64"]) expect(isIpAddress(bad)).toBe(false);
+  });
+  test("--add-host NAME:IP (or NAME=IP) goes before the container's own line, and into the host's file", () => {
+    const extra = parseAddHosts(["db:10.0.0.5", "v6=::1", "bracketed:[2001:db8::2]"]);
+    expect(extra).toEqual([
+      { name: "db", ip: "10.0.0.5" },
+      { name: "v6", ip: "::1" },
+      { name: "bracketed", ip: "2001:db8::2" },
+    ]);
+    expect(hostsFile({ mode: "none", newNetNs: true, ports: [] }, "abc123", extra)).toEndWith("ff02::2\tip6-allrouters\n10.0.0.5\tdb\n::1\tv6\n2001:db8::2\tbracketed\n127.0.1.1\tabc123\n");
+    expect(hostsFile({ mode: "host", newNetNs: false, ports: [] }, "box", extra.slice(0, 1), "127.0.0.1 localhost\n10.0.0.5 box\n")).toBe("127.0.0.1 localhost\n10.0.0.5 box\n10.0.0.5\tdb\n");
+    for (const bad of ["db", "db:", ":10.0.0.1", "db:10.0.0", "a b:10.0.0.1", "db:host"]) expect(bunkerErrorOf(() => parseAddHosts([bad]))).toBe(`invalid --add-host "${bad}": use NAME:IP, as in db:10.0.0.5`);
+    expect(bunkerErrorOf(() => parseAddHosts(["gw:host-gateway"]))).toContain("host-gateway is not available");
   });
   test("hosts: localhost and the container's name; the host's file with host networking", () => {
     const none = hostsFile({ mode: "none", newNetNs: true, ports: [] }, "abc123");
     expect(none).toContain("127.0.0.1\tlocalhost\n");
     expect(none).toEndWith("127.0.1.1\tabc123\n");
-    expect(hostsFile({ mode: "host", newNetNs: false, ports: [] }, "box", "127.0.0.1 localhost\n10.0.0.5 box\n")).toBe("127.0.0.1 localhost\n10.0.0.5 box\n");
-    expect(hostsFile({ mode: "host", newNetNs: false, ports: [] }, "other", "127.0.0.1 localhost")).toBe("127.0.0.1 localhost\n127.0.1.1\tother\n");
+    expect(hostsFile({ mode: "host", newNetNs: false, ports: [] }, "box", [], "127.0.0.1 localhost\n10.0.0.5 box\n")).toBe("127.0.0.1 localhost\n10.0.0.5 box\n");
+    expect(hostsFile({ mode: "host", newNetNs: false, ports: [] }, "other", [], "127.0.0.1 localhost")).toBe("127.0.0.1 localhost\n127.0.1.1\tother\n");
   });
 });

@@ -7,7 +7,7 @@ export default defineCommand({
   meta: { name: "restart", description: "Restart one or more containers" },
   args: {
     container: { type: "positional", description: "CONTAINER [CONTAINER...]", required: true },
-    time: { type: "string", alias: "t", description: "Seconds to wait before killing the container (default 10)" },
+    time: { type: "string", alias: "t", description: "Seconds to wait before killing the container (default: its --stop-timeout, else 10)" },
   },
   async run({ args }) {
     const timeout = parseTimeout(args.time);
