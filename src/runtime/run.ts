@@ -247,6 +247,14 @@ export async function planContainer(parsed: ParsedRun, loadPuller: LoadPuller, n
   const shmSize = parseShmSize(str(f, "shmSize"));
   const stopTimeout = parseStopTimeout(str(f, "stopTimeout"));
   const containerLabels = labels(list(f, "labelFile"), list(f, "label"));
+  if (!bool(f, "detach")) {
+    // No daemon outlives a foreground run to restart its container, and its output goes straight
+    // to the caller instead of to a log: refused rather than ignored.
+    const restart = str(f, "restart");
+    if (restart !== undefined && restart !== "" && restart !== "no")
+      throw new BunkerError(`--restart ${restart} needs -d: a restart policy is carried out by a detached container's monitor`);
+    if (list(f, "logOpt").length > 0) throw new BunkerError("--log-opt needs -d: a foreground container's output goes straight to you, not to a log");
+  }
   const cidfile = str(f, "cidfile");
   if (cidfile !== undefined && existsSync(cidfile))
     throw new BunkerError(`container ID file found, make sure the other container isn't running or delete ${cidfile}`);

@@ -130,4 +130,14 @@ describe("labels, cidfile, stop timeout, quiet", () => {
       for (const mode of [["--rm"], ["-d"]]) expectOneLineError(await sb.run(["run", ...mode, "--network", "none", ...flags, "--rootfs", rootfs, "true"]), text);
     expect(containerIds().length).toBe(before);
   });
+
+  test("--restart and --log-opt without -d are refused, not ignored: nothing would carry them out", async () => {
+    const before = containerIds().length;
+    for (const rm of [["--rm"], []]) {
+      expectOneLineError(await sb.run(["run", ...rm, "--network", "none", "--restart", "always", "--rootfs", rootfs, "true"]), "--restart always needs -d");
+      expectOneLineError(await sb.run(["run", ...rm, "--network", "none", "--log-opt", "max-size=1m", "--rootfs", rootfs, "true"]), "--log-opt needs -d");
+    }
+    expect(containerIds().length).toBe(before);
+    expect((await sb.run(["run", "--rm", "--network", "none", "--restart", "no", "--rootfs", rootfs, "true"])).code).toBe(0);
+  });
 });
