@@ -70,8 +70,9 @@ function monitorArgs(l: MonitorLaunch, programPath: string): string[] {
   if (l.ttySocket !== undefined) args.push("--tty-socket", String(l.ttySocket));
   if (l.stdinOpen) args.push("--stdin-open", "1");
   if (l.restartSetup && rec.HostConfig.RestartPolicy.Name !== "no") args.push("--setup", String(l.restartSetup.length), ...l.restartSetup);
-  // --rm: the monitor runs `bunker rm -f ID` after the final exit (it can't remove subuid-owned files itself).
-  if (rec.HostConfig.AutoRemove) args.push("--on-exit", "4", process.execPath, "rm", "-f", id);
+  // --rm: the monitor runs `bunker rm -f -v ID` after the final exit (it can't remove subuid-owned
+  // files itself); -v: the anonymous volumes go too, as with docker's --rm.
+  if (rec.HostConfig.AutoRemove) args.push("--on-exit", "5", process.execPath, "rm", "-f", "-v", id);
   return args;
 }
 

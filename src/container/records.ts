@@ -57,6 +57,8 @@ export interface HostConfig {
   CapDrop: string[];
   SecurityOpt: string[];
   Binds: string[];
+  /** --volumes-from, as given */
+  VolumesFrom?: string[];
   /** --add-host entries, "NAME:IP" */
   ExtraHosts?: string[];
   Dns?: string[];

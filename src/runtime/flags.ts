@@ -36,6 +36,7 @@ export const RUN_FLAGS: FlagDef[] = [
   flag("list", "volume", "-v", "--volume"),
   flag("list", "mount", "--mount"),
   flag("list", "tmpfs", "--tmpfs"),
+  flag("list", "volumesFrom", "--volumes-from"),
   flag("value", "network", "--network", "--net"),
   flag("list", "publish", "-p", "--publish"),
   flag("value", "tlsVerify", "--tls-verify"),

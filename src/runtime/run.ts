@@ -3,7 +3,7 @@
 import { closeSync, existsSync, readFileSync, rmdirSync, statSync, writeFileSync, writeSync } from "../fs";
 import { join, normalize, resolve } from "../posix-path";
 // The record and state modules only (not ../container): a run must not load the monitor, logs, cp...
-import { checkName, type ContainerRecord, containerDir, inReservedContainer, nowTimestamp, registerContainer, removeContainer } from "../container/records";
+import { checkName, type ContainerRecord, containerDir, findContainer, inReservedContainer, nowTimestamp, registerContainer, removeContainer } from "../container/records";
 import { initialState, updateState, writeState } from "../container/state";
 import type { ContainerCgroup } from "../cgroup";
 import { dockerResources, hasLimits, parseCgroupMode, parseResourceFlags, RESOURCE_FLAGS } from "../cgroup/limits";
@@ -14,7 +14,7 @@ import { effectiveCaps } from "./caps";
 import { bool, list, type ParsedFlags, type ParsedRun, parseRunFlags, RUN_FLAGS, str } from "./flags";
 import { forwardSignals, type Prestarted, prestart, startContainer, waitForExit } from "./process";
 import { attachNetwork, checkDnsFlags, hostsFile, type NetworkAttachment, type NetworkPlan, parseAddHosts, parsePublish, planNetwork, portBindings, publishedBindings, resolvConf } from "../net";
-import { parseMountFlags, parseSize, prepareVolumes, removeAnonymousVolumes } from "../volume";
+import { parseMountFlags, parseSize, parseVolumesFrom, prepareVolumes, removeAnonymousVolumes, withVolumesFrom } from "../volume";
 import type { ContainerSpec, RootfsSpec } from "./spec";
 import { mountpointLayer } from "./mountpoints";
 import { imageRootfs, stopRootfsHelpers } from "./rootfs";
@@ -49,6 +49,7 @@ Options:
       --rootfs DIR           Run an exploded root filesystem instead of an image
       --read-only            Mount the root filesystem read-only
   -v, --volume SRC:DST[:ro]  Bind mount or named volume
+      --volumes-from CTR[:ro|:rw]  Mount the volumes and binds of another container
       --mount SPEC           type=bind|volume|tmpfs,source=...,target=...[,readonly]
       --tmpfs DST[:OPTS]     Mount a tmpfs
       --network MODE         none, host, pasta, slirp4netns
@@ -130,6 +131,18 @@ function labels(files: string[], flags: string[]): Record<string, string> {
     else out[l.slice(0, eq)] = l.slice(eq + 1);
   }
   return out;
+}
+
+/** --volumes-from: each container named, with the mounts its record lists. */
+async function volumesFrom(specs: string[]) {
+  return Promise.all(
+    specs.map(async (spec) => {
+      const { container, mode } = parseVolumesFrom(spec);
+      const rec = await findContainer(container);
+      if (!rec) throw new BunkerError(`--volumes-from ${container}: no such container`);
+      return { container, mode, mounts: rec.Mounts };
+    }),
+  );
 }
 
 /** docker's /dev/shm size, as recorded when --shm-size is not given */
@@ -241,7 +254,8 @@ export async function planContainer(parsed: ParsedRun, loadPuller: LoadPuller, n
   const caps = effectiveCaps({ privileged, add: list(f, "capAdd"), drop: list(f, "capDrop") });
   const workdir = str(f, "workdir") ?? (cfg.WorkingDir || "/");
   if (!workdir.startsWith("/")) throw new BunkerError(`the working directory '${workdir}' is invalid: it needs to be an absolute path`);
-  const mounts = parseMountFlags({ volumes: list(f, "volume"), mounts: list(f, "mount"), tmpfs: list(f, "tmpfs") });
+  const ownMounts = parseMountFlags({ volumes: list(f, "volume"), mounts: list(f, "mount"), tmpfs: list(f, "tmpfs") });
+  const mounts = list(f, "volumesFrom").length ? withVolumesFrom(ownMounts, await volumesFrom(list(f, "volumesFrom"))) : ownMounts;
   const extraHosts = parseAddHosts(list(f, "addHost"));
   const dns = checkDnsFlags({ servers: list(f, "dns"), search: list(f, "dnsSearch"), options: list(f, "dnsOption") });
   const shmSize = parseShmSize(str(f, "shmSize"));
@@ -343,6 +357,7 @@ export async function planContainer(parsed: ParsedRun, loadPuller: LoadPuller, n
         CapDrop: list(f, "capDrop"),
         SecurityOpt: list(f, "securityOpt"),
         Binds: list(f, "volume"),
+        VolumesFrom: list(f, "volumesFrom"),
         ExtraHosts: extraHosts.map((h) => `${h.name}:${h.ip}`),
         Dns: dns.servers,
         DnsSearch: dns.search,

@@ -5,10 +5,10 @@
 //   removeAnonymousVolumes(specs)                                // after `run --rm`
 //   removeIfAnonymous(names)                                     // `rm -v`, a detached --rm container
 export { type KernelMountOptions, kernelMountOptions, MS } from "./mountflags";
-export { type MountFlags, type MountSpec, parseMountFlags, parseSize, splitVolumeFlag, volumeFlagPropagation } from "./spec";
+export { type MountFlags, type MountSpec, parseMountFlags, parseSize, parseVolumesFrom, splitVolumeFlag, volumeFlagPropagation, withVolumesFrom } from "./spec";
 export { createVolume, filterVolumes, getVolume, inspectVolume, listVolumes, pruneVolumes, readVolume, removeVolume, type VolumeInspect, type VolumeRecord } from "./store";
 import type { MountSpec } from "./spec";
-import { createVolume, readVolume, removeVolume } from "./store";
+import { containersUsing, createVolume, readVolume, removeVolume } from "./store";
 
 /** Creates, on first use, every volume the specs name (docker creates named volumes implicitly). */
 export function prepareVolumes(specs: MountSpec[]): void {
@@ -23,9 +23,12 @@ export async function removeAnonymousVolumes(specs: MountSpec[]): Promise<void> 
 }
 
 /**
- * Removes those of the named volumes that are anonymous (made by `-v /ctr`), for `rm -v` and for
- * a detached --rm container: pass the Name of its record's Mounts of Type "volume".
+ * Removes those of the named volumes that are anonymous (made by `-v /ctr`) and that no container
+ * uses any more, for `rm -v` and `--rm`: pass the Name of the removed container's record's Mounts
+ * of Type "volume". One that another container still mounts (--volumes-from) stays, as in docker.
  */
 export async function removeIfAnonymous(names: string[]): Promise<void> {
-  for (const name of names) if (readVolume(name)?.Anonymous) await removeVolume(name, true);
+  const anonymous = names.filter((name) => readVolume(name)?.Anonymous);
+  if (anonymous.length === 0) return;
+  for (const name of anonymous) if ((await containersUsing(name)).length === 0) await removeVolume(name, true);
 }

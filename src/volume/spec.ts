@@ -58,6 +58,51 @@ export function parseMountFlags(f: MountFlags): MountSpec[] {
   return specs;
 }
 
+/** A mount of another container, as its record lists it (docker's inspect Mounts). */
+export interface RecordedMount {
+  Type: "bind" | "volume" | "tmpfs";
+  Name?: string;
+  Source: string;
+  Destination: string;
+  RW: boolean;
+}
+
+/**
+ * docker's --volumes-from CONTAINER[:ro|:rw]: that container's volumes and binds (not its tmpfs)
+ * at the same places, in its mode unless ro or rw says otherwise. `own` (this run's -v, --mount and
+ * --tmpfs) win where they mount at the same place. A volume mounted this way is the other
+ * container's: it is never this one's anonymous volume to remove.
+ */
+export function withVolumesFrom(own: MountSpec[], from: { container: string; mode?: "ro" | "rw"; mounts: RecordedMount[] }[]): MountSpec[] {
+  const taken = new Set(own.map((m) => m.target));
+  const inherited: MountSpec[] = [];
+  for (const { container, mode, mounts } of from)
+    for (const m of mounts) {
+      if (m.Type === "tmpfs" || taken.has(m.Destination)) continue;
+      taken.add(m.Destination);
+      const readonly = mode === undefined ? !m.RW : mode === "ro";
+      if (m.Type === "volume" && m.Name) inherited.push(volumeSpec(m.Name, m.Destination, readonly));
+      else {
+        try {
+          statSync(m.Source);
+        } catch {
+          throw new BunkerError(`--volumes-from ${container}: its bind source ${m.Source} is gone`);
+        }
+        inherited.push({ kind: "bind", source: m.Source, target: m.Destination, readonly, options: ["rbind", "rprivate"] });
+      }
+    }
+  return [...own, ...inherited];
+}
+
+/** --volumes-from's value: the container and an optional :ro or :rw. */
+export function parseVolumesFrom(spec: string): { container: string; mode?: "ro" | "rw" } {
+  const colon = spec.lastIndexOf(":");
+  const suffix = colon > 0 ? spec.slice(colon + 1) : undefined;
+  if (suffix === undefined) return { container: spec };
+  if (suffix !== "ro" && suffix !== "rw") throw new BunkerError(`invalid --volumes-from "${spec}": use CONTAINER, CONTAINER:ro or CONTAINER:rw`);
+  return { container: spec.slice(0, colon), mode: suffix };
+}
+
 /** An absolute, normalized container path; "/" itself can't be a mount target. */
 function containerPath(path: string, what: () => string): string {
   if (!path.startsWith("/")) throw new BunkerError(`${what()}invalid mount path: '${path}' mount path must be absolute`);

@@ -86,6 +86,50 @@ describe("volumes", () => {
     expect((await run(["-v", "/anon"], "echo x > /anon/f")).code).toBe(0);
     expect((await sb.run(["volume", "ls", "-q"])).stdout).toBe(before);
   });
+  test("run -d --rm removes its anonymous volume too, once it exits (its monitor runs rm -v)", async () => {
+    const before = (await sb.run(["volume", "ls", "-q"])).stdout;
+    const d = await sb.run(["run", "-d", "--rm", "--network", "none", "-v", "/anon", "-v", "kept-named:/named", "--rootfs", rootfs, "sh", "-c", "echo x > /anon/f"]);
+    expect(d.code).toBe(0);
+    const id = d.stdout.trim();
+    for (let i = 0; i < 500 && existsSync(join(sb.root, "containers", id)); i++) await Bun.sleep(20);
+    expect(existsSync(join(sb.root, "containers", id))).toBe(false);
+    expect((await sb.run(["volume", "ls", "-q"])).stdout.split("\n").sort()).toEqual([...before.split("\n"), "kept-named"].sort());
+    expect((await sb.run(["volume", "rm", "kept-named"])).code).toBe(0);
+  });
+});
+
+describe("--volumes-from", () => {
+  test("another container's volumes and binds at the same places, in its mode unless :ro; -v wins at the same place", async () => {
+    const src = await sb.run(["run", "--name", "datasrc", "--network", "none", "-v", "/data", "-v", "shared-named:/named", "-v", `${host}:/hostdir:ro`, "--tmpfs", "/scratch", "--rootfs", rootfs, "sh", "-c", "echo anon > /data/f; echo named > /named/f"]);
+    expect(src.code).toBe(0);
+    const r = await run(["--network", "none", "--volumes-from", "datasrc"], "cat /data/f /named/f /hostdir/mine.txt; echo more >> /data/f && echo rw; touch /hostdir/x 2>/dev/null || echo hostdir-ro; grep -c ' /scratch ' /proc/mounts");
+    expect(r.stdout).toBe("anon\nnamed\nhost data\nrw\nhostdir-ro\n0\n");
+    const ro = await run(["--network", "none", "--volumes-from", "datasrc:ro"], "touch /data/g 2>/dev/null || echo data-ro; cat /data/f");
+    expect(ro.stdout).toBe("data-ro\nanon\nmore\n");
+    const over = await run(["--network", "none", "--volumes-from", "datasrc", "-v", `${host}:/data`], "cat /data/mine.txt");
+    expect(over.stdout).toBe("host data\n");
+    expect((await sb.run(["inspect", "-f", "{{json .HostConfig.VolumesFrom}}", "datasrc"])).code).toBe(0);
+  });
+
+  test("the other container's anonymous volume outlives a --rm or rm -v of the one that borrowed it, and goes with its own rm -v", async () => {
+    const anon = JSON.parse((await sb.run(["inspect", "-f", "{{json .Mounts}}", "datasrc"])).stdout).find((m: { Destination: string }) => m.Destination === "/data").Name;
+    expect(anon).toMatch(/^[0-9a-f]{64}$/);
+    expect((await run(["--network", "none", "--volumes-from", "datasrc"], "true")).code).toBe(0);
+    const borrower = await sb.run(["run", "--name", "borrower", "--network", "none", "--volumes-from", "datasrc", "--rootfs", rootfs, "true"]);
+    expect(borrower.code).toBe(0);
+    expect((await sb.run(["rm", "-v", "borrower"])).code).toBe(0);
+    expect((await sb.run(["volume", "ls", "-q"])).stdout.split("\n")).toContain(anon);
+    expect((await sb.run(["rm", "-v", "datasrc"])).code).toBe(0);
+    expect((await sb.run(["volume", "ls", "-q"])).stdout.split("\n")).not.toContain(anon);
+    expect((await sb.run(["volume", "rm", "shared-named"])).code).toBe(0);
+  });
+
+  test("bad values: one line, 125, no container", async () => {
+    const before = containerIds().length;
+    expectOneLineError(await run(["--volumes-from", "no-such-ctr"], "true"), "--volumes-from no-such-ctr: no such container");
+    expectOneLineError(await run(["--volumes-from", "x:rwx"], "true"), 'invalid --volumes-from "x:rwx": use CONTAINER, CONTAINER:ro or CONTAINER:rw');
+    expect(containerIds().length).toBe(before);
+  });
 });
 
 test("inspect's Mounts in docker's shape: Driver and Name for volumes, Mode as given to -v (z for a volume), Propagation rprivate for binds", async () => {

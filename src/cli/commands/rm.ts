@@ -6,10 +6,7 @@ import { forEachName } from "../each-name";
 /** rm -v: the container's anonymous volumes go with it; named ones stay (docker). */
 async function removeAnonymousVolumesOf(rec: ContainerRecord): Promise<void> {
   const names = rec.Mounts.filter((m) => m.Type === "volume" && m.Name).map((m) => m.Name!);
-  if (names.length === 0) return;
-  const { listVolumes, removeVolume } = await import("../../volume");
-  const anonymous = new Set(listVolumes().filter((v) => v.Anonymous).map((v) => v.Name));
-  for (const n of names) if (anonymous.has(n)) await removeVolume(n, true);
+  if (names.length > 0) await (await import("../../volume")).removeIfAnonymous(names);
 }
 
 export default defineCommand({
