@@ -86,7 +86,13 @@ function securityOpts(opts: string[]): { noNewPrivs: boolean; seccomp: boolean }
     const [k, v] = sep < 0 ? [o, undefined] : [o.slice(0, sep), o.slice(sep + 1)];
     if (k === "no-new-privileges" && (v === undefined || v === "true" || v === "false")) out.noNewPrivs = v !== "false";
     else if (k === "seccomp" && v === "unconfined") out.seccomp = false;
-    else throw new BunkerError(`unsupported --security-opt "${o}": bunker knows no-new-privileges[=true|false] and seccomp=unconfined`);
+    // bunker applies no SELinux label and no AppArmor profile: asking for none is already true
+    // (podman users pass these on SELinux hosts); asking for a particular one can't be honoured.
+    else if ((k === "label" && v === "disable") || (k === "apparmor" && v === "unconfined")) continue;
+    else
+      throw new BunkerError(
+        `unsupported --security-opt "${o}": bunker knows no-new-privileges[=true|false], seccomp=unconfined, label=disable and apparmor=unconfined (it applies no SELinux label or AppArmor profile)`,
+      );
   }
   return out;
 }

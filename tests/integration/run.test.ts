@@ -243,6 +243,10 @@ describe("identity and isolation", () => {
     expect(off.stdout).toBe("Seccomp:\t0\nunshare=0\n");
     const admin = await sh("unshare -U true; echo unshare=$?", "--cap-add", "SYS_ADMIN");
     expect(admin.stdout).toBe("unshare=0\n");
+    // no SELinux label and no AppArmor profile are applied: asking for none changes nothing
+    const unlabelled = await sh("grep '^Seccomp:' /proc/self/status", "--security-opt", "label=disable", "--security-opt", "apparmor=unconfined");
+    expect(unlabelled.stdout).toBe("Seccomp:\t2\n");
+    expect(unlabelled.code).toBe(0);
   });
 
   test("-u resolves names in the container's passwd; a non-root user has no capabilities", async () => {
@@ -352,6 +356,8 @@ describe("exit codes", () => {
       ["run", "--rm", "--rootfs", "/no/such/dir", "true"],
       ["run", "--rm", "--pull", "sometimes", "--rootfs", rootfs, "true"],
       ["run", "--rm", "-w", "relative", "--rootfs", rootfs, "true"],
+      ["run", "--rm", "--security-opt", "label=type:spc_t", "--rootfs", rootfs, "true"],
+      ["run", "--rm", "--security-opt", "apparmor=docker-default", "--rootfs", rootfs, "true"],
       ["run", "--rm", "--security-opt", "seccomp=x", "--rootfs", rootfs, "true"],
     ]) {
       const r = await sb.run(args);
