@@ -46,6 +46,8 @@ enum bk_op {
   BK_OP_UMOUNT = 23,     // ints: umount2 flags, in root; strs: path
   BK_OP_AWAIT = 24,      // the program goes on with the next one sent on the go fd (bk_release_program),
                          // whose steps are numbered after this one; EOF instead: exit, having run nothing more
+  BK_OP_WRITE_EXISTING = 25, // ints: in root; strs: path (must exist: neither created nor truncated; a final
+                             // symlink is refused), content (a sysctl under /proc/sys)
 };
 
 // What the child reads on its go fd before it runs anything: one byte, BK_GO_RUN (run the program

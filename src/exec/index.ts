@@ -7,7 +7,7 @@ import { closeSync, openSync, readSync, constants as fsc, writeSync } from "node
 import { native } from "../../native/ffi";
 import { type ContainerRecord, isRunning, readState } from "../container";
 import { BunkerError, EXIT_BUNKER, EXIT_CANNOT_EXEC } from "../errors";
-import { errnoMessage, forwardSignals, pipe, startFailure, syncPipes, waitForExit } from "../runtime/process";
+import { errnoMessage, forwardSignals, pipe, startFailure, stepFailureText, syncPipes, waitForExit } from "../runtime/process";
 import { encodeProgram } from "../runtime/program";
 import type { ContainerSpec } from "../runtime/spec";
 import { processSteps, type Stdio } from "../runtime/steps";
@@ -71,7 +71,8 @@ export async function execInContainer(rec: ContainerRecord, argv: string[], o: E
     stdio = { fds: [devNull, 1, 2], setsid: false, controllingTty: false };
   }
   const steps = processSteps(
-    { cwd, caps, uid: user.uid, gid: user.gid, groups: user.groups, noNewPrivs: spec.noNewPrivs, idMapping: spec.idMapping },
+    // the container's rlimits too, as docker's exec has them
+    { cwd, caps, uid: user.uid, gid: user.gid, groups: user.groups, noNewPrivs: spec.noNewPrivs, idMapping: spec.idMapping, ulimits: spec.ulimits },
     { path: pathOf(env), args: argv, env, execFd: -1 },
     stdio,
   );
@@ -132,7 +133,7 @@ export async function execInContainer(rec: ContainerRecord, argv: string[], o: E
       const failure = startFailure(steps[index], errno, { args: argv } as ContainerSpec);
       if (failure.exitCode !== EXIT_BUNKER) throw failure;
       // docker exec: a process that can't be set up (its working directory, its ids) can't be executed
-      throw new BunkerError(`cannot exec in container ${rec.Name}: ${steps[index]?.what ?? "set-up"}: ${errnoMessage(errno)}`, EXIT_CANNOT_EXEC);
+      throw new BunkerError(`cannot exec in container ${rec.Name}: ${stepFailureText(steps[index], errno)}`, EXIT_CANNOT_EXEC);
     }
     const what = index === -100 ? "clone the command" : index === -101 ? "join its cgroup" : `join its ${NAMESPACES[-index - 1]} namespace`;
     throw new BunkerError(`cannot exec in container ${rec.Name}: ${what}: ${errnoMessage(errno)}`);

@@ -55,6 +55,9 @@ export const RUN_FLAGS: FlagDef[] = [
   flag("value", "cidfile", "--cidfile"),
   flag("bool", "quiet", "-q", "--quiet"),
   flag("value", "cgroups", "--cgroups"),
+  flag("list", "ulimit", "--ulimit"),
+  flag("list", "device", "--device"),
+  flag("list", "sysctl", "--sysctl"),
   // resources (src/cgroup parses the values)
   flag("value", "memory", "-m", "--memory"),
   flag("value", "memory-swap", "--memory-swap"),

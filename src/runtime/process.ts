@@ -61,6 +61,12 @@ export interface Started {
   pid: number;
 }
 
+/** "what the step does: the errno's message (ENAME)", and the step's advice for that errno if it has one. */
+export function stepFailureText(step: Step | undefined, errno: number): string {
+  const advice = step?.advice?.[errnoNameOf(errno) ?? ""];
+  return `${step?.what ?? "set-up"}: ${errnoMessage(errno)}${advice ? `: ${advice}` : ""}`;
+}
+
 /** Why the child failed before its command ran, turned into docker's exit codes. */
 export function startFailure(step: Step | undefined, errno: number, spec: ContainerSpec): BunkerError {
   if (step?.op === Op.Exec) {
@@ -68,7 +74,7 @@ export function startFailure(step: Step | undefined, errno: number, spec: Contai
     if (errno === 2 && !cmd.includes("/")) return new BunkerError(`exec: "${cmd}": executable file not found in $PATH`, EXIT_NOT_FOUND);
     return new BunkerError(`exec: "${cmd}": ${errnoMessage(errno)}`, errno === 2 ? EXIT_NOT_FOUND : EXIT_CANNOT_EXEC);
   }
-  return new BunkerError(`cannot start the container: ${step?.what ?? "set-up"}: ${errnoMessage(errno)}`, EXIT_BUNKER);
+  return new BunkerError(`cannot start the container: ${stepFailureText(step, errno)}`, EXIT_BUNKER);
 }
 
 function defaultStdio(stdin: boolean): { stdio: Stdio; close: number[] } {

@@ -26,6 +26,7 @@ export const enum Op {
   WriteFile = 22,
   Umount = 23,
   Await = 24,
+  WriteExisting = 25,
 }
 
 const MAGIC = 0x50534b42;
@@ -38,6 +39,8 @@ export interface Step {
   strs: (string | Uint8Array)[];
   /** What the step does, for the error message when it fails ("mount proc on /proc"). */
   what: string;
+  /** What to do when it fails with one of these errnos (by name: "EPERM"), appended to that message. */
+  advice?: Partial<Record<string, string>>;
 }
 
 export interface ProgramHeader {

@@ -21,6 +21,9 @@ import { imageRootfs, stopRootfsHelpers } from "./rootfs";
 import { forgoLingerer } from "./linger";
 import { mark } from "./trace";
 import { buildEnv, resolveUser } from "./user";
+import { dockerDevices, parseDevices } from "./device";
+import { parseSysctls } from "./sysctl";
+import { dockerUlimits, parseUlimits } from "./ulimit";
 
 export const RUN_USAGE = `Usage: bunker run [OPTIONS] IMAGE [COMMAND] [ARG...]
        bunker run [OPTIONS] --rootfs DIR COMMAND [ARG...]
@@ -54,6 +57,9 @@ Options:
       --tmpfs DST[:OPTS]     Mount a tmpfs
       --network MODE         none, host, pasta, slirp4netns
   -p, --publish [IP:]HOST:CTR[/PROTO]  Publish a port
+      --ulimit TYPE=SOFT[:HARD]  A resource limit: nofile, nproc, core, stack... (-1: unlimited)
+      --device HOST[:CTR][:rwm]  Bind a host device node into the container
+      --sysctl NAME=VALUE    A sysctl of the container's own namespaces: net.*, kernel.shm*, fs.mqueue.*...
       --tls-verify=false     Pull over plain HTTP / without certificate checks
   -q, --quiet                Pull without printing progress
       --add-host NAME:IP     Add a line to /etc/hosts
@@ -278,6 +284,9 @@ export async function planContainer(parsed: ParsedRun, loadPuller: LoadPuller, n
   const cidfile = str(f, "cidfile");
   if (cidfile !== undefined && existsSync(cidfile))
     throw new BunkerError(`container ID file found, make sure the other container isn't running or delete ${cidfile}`);
+  const ulimits = parseUlimits(list(f, "ulimit"));
+  const devices = parseDevices(list(f, "device"));
+  const sysctls = parseSysctls(list(f, "sysctl"), network.newNetNs);
 
   mark("flags");
   const name = str(f, "name");
@@ -324,6 +333,9 @@ export async function planContainer(parsed: ParsedRun, loadPuller: LoadPuller, n
       shmSize,
       resources,
       cgroupMode,
+      ulimits,
+      devices,
+      sysctls,
     };
     // the child mounts its root while the record is written and the rest is planned
     prestarted?.releaseMounts(spec);
@@ -370,6 +382,10 @@ export async function planContainer(parsed: ParsedRun, loadPuller: LoadPuller, n
         DnsOptions: dns.options,
         GroupAdd: groupAdd,
         ShmSize: shmSize ?? DEFAULT_SHM_SIZE,
+        Ulimits: dockerUlimits(ulimits),
+        Devices: dockerDevices(devices),
+        // docker omits an empty Sysctls
+        ...(Object.keys(sysctls).length > 0 ? { Sysctls: sysctls } : {}),
         // docker's Memory, NanoCpus, PidsLimit... for inspect
         ...dockerResources(resources),
       },

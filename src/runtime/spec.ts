@@ -4,6 +4,8 @@ import type { IdMapping } from "../userns/idmap";
 import type { CgroupMode, ResourceLimits } from "../cgroup";
 import type { NetworkPlan } from "../net";
 import type { MountSpec } from "../volume";
+import type { DeviceSpec } from "./device";
+import type { Ulimit } from "./ulimit";
 
 export type RootfsSpec =
   /** overlayfs over the image's layers: lowerDirs top → bottom, mounted inside the user namespace */
@@ -55,4 +57,12 @@ export interface ContainerSpec {
   /** cgroup limits (src/cgroup) and whether a cgroup is wanted at all (--cgroups) */
   resources: ResourceLimits;
   cgroupMode: CgroupMode;
+  // The three below are optional: records written before they existed are started and exec'd into
+  // with the spec they saved.
+  /** --ulimit: the rlimits of the container's process and of every exec into it */
+  ulimits?: Ulimit[];
+  /** --device: host device nodes bound into the container */
+  devices?: DeviceSpec[];
+  /** --sysctl: name → value, written into the container's /proc/sys */
+  sysctls?: Record<string, string>;
 }

@@ -8,6 +8,8 @@ import { defaultSeccompFilter } from "./seccomp";
 import { Op, type Step } from "./program";
 import { kernelMountOptions, type MountSpec } from "../volume";
 import type { ContainerSpec } from "./spec";
+import { sysctlPath } from "./sysctl";
+import { RLIMITS, type Ulimit } from "./ulimit";
 
 // <sys/mount.h>
 const MS_RDONLY = 1;
@@ -142,6 +144,46 @@ function userMountSteps(m: MountSpec): Step[] {
   return steps;
 }
 
+/**
+ * --sysctl values, written as soon as /proc is mounted: /proc/sys is made read-only later
+ * (READONLY_PATHS), and no user mount can have covered it yet. /proc/sys shows the sysctls of the
+ * writer's own namespaces, which the child is in already.
+ */
+function sysctlSteps(sysctls: Record<string, string>): Step[] {
+  return Object.entries(sysctls).map(([name, value]) => ({
+    op: Op.WriteExisting,
+    ints: [1],
+    strs: [sysctlPath(name), value],
+    what: `set sysctl ${name}=${value}`,
+    advice: {
+      ENOENT: "this kernel has no such sysctl in the container's namespaces",
+      EINVAL: "the kernel refused that value",
+      EACCES: "the kernel does not let a container's user namespace change it",
+      EPERM: "the kernel does not let a container's user namespace change it",
+    },
+  }));
+}
+
+/**
+ * --device: each host node bound onto a file made for it (in the container's /dev tmpfs for a
+ * /dev path), as podman does rootless: the kernel refuses mknod of a device in a user namespace.
+ */
+function deviceSteps(devices: NonNullable<ContainerSpec["devices"]>): Step[] {
+  return devices.map((d) => mount({ source: d.source, target: d.target, flags: MS_BIND, create: Create.File }));
+}
+
+/** --ulimit as prlimit steps (-1 is RLIM_INFINITY once the C reads it as unsigned). */
+function rlimitSteps(ulimits: Ulimit[]): Step[] {
+  return ulimits.map((u) => ({
+    op: Op.Rlimit,
+    ints: [RLIMITS[u.name], u.soft, u.hard],
+    strs: [],
+    what: `set ulimit ${u.name}=${u.soft}:${u.hard}`,
+    // run refuses such a limit up front (parseUlimits); exec and start run from a shell of their own
+    advice: { EPERM: "bunker's own hard limit is lower, and a container can't raise it: raise yours (ulimit -H)" },
+  }));
+}
+
 export interface ExecTarget {
   /** PATH searched for args[0] */
   path: string;
@@ -176,19 +218,24 @@ export interface ContainerPty {
 /**
  * Whether mountSteps can run before the rest of the program is known (Prestarted.releaseMounts):
  * the root is a kernel mount of directories that exist already (fuse-overlayfs and a copy are
- * made in the child's set-up, just before it runs), and no volume is still to be created.
+ * made in the child's set-up, just before it runs), no volume is still to be created, and no
+ * --sysctl waits for the network.
  */
 export function canMountEarly(spec: ContainerSpec): boolean {
   if (spec.rootfs.kind !== "overlay" && spec.rootfs.kind !== "bind") return false;
+  // A sysctl may name an interface (net.ipv4.conf.eth0.*) that the network's set-up makes later.
+  // Rare enough that the early start is simply given up for it.
+  if (spec.sysctls && Object.keys(spec.sysctls).length > 0) return false;
   for (const m of spec.mounts) if (m.volumeName !== undefined) return false;
   return true;
 }
 
 /**
- * The container's mounts: its root, /proc, /dev and /sys as docker sets them up, the /etc files,
- * the user's mounts and the masked paths. They depend on nothing that is decided after the spec
- * (the cgroup comes later), so a prestarted child can make them while bunker writes the record
- * and builds the rest of the program.
+ * The container's mounts: its root, /proc (and the --sysctl values), /dev (and the --device
+ * nodes) and /sys as docker sets them up, the /etc files, the user's mounts and the masked paths.
+ * They depend on nothing that is decided after the spec (the cgroup comes later; for sysctls see
+ * canMountEarly), so a prestarted child can make them while bunker writes the record and builds
+ * the rest of the program.
  */
 export function mountSteps(spec: ContainerSpec): Step[] {
   const root = rootDir(spec);
@@ -198,6 +245,7 @@ export function mountSteps(spec: ContainerSpec): Step[] {
     ...rootfsSteps(spec),
     { op: Op.SetRoot, ints: [], strs: [root], what: `open the root ${root}` },
     mount({ source: "proc", target: "/proc", fstype: "proc", flags: MS_NOSUID | MS_NODEV | MS_NOEXEC, create: Create.Dir }),
+    ...sysctlSteps(spec.sysctls ?? {}),
     mount({ source: "tmpfs", target: "/dev", fstype: "tmpfs", flags: MS_NOSUID | MS_STRICTATIME, data: "mode=755,size=65536k", create: Create.Dir }),
   ];
   for (const d of DEVICES) s.push(mount({ source: `/dev/${d}`, target: `/dev/${d}`, flags: MS_BIND, create: Create.File }));
@@ -212,6 +260,7 @@ export function mountSteps(spec: ContainerSpec): Step[] {
     { op: Op.Symlink, ints: [1], strs: ["/proc/self/fd/2", "/dev/stderr"], what: "link /dev/stderr" },
     mount({ source: "shm", target: "/dev/shm", fstype: "tmpfs", flags: MS_NOSUID | MS_NODEV | MS_NOEXEC, data: `mode=1777,size=${spec.shmSize ?? DEFAULT_SHM_SIZE}`, create: Create.Dir }),
     mount({ source: "mqueue", target: "/dev/mqueue", fstype: "mqueue", flags: MS_NOSUID | MS_NODEV | MS_NOEXEC, create: Create.Dir }),
+    ...deviceSteps(spec.devices ?? []),
   );
   // sysfs can be mounted only by the owner of the network namespace; with the host's network, bind
   // the host's /sys instead. Either way it is read-only.
@@ -261,7 +310,7 @@ export function buildSteps(spec: ContainerSpec, exec: ExecTarget, stdio: Stdio):
 }
 
 /** What a process of the container needs: identity and capabilities, stdio, exec. */
-export type ProcessSpec = Pick<ContainerSpec, "cwd" | "caps" | "uid" | "gid" | "groups" | "noNewPrivs" | "seccomp"> & { idMapping: Pick<ContainerSpec["idMapping"], "kind"> };
+export type ProcessSpec = Pick<ContainerSpec, "cwd" | "caps" | "uid" | "gid" | "groups" | "noNewPrivs" | "seccomp" | "ulimits"> & { idMapping: Pick<ContainerSpec["idMapping"], "kind"> };
 
 /**
  * The steps that turn a process already inside the container into its command: also what
@@ -296,6 +345,9 @@ export function processSteps(spec: ProcessSpec, exec: ExecTarget, stdio: Stdio):
       strs: [],
       what: "set up stdin, stdout and stderr",
     },
+    // Last before the exec: a low nofile or as limit must not fail the steps before (the pty's
+    // opens, the exec's argv), only the command.
+    ...rlimitSteps(spec.ulimits ?? []),
     { op: Op.Exec, ints: [exec.args.length, exec.env.length, exec.execFd], strs: [exec.path, ...exec.args, ...exec.env], what: `exec ${exec.args[0]}` },
   );
   return s;

@@ -20,9 +20,11 @@ import { log } from "../log";
 import { checkDnsFlags, hostsFile, parseAddHosts, parsePublish, planNetwork, resolvConf } from "../net";
 import { runtimeRoot } from "../paths";
 import { effectiveCaps } from "../runtime/caps";
+import { parseDevices } from "../runtime/device";
 import { bool, list, type ParsedRun, parseRunFlags, RUN_FLAGS, str } from "../runtime/flags";
 import { keepIdMapping, runAttached } from "../runtime/run";
 import type { ContainerSpec } from "../runtime/spec";
+import { parseUlimits } from "../runtime/ulimit";
 import { buildEnv, resolveUser } from "../runtime/user";
 import { hostIdMapping } from "../userns/idmap";
 import { type MountSpec, parseMountFlags } from "../volume";
@@ -50,12 +52,15 @@ Options:
   -p, --publish [IP:]HOST:CTR[/PROTO]  Publish a port (with --network pasta or slirp4netns)
       --add-host NAME:IP     Add a line to /etc/hosts
       --dns IP, --dns-search DOMAIN, --dns-option OPT: replace those of /etc/resolv.conf
+      --ulimit TYPE=SOFT[:HARD]  A resource limit: nofile, nproc, core, stack... (-1: unlimited)
+      --device HOST[:CTR][:rwm]  Bind a host device node into the sandbox
 `;
 
-// --rm is accepted out of docker habit: a sandbox never stays anyway.
+// --rm is accepted out of docker habit: a sandbox never stays anyway. --sysctl is not: what a
+// sandbox is for (running a tool against this machine) does not need the kernel tuned.
 const RUN_KEYS = new Set([
   ...["rm", "interactive", "tty", "env", "envFile", "workdir", "user", "hostname", "init", "capAdd", "capDrop", "volume", "mount", "tmpfs", "network", "publish"],
-  ...["addHost", "dns", "dnsSearch", "dnsOption"],
+  ...["addHost", "dns", "dnsSearch", "dnsOption", "ulimit", "device"],
 ]);
 const SANDBOX_FLAGS = [...RUN_FLAGS.filter((d) => RUN_KEYS.has(d.key)), { names: ["--cwd"], key: "cwd", kind: "value" as const }];
 
@@ -102,6 +107,8 @@ export function planSandbox(parsed: ParsedRun): SandboxPlan {
   const userMounts = parseMountFlags({ volumes: list(f, "volume"), mounts: list(f, "mount"), tmpfs: list(f, "tmpfs") });
   const extraHosts = parseAddHosts(list(f, "addHost"));
   const dns = checkDnsFlags({ servers: list(f, "dns"), search: list(f, "dnsSearch"), options: list(f, "dnsOption") });
+  const ulimits = parseUlimits(list(f, "ulimit"));
+  const devices = parseDevices(list(f, "device"));
 
   const id = randomBytes(32).toString("hex");
   const dir = join(runtimeRoot(), "sandbox", id);
@@ -165,6 +172,8 @@ export function planSandbox(parsed: ParsedRun): SandboxPlan {
     resources: {},
     // no limits asked for, so no cgroup to make: start-up stays lean
     cgroupMode: "disabled",
+    ulimits,
+    devices,
   };
   return { spec, dir };
 }

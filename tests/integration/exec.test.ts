@@ -58,6 +58,21 @@ describe("exec", () => {
     await sb.run(["rm", "-f", "fewcaps"]);
   });
 
+  test("the container's --ulimit applies to exec too (docker's exec inherits the rlimits); one exec can't raise above its own: one line", async () => {
+    const r = await sb.run(["run", "-d", "--network", "none", "--name", "limited", "--ulimit", "nofile=123:456", "--rootfs", rootfs, "sleep", "600"]);
+    expect(r.code).toBe(0);
+    const inside = await sb.run(["exec", "limited", "sh", "-c", "ulimit -n; ulimit -Hn"]);
+    expect(inside.stdout).toBe("123\n456\n");
+    // an exec run from a shell whose hard limit is lower than the container's
+    const p = Bun.spawn(["sh", "-c", `ulimit -n 300 && exec "$0" exec limited true`, bunkerBin], { env: sb.env, stdout: "pipe", stderr: "pipe" });
+    const [stderr, code] = await Promise.all([new Response(p.stderr).text(), p.exited]);
+    expect(code).toBe(126);
+    expect(stderr).toBe(
+      "Error: cannot exec in container limited: set ulimit nofile=123:456: operation not permitted (EPERM): bunker's own hard limit is lower, and a container can't raise it: raise yours (ulimit -H)\n",
+    );
+    await sb.run(["rm", "-f", "limited"]);
+  });
+
   test("joins the container's cgroup", async () => {
     const r = await sb.run(["exec", "box", "sh", "-c", "cat /proc/1/cgroup; echo ===; cat /proc/self/cgroup"]);
     const [ofMain, ofExec] = r.stdout.split("===\n");

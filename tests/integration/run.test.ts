@@ -279,6 +279,130 @@ describe("identity and isolation", () => {
   });
 });
 
+describe("--ulimit, --device, --sysctl", () => {
+  const containers = join(sb.root, "containers");
+  const count = () => (existsSync(containers) ? readdirSync(containers).filter((n) => /^[0-9a-f]{64}$/.test(n)).length : 0);
+  /** Each of these runs is refused with 125 and one line before anything is made, with or without --rm. */
+  async function refused(cases: [flags: string[], message: string][]) {
+    const before = count();
+    for (const rm of [["--rm"], []])
+      for (const [flags, message] of cases) {
+        // the case's own --network wins over this one
+        const r = await sb.run(["run", ...rm, "--network", "none", ...flags, "--rootfs", rootfs, "echo", "SHOULD-NOT-RUN"]);
+        expect(r.code).toBe(125);
+        expect(r.stdout).toBe("");
+        expect(r.stderr.trim().split("\n")).toHaveLength(1);
+        expect(r.stderr).toStartWith(`Error: ${message}`);
+        expect(count()).toBe(before);
+      }
+  }
+  /** The hard limit of bunker's own RLIMIT_NOFILE (the test runs it with its own). */
+  const ownHardNofile = () => readFileSync("/proc/self/limits", "utf8").split("\n").find((l) => l.startsWith("Max open files"))!.slice(26).trim().split(/\s+/)[1];
+
+  test("--ulimit: ulimit inside shows the soft and hard limits; HARD defaults to SOFT; -1 is unlimited", async () => {
+    const r = await sh("ulimit -n; ulimit -Hn; ulimit -c; ulimit -Hc; ulimit -u; ulimit -Hu", "--ulimit", "nofile=100:200", "--ulimit", "core=-1", "--ulimit", "nproc=77");
+    expect(r.stderr).toBe("");
+    expect(r.stdout).toBe("100\n200\nunlimited\nunlimited\n77\n77\n");
+    expect(r.code).toBe(0);
+    // --init: its PID 1 and the command under it have them too
+    expect((await sh("ulimit -n; cat /proc/1/limits | grep 'open files'", "--init", "--ulimit", "nofile=64:128")).stdout).toMatch(/^64\nMax open files\s+64\s+128\s+files/);
+  });
+
+  test("--ulimit: bad values, and a hard limit above bunker's own, are one-line errors that leave nothing", async () => {
+    const own = ownHardNofile();
+    await refused([
+      [["--ulimit", "nofile=2048:1024"], 'invalid --ulimit "nofile=2048:1024": the soft limit 2048 is above the hard limit 1024'],
+      [["--ulimit", "nofiles=10"], 'invalid --ulimit "nofiles=10": unknown type nofiles'],
+      [["--ulimit", "nofile=ten"], 'invalid --ulimit "nofile=ten": the limits are integers, or -1 for unlimited'],
+      [["--ulimit", "nofile"], 'invalid --ulimit "nofile": use TYPE=SOFT[:HARD]'],
+      // raising a hard limit takes CAP_SYS_RESOURCE of the host's user namespace: refused up front
+      [["--ulimit", `nofile=10:${Number(own) + 1}`], `--ulimit nofile: the hard limit ${Number(own) + 1} is above bunker's own (${own}), which a container can't raise`],
+      [["--ulimit", "nofile=-1"], `--ulimit nofile: the hard limit unlimited is above bunker's own (${own})`],
+    ]);
+    // up to its own is fine
+    expect((await sh("ulimit -Hn", "--ulimit", `nofile=10:${own}`)).stdout).toBe(`${own}\n`);
+  });
+
+  /** "major:minor" in hex, as busybox's stat -c %t:%T prints a device's. */
+  const devNumbers = (path: string) => {
+    const rdev = statSync(path).rdev;
+    return `${((rdev >> 8) & 0xfff).toString(16)}:${((rdev & 0xff) | ((rdev >> 12) & 0xfff00)).toString(16)}`;
+  };
+
+  test("--device: the host's node, with its numbers, at the same path or another; it opens for reading and writing", async () => {
+    const devices = ["/dev/net/tun", ...(existsSync("/dev/fuse") ? ["/dev/fuse"] : [])];
+    const r = await sh(
+      devices.map((d) => `stat -c '%F %t:%T' ${d}; exec 3<>${d} && echo opened ${d}`).join("; "),
+      ...devices.flatMap((d) => ["--device", d]),
+    );
+    expect(r.stderr).toBe("");
+    expect(r.stdout).toBe(devices.map((d) => `character special file ${devNumbers(d)}\nopened ${d}\n`).join(""));
+    expect(r.code).toBe(0);
+    const moved = await sh("stat -c %t:%T /dev/mytun; test -e /dev/net/tun || echo no-tun-at-its-host-path", "--device", "/dev/net/tun:/dev/mytun:rwm");
+    expect(moved.stdout).toBe(`${devNumbers("/dev/net/tun")}\nno-tun-at-its-host-path\n`);
+  });
+
+  test("--device: a path that is no device, and permissions that rootless can't enforce, are one-line errors that leave nothing", async () => {
+    await refused([
+      [["--device", "/etc/passwd"], 'invalid --device "/etc/passwd": /etc/passwd is not a character or block device'],
+      [["--device", "/no/such"], 'invalid --device "/no/such": /no/such does not exist on this host'],
+      [["--device", "/dev/net"], 'invalid --device "/dev/net": /dev/net is a directory'],
+      [["--device", "/dev/net/tun:tun"], 'invalid --device "/dev/net/tun:tun": the container path tun must be absolute'],
+      // a read-only bind of a device node still opens for writing, and rootless there is no device cgroup
+      [["--device", "/dev/net/tun:r"], `invalid --device "/dev/net/tun:r": rootless bunker can't keep a container from writing to a device`],
+    ]);
+  });
+
+  test("--sysctl: namespaced values are set before /proc/sys turns read-only", async () => {
+    const r = await sh(
+      "cat /proc/sys/net/ipv4/ip_forward /proc/sys/kernel/shmmni /proc/sys/fs/mqueue/msg_max; echo 0 > /proc/sys/kernel/shmmni || echo still-read-only",
+      "--sysctl", "net.ipv4.ip_forward=1", "--sysctl", "kernel.shmmni=1000", "--sysctl", "fs.mqueue.msg_max=20",
+    );
+    expect(r.stdout).toBe("1\n1000\n20\nstill-read-only\n");
+    expect(r.code).toBe(0);
+    // the host's are untouched
+    expect(readFileSync("/proc/sys/kernel/shmmni", "utf8").trim()).not.toBe("1000");
+  });
+
+  test("--sysctl: one not namespaced, the UTS names, net.* with --network host, and bad syntax are one-line errors that leave nothing", async () => {
+    await refused([
+      [["--sysctl", "kernel.hostname=x"], "--sysctl kernel.hostname is not allowed: bunker sets the container's UTS names itself (the host name with --hostname)"],
+      [["--sysctl", "vm.swappiness=1"], "--sysctl vm.swappiness is not allowed: only the sysctls of the container's own namespaces can be set"],
+      [["--sysctl", "net.ipv4.ip_forward"], 'invalid --sysctl "net.ipv4.ip_forward": use NAME=VALUE'],
+      [["--network", "host", "--sysctl", "net.ipv4.ip_forward=1"], "--sysctl net.ipv4.ip_forward is not allowed with --network host"],
+    ]);
+  });
+
+  test("--sysctl: a value the kernel refuses, or a sysctl it doesn't have, fails the start naming the step: 125, one line, nothing left with --rm", async () => {
+    const before = count();
+    for (const [flag, message] of [
+      ["kernel.shmmni=lots", "set sysctl kernel.shmmni=lots: invalid argument (EINVAL): the kernel refused that value"],
+      ["net.ipv4.no_such_thing=1", "set sysctl net.ipv4.no_such_thing=1: no such file or directory (ENOENT): this kernel has no such sysctl in the container's namespaces"],
+    ]) {
+      const r = await sh("echo SHOULD-NOT-RUN", "--network", "none", "--sysctl", flag);
+      expect(r.code).toBe(125);
+      expect(r.stdout).toBe("");
+      expect(r.stderr).toBe(`Error: cannot start the container: ${message}\n`);
+    }
+    expect(count()).toBe(before);
+  });
+
+  test("inspect shows them in docker's HostConfig fields; run --help lists the flags", async () => {
+    const r = await sb.run([
+      "run", "-d", "--name", "tuned", "--network", "none", "--ulimit", "nofile=100:200", "--device", "/dev/net/tun:/dev/tun0",
+      "--sysctl", "kernel.shmmni=1000", "--rootfs", rootfs, "sleep", "600",
+    ]);
+    expect(r.code).toBe(0);
+    const field = async (f: string) => JSON.parse((await sb.run(["inspect", "-f", `{{json .HostConfig.${f}}}`, "tuned"])).stdout);
+    expect(await field("Ulimits")).toEqual([{ Name: "nofile", Soft: 100, Hard: 200 }]);
+    expect(await field("Devices")).toEqual([{ PathOnHost: "/dev/net/tun", PathInContainer: "/dev/tun0", CgroupPermissions: "rwm" }]);
+    expect(await field("Sysctls")).toEqual({ "kernel.shmmni": "1000" });
+    await sb.run(["rm", "-f", "tuned"]);
+    const help = (await sb.run(["run", "--help"])).stdout;
+    for (const f of ["--ulimit TYPE=SOFT[:HARD]", "--device HOST[:CTR][:rwm]", "--sysctl NAME=VALUE"]) expect(help).toContain(f);
+  });
+});
+
 /** strace can trace here (it may be missing, or ptrace refused in a CI sandbox). */
 const straceWorks = Bun.which("strace") !== null && Bun.spawnSync(["strace", "-f", "-qq", "-o", "/dev/null", "true"]).exitCode === 0;
 if (!straceWorks) console.warn("SKIPPING the CVE-2019-5736 exec test: strace is missing or cannot trace here");

@@ -110,6 +110,15 @@ describe("bunker sandbox", () => {
     const t = await sh("touch /scratch/a /t2/b && grep -E ' /(scratch|t2) ' /proc/mounts | cut -d' ' -f2 | sort", "--tmpfs", "/scratch:size=1m", "--mount", "type=tmpfs,target=/t2");
     expect(t.stdout).toBe("/scratch\n/t2\n");
   });
+  test("--ulimit and --device as in run; --sysctl is not a sandbox flag", async () => {
+    expect((await sh("ulimit -n; ulimit -Hn", "--ulimit", "nofile=100:200")).stdout).toBe("100\n200\n");
+    const tun = await sh("test -c /dev/net/tun && exec 3<>/dev/net/tun && echo opened", "--device", "/dev/net/tun");
+    expect(tun.stdout).toBe("opened\n");
+    expectOneLineError(await sandbox(["--ulimit", "nofile=2:1", "true"]), 'invalid --ulimit "nofile=2:1"');
+    expectOneLineError(await sandbox(["--device", "/etc/passwd", "true"]), 'invalid --device "/etc/passwd"');
+    expectOneLineError(await sandbox(["--sysctl", "net.ipv4.ip_forward=1", "true"]), "unknown flag: --sysctl");
+  });
+
   test("-t gives a pty of the sandbox's own devpts (through script(1)); --rm is accepted", async () => {
     const p = Bun.spawn(["script", "-qec", `${bunkerBin} sandbox -t --rm -- sh -c 'test -t 0 && echo is-a-tty; tty'`, "/dev/null"], { cwd: work, env: sb.env, stdout: "pipe", stderr: "pipe" });
     const out = (await new Response(p.stdout).text()).replaceAll("\r", "");

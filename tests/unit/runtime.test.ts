@@ -1,7 +1,7 @@
 // The runtime's pure parts: docker's flag grammar, the spawn program's bytes, capability sets,
 // users and the environment, and the steps a spec turns into.
 import { afterAll, describe, expect, test } from "bun:test";
-import { mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { capMask, DEFAULT_CAPS, effectiveCaps } from "../../src/runtime/caps";
@@ -10,8 +10,13 @@ import { encodeProgram, Op } from "../../src/runtime/program";
 import type { ContainerSpec } from "../../src/runtime/spec";
 import { chooseRootfsDriver, fallbackNotice, rootfsDriver } from "../../src/runtime/rootfs";
 import { defaultSeccompFilter } from "../../src/runtime/seccomp";
-import { buildSteps } from "../../src/runtime/steps";
+import { dockerDevices, parseDevice } from "../../src/runtime/device";
+import { startFailure } from "../../src/runtime/process";
+import { buildSteps, canMountEarly, processSteps } from "../../src/runtime/steps";
+import { parseSysctls } from "../../src/runtime/sysctl";
+import { dockerUlimits, parseUlimit, parseUlimits } from "../../src/runtime/ulimit";
 import { buildEnv, readRootFile, resolveUser } from "../../src/runtime/user";
+import { bunkerErrorOf } from "../support/errors";
 
 const parse = (argv: string[]) => parseRunFlags(argv, RUN_FLAGS, (f) => str(f, "rootfs") === undefined);
 
@@ -40,6 +45,13 @@ describe("run flags", () => {
     const p = parse(["--rootfs", "/r", "echo", "hi"]);
     expect(p.image).toBeUndefined();
     expect(p.command).toEqual(["echo", "hi"]);
+  });
+
+  test("--ulimit, --device and --sysctl repeat", () => {
+    const p = parse(["--ulimit", "nofile=1", "--ulimit=core=0", "--device", "/dev/fuse", "--sysctl", "a.b=1", "--sysctl=c.d=2", "img"]);
+    expect(p.flags.ulimit).toEqual(["nofile=1", "core=0"]);
+    expect(p.flags.device).toEqual(["/dev/fuse"]);
+    expect(p.flags.sysctl).toEqual(["a.b=1", "c.d=2"]);
   });
 
   test("boolean values and bad input", () => {
@@ -78,6 +90,18 @@ describe("spawn program encoding", () => {
   test("no mapped pipe unless given: -1, as the C reads it", () => {
     const v = new DataView(encodeProgram({ cloneFlags: 0n, cgroupFd: -1, goFd: 0, goWriteFd: 0, errFd: 0, errReadFd: 0 }, []).buffer);
     expect([40, 44].map((o) => v.getInt32(o, true))).toEqual([-1, -1]);
+  });
+
+  test("every op has the number native/shared/spawn.h gives it", () => {
+    const header = readFileSync(join(import.meta.dir, "../../native/shared/spawn.h"), "utf8");
+    const inC = Object.fromEntries([...header.matchAll(/^\s*BK_OP_([A-Z_]+) = (\d+),/gm)].map((m) => [m[1], Number(m[2])]));
+    const inTs: Record<string, number> = {
+      MOUNT: Op.Mount, SET_ROOT: Op.SetRoot, MKDIR: Op.Mkdir, SYMLINK: Op.Symlink, PIVOT_ROOT: Op.PivotRoot, SETATTR_RO: Op.SetattrRo,
+      HOSTNAME: Op.Hostname, CHDIR: Op.Chdir, SETID: Op.SetId, CAPBSET: Op.CapBset, CAPSET: Op.CapSet, NO_NEW_PRIVS: Op.NoNewPrivs,
+      SECCOMP: Op.Seccomp, RESET_SIGNALS: Op.ResetSignals, STDIO: Op.Stdio, EXEC: Op.Exec, RLIMIT: Op.Rlimit, IFUP_LO: Op.IfupLo,
+      UMASK: Op.Umask, UNSHARE: Op.Unshare, PTY: Op.Pty, WRITE_FILE: Op.WriteFile, UMOUNT: Op.Umount, AWAIT: Op.Await, WRITE_EXISTING: Op.WriteExisting,
+    };
+    expect(inC).toEqual(inTs);
   });
 
   test("strings may hold any bytes (the seccomp filter is one)", () => {
@@ -232,6 +256,53 @@ describe("steps", () => {
     expect(ops(spec()).some((s) => s.op === Op.Pty)).toBe(false);
   });
 
+  test("--sysctl: written right after /proc is mounted, in the container's root, before /proc/sys is made read-only", () => {
+    const steps = ops(spec({ sysctls: { "net.ipv4.ip_forward": "1", "kernel.shmmni": "1000" } }));
+    const proc = steps.findIndex((s) => s.op === Op.Mount && s.strs[2] === "proc");
+    expect(steps.slice(proc + 1, proc + 3).map((s) => [s.op, s.ints, s.strs])).toEqual([
+      [Op.WriteExisting, [1], ["/proc/sys/net/ipv4/ip_forward", "1"]],
+      [Op.WriteExisting, [1], ["/proc/sys/kernel/shmmni", "1000"]],
+    ]);
+    expect(steps.findIndex((s) => s.op === Op.SetattrRo && s.strs[0] === "/proc/sys")).toBeGreaterThan(proc + 2);
+    expect(steps[proc + 1].what).toBe("set sysctl net.ipv4.ip_forward=1");
+    // an interface's sysctl needs the network, attached after a prestarted child's early mounts
+    expect(canMountEarly(spec({ rootfs: { kind: "bind", dir: "/r" } }))).toBe(true);
+    expect(canMountEarly(spec({ rootfs: { kind: "bind", dir: "/r" }, sysctls: { "net.ipv4.ip_forward": "1" } }))).toBe(false);
+  });
+
+  test("--device: a bind of the host node onto a file made in the container's /dev, after /dev is set up", () => {
+    const steps = ops(spec({ devices: [{ source: "/dev/fuse", target: "/dev/fuse", permissions: "rwm" }] }));
+    const dev = steps.findIndex((s) => s.op === Op.Mount && s.strs[0] === "/dev/fuse");
+    const MS_BIND = 4096;
+    // flags, source in root, target in root, create a file, not optional
+    expect(steps[dev].ints).toEqual([MS_BIND, 0, 1, 2, 0]);
+    expect(steps[dev].strs[1]).toBe("/dev/fuse");
+    for (const target of ["/dev", "/dev/pts", "/dev/shm", "/dev/mqueue"]) expect(steps.findIndex((s) => s.op === Op.Mount && s.strs[1] === target)).toBeLessThan(dev);
+    expect(steps.findIndex((s) => s.op === Op.PivotRoot)).toBeGreaterThan(dev);
+  });
+
+  test("--ulimit: prlimit steps last before the exec, for the container and for exec into it", () => {
+    const ulimits = [{ name: "nofile", soft: 100, hard: 200 }, { name: "core", soft: -1, hard: -1 }];
+    const expected = [
+      [Op.Rlimit, [7, 100, 200], "set ulimit nofile=100:200"],
+      [Op.Rlimit, [4, -1, -1], "set ulimit core=-1:-1"],
+      [Op.Exec, [1, 0, -1], "exec sh"],
+    ];
+    const tail = (steps: ReturnType<typeof ops>) => steps.slice(-3).map((s) => [s.op, s.ints, s.what]);
+    expect(tail(ops(spec({ ulimits })))).toEqual(expected);
+    const execSteps = processSteps({ cwd: "/", caps: [], uid: 0, gid: 0, groups: [], noNewPrivs: true, idMapping: { kind: "single" }, ulimits }, exec, stdio);
+    expect(tail(execSteps)).toEqual(expected);
+    expect(ops(spec()).some((s) => s.op === Op.Rlimit)).toBe(false);
+  });
+
+  test("a step's advice for its errno follows the failure, in one line", () => {
+    const rlimit = ops(spec({ ulimits: [{ name: "nofile", soft: 1, hard: 1 }] })).find((s) => s.op === Op.Rlimit)!;
+    expect(startFailure(rlimit, 1, spec()).message).toBe(
+      "cannot start the container: set ulimit nofile=1:1: operation not permitted (EPERM): bunker's own hard limit is lower, and a container can't raise it: raise yours (ulimit -H)",
+    );
+    expect(startFailure(rlimit, 22, spec()).message).toBe("cannot start the container: set ulimit nofile=1:1: invalid argument (EINVAL)");
+  });
+
   test("setgroups is skipped with a single-id mapping, used with a range", () => {
     const setid = (s: ContainerSpec) => ops(s).find((x) => x.op === Op.SetId)!.ints;
     expect(setid(spec())).toEqual([0, 0, -1]);
@@ -240,6 +311,105 @@ describe("steps", () => {
       groups: [0, 10],
     });
     expect(setid(ranged)).toEqual([0, 0, 2, 0, 10]);
+  });
+});
+
+describe("--ulimit", () => {
+  test("docker's grammar: TYPE=SOFT[:HARD], HARD defaults to SOFT, -1 is unlimited", () => {
+    expect(parseUlimit("nofile=1024:2048")).toEqual({ name: "nofile", soft: 1024, hard: 2048 });
+    expect(parseUlimit("nproc=50")).toEqual({ name: "nproc", soft: 50, hard: 50 });
+    expect(parseUlimit("core=-1")).toEqual({ name: "core", soft: -1, hard: -1 });
+    expect(parseUlimit("core=0:-1")).toEqual({ name: "core", soft: 0, hard: -1 });
+    expect(dockerUlimits([parseUlimit("nofile=1:2")])).toEqual([{ Name: "nofile", Soft: 1, Hard: 2 }]);
+  });
+
+  test("bad input: one line that names the flag", () => {
+    for (const [flag, text] of [
+      ["nofile", "use TYPE=SOFT[:HARD]"],
+      ["=1", "use TYPE=SOFT[:HARD]"],
+      ["nofiles=1", "unknown type nofiles: use one of cpu, fsize"],
+      ["nofile=1:2:3", "use TYPE=SOFT[:HARD]"],
+      ["nofile=x", "the limits are integers, or -1"],
+      ["nofile=1.5", "the limits are integers, or -1"],
+      ["nofile=-2", "the limits are integers, or -1"],
+      ["nofile=", "the limits are integers, or -1"],
+      ["nofile=1:", "the limits are integers, or -1"],
+      ["nofile=99999999999999999999", "the limits are integers, or -1"],
+      ["nofile=20:10", "the soft limit 20 is above the hard limit 10"],
+      ["core=-1:10", "the soft limit -1 is above the hard limit 10"],
+    ])
+      expect(bunkerErrorOf(() => parseUlimit(flag))).toStartWith(`invalid --ulimit "${flag}": ${text}`);
+  });
+
+  test("one per type, the last winning; a hard limit above bunker's own is refused before anything runs", () => {
+    expect(parseUlimits(["nofile=10", "core=0", "nofile=20"])).toEqual([
+      { name: "core", soft: 0, hard: 0 },
+      { name: "nofile", soft: 20, hard: 20 },
+    ]);
+    const own = readFileSync("/proc/self/limits", "utf8").split("\n").find((l) => l.startsWith("Max open files"))!.slice(26).trim().split(/\s+/)[1];
+    expect(bunkerErrorOf(() => parseUlimits([`nofile=1:-1`]))).toBe(
+      `--ulimit nofile: the hard limit unlimited is above bunker's own (${own}), which a container can't raise: ask for at most ${own}, or raise yours first`,
+    );
+    expect(parseUlimits([`nofile=1:${own}`])).toEqual([{ name: "nofile", soft: 1, hard: Number(own) }]);
+  });
+});
+
+describe("--device", () => {
+  test("HOST, HOST:CONTAINER, HOST:PERMS, HOST:CONTAINER:PERMS (docker's parseDevice)", () => {
+    expect(parseDevice("/dev/null")).toEqual({ source: "/dev/null", target: "/dev/null", permissions: "rwm" });
+    expect(parseDevice("/dev/null:/dev/nothing")).toEqual({ source: "/dev/null", target: "/dev/nothing", permissions: "rwm" });
+    expect(parseDevice("/dev/null:rw")).toEqual({ source: "/dev/null", target: "/dev/null", permissions: "rw" });
+    expect(parseDevice("/dev/null:/x//y/:mrw")).toEqual({ source: "/dev/null", target: "/x/y", permissions: "mrw" });
+    expect(dockerDevices([parseDevice("/dev/null:/dev/n")])).toEqual([{ PathOnHost: "/dev/null", PathInContainer: "/dev/n", CgroupPermissions: "rwm" }]);
+  });
+
+  test("bad input: one line that names the flag and says why", () => {
+    for (const [flag, text] of [
+      ["/dev/null:/a:rw:x", "use HOST[:CONTAINER][:PERMS]"],
+      [":/dev/null", "use HOST[:CONTAINER][:PERMS]"],
+      ["/dev/null:/a:rwx", 'bad permissions "rwx"'],
+      ["/dev/null:/a:rr", 'bad permissions "rr"'],
+      // a read-only bind does not stop a write-open of a device node: not promised
+      ["/dev/null:r", "rootless bunker can't keep a container from writing to a device"],
+      ["/dev/null:/a:rm", "rootless bunker can't keep a container from writing to a device"],
+      ["/dev/null:w", "rootless bunker can't keep a container from reading a device"],
+      ["dev/null", "the host path dev/null must be absolute"],
+      ["/dev/null:dev/null", "the container path dev/null must be absolute"],
+      ["/dev/null:/", "the container path can't be /"],
+      ["/no/such/device", "/no/such/device does not exist on this host"],
+      ["/etc/passwd", "/etc/passwd is not a character or block device"],
+      ["/dev", "/dev is a directory"],
+    ])
+      expect(bunkerErrorOf(() => parseDevice(flag))).toStartWith(`invalid --device "${flag}": ${text}`);
+  });
+});
+
+describe("--sysctl", () => {
+  test("namespaced ones only, docker's list; the last of a name wins", () => {
+    expect(parseSysctls(["net.ipv4.ip_forward=1", "kernel.shmmni=1000", "fs.mqueue.msg_max=20", "kernel.sem=250 32000 100 128", "net.ipv4.ip_forward=0"], true)).toEqual({
+      "net.ipv4.ip_forward": "0",
+      "kernel.shmmni": "1000",
+      "fs.mqueue.msg_max": "20",
+      "kernel.sem": "250 32000 100 128",
+    });
+    expect(parseSysctls(["kernel.msgmax=9000"], false)).toEqual({ "kernel.msgmax": "9000" });
+  });
+
+  test("bad input: one line that names the flag and what to do", () => {
+    for (const [flag, text, newNetNs] of [
+      ["net.ipv4.ip_forward", "invalid --sysctl", true],
+      ["net.ipv4.ip_forward=", "invalid --sysctl", true],
+      ["=1", "invalid --sysctl", true],
+      ["kernel=1", "invalid --sysctl", true],
+      ["net.ipv4/../../x=1", "invalid --sysctl", true],
+      ["net..x=1", "invalid --sysctl", true],
+      ["kernel.hostname=x", "--sysctl kernel.hostname is not allowed: bunker sets the container's UTS names itself (the host name with --hostname)", true],
+      ["kernel.domainname=x", "--sysctl kernel.domainname is not allowed", true],
+      ["vm.swappiness=1", "--sysctl vm.swappiness is not allowed: only the sysctls of the container's own namespaces", true],
+      ["kernel.pid_max=100", "--sysctl kernel.pid_max is not allowed", true],
+      ["net.ipv4.ip_forward=1", "--sysctl net.ipv4.ip_forward is not allowed with --network host", false],
+    ] as const)
+      expect(bunkerErrorOf(() => parseSysctls([flag], newNetNs))).toStartWith(text);
   });
 });
 
