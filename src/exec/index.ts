@@ -71,8 +71,8 @@ export async function execInContainer(rec: ContainerRecord, argv: string[], o: E
     stdio = { fds: [devNull, 1, 2], setsid: false, controllingTty: false };
   }
   const steps = processSteps(
-    // the container's rlimits too, as docker's exec has them
-    { cwd, caps, uid: user.uid, gid: user.gid, groups: user.groups, noNewPrivs: spec.noNewPrivs, idMapping: spec.idMapping, ulimits: spec.ulimits },
+    // the container's rlimits and seccomp filter (none for --privileged) too, as docker's exec has them
+    { cwd, caps, uid: user.uid, gid: user.gid, groups: user.groups, noNewPrivs: spec.noNewPrivs, seccomp: spec.seccomp, idMapping: spec.idMapping, ulimits: spec.ulimits },
     { path: pathOf(env), args: argv, env, execFd: -1 },
     stdio,
   );

@@ -58,6 +58,18 @@ describe("exec", () => {
     await sb.run(["rm", "-f", "fewcaps"]);
   });
 
+  test("the container's seccomp: none for a --privileged or seccomp=unconfined one, as its main process", async () => {
+    for (const [name, flags] of [["privd", ["--privileged"]], ["unconfined", ["--security-opt", "seccomp=unconfined"]]] as const) {
+      const r = await sb.run(["run", "-d", "--network", "none", "--name", name, ...flags, "--rootfs", rootfs, "sleep", "600"]);
+      expect(r.code).toBe(0);
+      const out = (await sb.run(["exec", name, "sh", "-c", "cat /proc/1/status; echo ===; cat /proc/self/status"])).stdout;
+      const [inMain, inExec] = out.split("===\n");
+      expect(statusField(inMain, "Seccomp")).toBe("0");
+      for (const f of ["Seccomp", "Seccomp_filters", "CapEff"]) expect(statusField(inExec, f)).toBe(statusField(inMain, f));
+      await sb.run(["rm", "-f", name]);
+    }
+  });
+
   test("the container's --ulimit applies to exec too (docker's exec inherits the rlimits); one exec can't raise above its own: one line", async () => {
     const r = await sb.run(["run", "-d", "--network", "none", "--name", "limited", "--ulimit", "nofile=123:456", "--rootfs", rootfs, "sleep", "600"]);
     expect(r.code).toBe(0);
