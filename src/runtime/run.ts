@@ -1,9 +1,9 @@
 // `bunker run`: from flags and an image (or --rootfs DIR) to a ContainerSpec, then a foreground
 // run of it. The detached path (-d) hands the same plan to the lifecycle's monitor.
-import { closeSync, existsSync, readFileSync, rmdirSync, statSync, writeFileSync, writeSync } from "../fs";
+import { closeSync, existsSync, rmdirSync, statSync, writeFileSync, writeSync } from "../fs";
 import { join, normalize, resolve } from "../posix-path";
 // The record and state modules only (not ../container): a run must not load the monitor, logs, cp...
-import { checkName, type ContainerRecord, containerDir, findContainer, inReservedContainer, nowTimestamp, registerContainer, removeContainer } from "../container/records";
+import { checkName, type ContainerRecord, containerDir, inReservedContainer, nowTimestamp, registerContainer, removeContainer } from "../container/records";
 import { initialState, updateState, writeState } from "../container/state";
 import type { ContainerCgroup } from "../cgroup";
 import { dockerResources, hasLimits, parseCgroupMode, parseResourceFlags, RESOURCE_FLAGS } from "../cgroup/limits";
@@ -13,17 +13,15 @@ import { hostIdMapping, type IdMapping } from "../userns/idmap";
 import { effectiveCaps } from "./caps";
 import { bool, list, type ParsedFlags, type ParsedRun, parseRunFlags, RUN_FLAGS, str } from "./flags";
 import { forwardSignals, type Prestarted, prestart, startContainer, waitForExit } from "./process";
-import { attachNetwork, checkDnsFlags, hostsFile, type NetworkAttachment, type NetworkPlan, parseAddHosts, parsePublish, planNetwork, portBindings, publishedBindings, resolvConf } from "../net";
-import { parseMountFlags, parseSize, parseVolumesFrom, prepareVolumes, removeAnonymousVolumes, withVolumesFrom } from "../volume";
+import { attachNetwork, hostsFile, type NetworkAttachment, type NetworkPlan, parsePublish, planNetwork, portBindings, publishedBindings, resolvConf } from "../net";
+import { parseMountFlags, prepareVolumes, removeAnonymousVolumes, withVolumesFrom } from "../volume";
 import type { ContainerSpec, RootfsSpec } from "./spec";
 import { mountpointLayer } from "./mountpoints";
 import { imageRootfs, stopRootfsHelpers } from "./rootfs";
 import { forgoLingerer } from "./linger";
 import { mark } from "./trace";
 import { buildEnv, resolveUser } from "./user";
-import { dockerDevices, parseDevices } from "./device";
-import { parseSysctls } from "./sysctl";
-import { dockerUlimits, parseUlimits } from "./ulimit";
+import { parseExtraFlags } from "./extra-flags";
 
 export const RUN_USAGE = `Usage: bunker run [OPTIONS] IMAGE [COMMAND] [ARG...]
        bunker run [OPTIONS] --rootfs DIR COMMAND [ARG...]
@@ -125,52 +123,15 @@ export function keepIdMapping(base: IdMapping): IdMapping {
   return { kind: base.kind, uids: split(base.uids, uid), gids: split(base.gids, gid) };
 }
 
-/** --label-file lines (KEY=VALUE, # comments) and then --label KEY=VALUE (KEY alone: empty), as docker merges them. */
-function labels(files: string[], flags: string[]): Record<string, string> {
-  const fromFiles = files.flatMap((file) => {
-    let text: string;
-    try {
-      text = readFileSync(file, "utf8");
-    } catch (e) {
-      throw new BunkerError(`cannot read label file ${file}: ${(e as Error).message}`);
-    }
-    return text.split("\n").map((l) => l.trim()).filter((l) => l && !l.startsWith("#"));
-  });
+/** --label-file lines (read already) and then --label KEY=VALUE (KEY alone: empty), as docker merges them. */
+function labels(lines: string[]): Record<string, string> {
   const out: Record<string, string> = {};
-  for (const l of [...fromFiles, ...flags]) {
+  for (const l of lines) {
     const eq = l.indexOf("=");
     if (eq < 0) out[l] = "";
     else out[l.slice(0, eq)] = l.slice(eq + 1);
   }
   return out;
-}
-
-/** --volumes-from: each container named, with the mounts its record lists. */
-async function volumesFrom(specs: string[]) {
-  return Promise.all(
-    specs.map(async (spec) => {
-      const { container, mode } = parseVolumesFrom(spec);
-      const rec = await findContainer(container);
-      if (!rec) throw new BunkerError(`--volumes-from ${container}: no such container`);
-      return { container, mode, mounts: rec.Mounts };
-    }),
-  );
-}
-
-/** docker's /dev/shm size, as recorded when --shm-size is not given */
-const DEFAULT_SHM_SIZE = 64 * 1024 * 1024;
-
-function parseShmSize(v: string | undefined): number | undefined {
-  if (v === undefined) return undefined;
-  const bytes = parseSize(v);
-  if (bytes === undefined || bytes <= 0) throw new BunkerError(`invalid --shm-size "${v}": give a size such as 64m or 1g`);
-  return bytes;
-}
-
-function parseStopTimeout(v: string | undefined): number | undefined {
-  if (v === undefined) return undefined;
-  if (!/^-?\d+$/.test(v)) throw new BunkerError(`invalid --stop-timeout "${v}": give whole seconds (-1: wait for ever)`);
-  return Number(v);
 }
 
 function writeCidFile(path: string, id: string): void {
@@ -250,10 +211,10 @@ export async function planContainer(parsed: ParsedRun, loadPuller: LoadPuller, n
   const keepId = str(f, "userns") === "keep-id";
   const rootsTopFirst = image ? [...image.layerDirs].reverse() : [resolve(rootfsDir!)];
   const userSpec = str(f, "user") ?? (keepId ? `${process.getuid!()}:${process.getgid!()}` : cfg.User || "0");
-  const groupAdd = list(f, "groupAdd");
-  if (groupAdd.length > 0 && idMapping.kind === "single")
+  const extras = await parseExtraFlags(f, network.newNetNs);
+  if (extras.groupAdd.length > 0 && idMapping.kind === "single")
     throw new BunkerError("--group-add needs a range of subordinate group ids: add one for your user to /etc/subgid (see 'bunker doctor')");
-  const user = resolveUser(userSpec, rootsTopFirst, groupAdd);
+  const user = resolveUser(userSpec, rootsTopFirst, extras.groupAdd);
 
   const security = securityOpts(list(f, "securityOpt"));
   const resourceFlags: Record<string, string | undefined> = {};
@@ -267,26 +228,7 @@ export async function planContainer(parsed: ParsedRun, loadPuller: LoadPuller, n
   const workdir = str(f, "workdir") ?? (cfg.WorkingDir || "/");
   if (!workdir.startsWith("/")) throw new BunkerError(`the working directory '${workdir}' is invalid: it needs to be an absolute path`);
   const ownMounts = parseMountFlags({ volumes: list(f, "volume"), mounts: list(f, "mount"), tmpfs: list(f, "tmpfs") });
-  const mounts = list(f, "volumesFrom").length ? withVolumesFrom(ownMounts, await volumesFrom(list(f, "volumesFrom"))) : ownMounts;
-  const extraHosts = parseAddHosts(list(f, "addHost"));
-  const dns = checkDnsFlags({ servers: list(f, "dns"), search: list(f, "dnsSearch"), options: list(f, "dnsOption") });
-  const shmSize = parseShmSize(str(f, "shmSize"));
-  const stopTimeout = parseStopTimeout(str(f, "stopTimeout"));
-  const containerLabels = labels(list(f, "labelFile"), list(f, "label"));
-  if (!bool(f, "detach")) {
-    // No daemon outlives a foreground run to restart its container, and its output goes straight
-    // to the caller instead of to a log: refused rather than ignored.
-    const restart = str(f, "restart");
-    if (restart !== undefined && restart !== "" && restart !== "no")
-      throw new BunkerError(`--restart ${restart} needs -d: a restart policy is carried out by a detached container's monitor`);
-    if (list(f, "logOpt").length > 0) throw new BunkerError("--log-opt needs -d: a foreground container's output goes straight to you, not to a log");
-  }
-  const cidfile = str(f, "cidfile");
-  if (cidfile !== undefined && existsSync(cidfile))
-    throw new BunkerError(`container ID file found, make sure the other container isn't running or delete ${cidfile}`);
-  const ulimits = parseUlimits(list(f, "ulimit"));
-  const devices = parseDevices(list(f, "device"));
-  const sysctls = parseSysctls(list(f, "sysctl"), network.newNetNs);
+  const mounts = extras.volumesFrom.length ? withVolumesFrom(ownMounts, extras.volumesFrom) : ownMounts;
 
   mark("flags");
   const name = str(f, "name");
@@ -324,18 +266,18 @@ export async function planContainer(parsed: ParsedRun, loadPuller: LoadPuller, n
       seccomp: security.seccomp && !privileged,
       privileged,
       mounts,
-      etcFiles: { hosts: hostsFile(network, hostname, extraHosts), hostname: `${hostname}\n`, resolvConf: resolvConf(network, dns) },
+      etcFiles: { hosts: hostsFile(network, hostname, extras.extraHosts), hostname: `${hostname}\n`, resolvConf: resolvConf(network, extras.dns) },
       newNetNs: network.newNetNs,
       network,
       tty: bool(f, "tty"),
       stdin: bool(f, "interactive"),
       init: bool(f, "init"),
-      shmSize,
+      shmSize: extras.shmSize,
       resources,
       cgroupMode,
-      ulimits,
-      devices,
-      sysctls,
+      ulimits: extras.ulimits,
+      devices: extras.devices,
+      sysctls: extras.sysctls,
     };
     // the child mounts its root while the record is written and the rest is planned
     prestarted?.releaseMounts(spec);
@@ -357,9 +299,9 @@ export async function planContainer(parsed: ParsedRun, loadPuller: LoadPuller, n
         WorkingDir: workdir,
         Tty: bool(f, "tty"),
         OpenStdin: bool(f, "interactive"),
-        Labels: containerLabels,
+        Labels: labels(extras.fileLabels.length ? [...extras.fileLabels, ...list(f, "label")] : list(f, "label")),
         StopSignal: str(f, "stopSignal") ?? cfg.StopSignal,
-        StopTimeout: stopTimeout,
+        StopTimeout: extras.stopTimeout,
         Image: parsed.image ?? rootfsDir!,
       },
       HostConfig: {
@@ -375,17 +317,7 @@ export async function planContainer(parsed: ParsedRun, loadPuller: LoadPuller, n
         CapDrop: list(f, "capDrop"),
         SecurityOpt: list(f, "securityOpt"),
         Binds: list(f, "volume"),
-        VolumesFrom: list(f, "volumesFrom"),
-        ExtraHosts: extraHosts.map((h) => `${h.name}:${h.ip}`),
-        Dns: dns.servers,
-        DnsSearch: dns.search,
-        DnsOptions: dns.options,
-        GroupAdd: groupAdd,
-        ShmSize: shmSize ?? DEFAULT_SHM_SIZE,
-        Ulimits: dockerUlimits(ulimits),
-        Devices: dockerDevices(devices),
-        // docker omits an empty Sysctls
-        ...(Object.keys(sysctls).length > 0 ? { Sysctls: sysctls } : {}),
+        ...extras.hostConfig,
         // docker's Memory, NanoCpus, PidsLimit... for inspect
         ...dockerResources(resources),
       },
@@ -401,7 +333,7 @@ export async function planContainer(parsed: ParsedRun, loadPuller: LoadPuller, n
     };
     await registerContainer(record, name);
     // docker's cidfile: the id alone, written once the container exists; never one that is there
-    if (cidfile !== undefined) writeCidFile(cidfile, id);
+    if (extras.cidfile !== undefined) writeCidFile(extras.cidfile, id);
     mark("record");
     return { record, spec, flags: f };
   });

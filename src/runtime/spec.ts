@@ -7,6 +7,9 @@ import type { MountSpec } from "../volume";
 import type { DeviceSpec } from "./device";
 import type { Ulimit } from "./ulimit";
 
+/** docker's /dev/shm: 64 MiB unless --shm-size */
+export const DEFAULT_SHM_SIZE = 64 * 1024 * 1024;
+
 export type RootfsSpec =
   /** overlayfs over the image's layers: lowerDirs top → bottom, mounted inside the user namespace */
   | { kind: "overlay"; lowerDirs: string[]; upperDir: string; workDir: string; mountPoint: string }

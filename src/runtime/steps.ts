@@ -7,7 +7,7 @@ import { capMask } from "./caps";
 import { defaultSeccompFilter } from "./seccomp";
 import { Op, type Step } from "./program";
 import { kernelMountOptions, type MountSpec } from "../volume";
-import type { ContainerSpec } from "./spec";
+import { type ContainerSpec, DEFAULT_SHM_SIZE } from "./spec";
 import { sysctlPath } from "./sysctl";
 import { RLIMITS, type Ulimit } from "./ulimit";
 
@@ -65,8 +65,7 @@ const MASKED_FILES = ["/proc/kcore", "/proc/keys", "/proc/latency_stats", "/proc
 const MASKED_DIRS = ["/proc/acpi", "/proc/scsi", "/sys/firmware", "/sys/devices/virtual/powercap"];
 const READONLY_PATHS = ["/proc/bus", "/proc/fs", "/proc/irq", "/proc/sys", "/proc/sysrq-trigger"];
 const DEVICES = ["null", "zero", "full", "random", "urandom", "tty"];
-/** docker's /dev/shm: 64 MiB unless --shm-size */
-const DEFAULT_SHM_SIZE = 64 * 1024 * 1024;
+
 
 /** Escapes a path for overlayfs's comma- and colon-separated options. */
 function overlayPath(p: string): string {
@@ -245,9 +244,10 @@ export function mountSteps(spec: ContainerSpec): Step[] {
     ...rootfsSteps(spec),
     { op: Op.SetRoot, ints: [], strs: [root], what: `open the root ${root}` },
     mount({ source: "proc", target: "/proc", fstype: "proc", flags: MS_NOSUID | MS_NODEV | MS_NOEXEC, create: Create.Dir }),
-    ...sysctlSteps(spec.sysctls ?? {}),
-    mount({ source: "tmpfs", target: "/dev", fstype: "tmpfs", flags: MS_NOSUID | MS_STRICTATIME, data: "mode=755,size=65536k", create: Create.Dir }),
   ];
+  // (the parts few runs have are added only when there: see src/runtime/extra-flags.ts)
+  if (spec.sysctls) s.push(...sysctlSteps(spec.sysctls));
+  s.push(mount({ source: "tmpfs", target: "/dev", fstype: "tmpfs", flags: MS_NOSUID | MS_STRICTATIME, data: "mode=755,size=65536k", create: Create.Dir }));
   for (const d of DEVICES) s.push(mount({ source: `/dev/${d}`, target: `/dev/${d}`, flags: MS_BIND, create: Create.File }));
   // gid=5 (tty) only when that group exists in the namespace; otherwise devpts refuses the option.
   const ptsGid = hasMappedId(spec.idMapping.gids, 5) ? ",gid=5" : "";
@@ -260,8 +260,8 @@ export function mountSteps(spec: ContainerSpec): Step[] {
     { op: Op.Symlink, ints: [1], strs: ["/proc/self/fd/2", "/dev/stderr"], what: "link /dev/stderr" },
     mount({ source: "shm", target: "/dev/shm", fstype: "tmpfs", flags: MS_NOSUID | MS_NODEV | MS_NOEXEC, data: `mode=1777,size=${spec.shmSize ?? DEFAULT_SHM_SIZE}`, create: Create.Dir }),
     mount({ source: "mqueue", target: "/dev/mqueue", fstype: "mqueue", flags: MS_NOSUID | MS_NODEV | MS_NOEXEC, create: Create.Dir }),
-    ...deviceSteps(spec.devices ?? []),
   );
+  if (spec.devices) s.push(...deviceSteps(spec.devices));
   // sysfs can be mounted only by the owner of the network namespace; with the host's network, bind
   // the host's /sys instead. Either way it is read-only.
   if (spec.newNetNs)
@@ -345,9 +345,11 @@ export function processSteps(spec: ProcessSpec, exec: ExecTarget, stdio: Stdio):
       strs: [],
       what: "set up stdin, stdout and stderr",
     },
-    // Last before the exec: a low nofile or as limit must not fail the steps before (the pty's
-    // opens, the exec's argv), only the command.
-    ...rlimitSteps(spec.ulimits ?? []),
+  );
+  // Last before the exec: a low nofile or as limit must not fail the steps before (the pty's
+  // opens, the exec's argv), only the command.
+  if (spec.ulimits) s.push(...rlimitSteps(spec.ulimits));
+  s.push(
     { op: Op.Exec, ints: [exec.args.length, exec.env.length, exec.execFd], strs: [exec.path, ...exec.args, ...exec.env], what: `exec ${exec.args[0]}` },
   );
   return s;
