@@ -199,6 +199,12 @@ async function startToolSharingMemory(path: string, argv: string[], stderrFd: nu
 /** What a prestarted container needs decided before its clone; the rest may come later. */
 export interface PrestartPlan {
   newNetNs: boolean;
+  /**
+   * The network namespace is made by the child, not its clone: right after its ids are mapped,
+   * while bunker still plans. Only where nothing attaches to it (--network none): the kernel's
+   * ~0.6 ms for a new one (the costliest namespace by far) then leaves bunker's own path.
+   */
+  netnsInChild?: boolean;
   idMapping: IdMapping;
   /** -i: the container reads bunker's stdin (else /dev/null) */
   stdin: boolean;
@@ -218,8 +224,10 @@ export interface Prestarted {
    * taken); a no-op where canMountEarly says no.
    */
   releaseMounts(spec: ContainerSpec): void;
-  /** the steps releaseMounts sent, which the rest of the program follows */
+  /** the steps sent so far (the child's own network namespace, the mounts), which the rest follows */
   sentSteps(): Step[];
+  /** whether releaseMounts sent the mounts: the rest is then startSteps only */
+  mountsSent(): boolean;
   /** hands the child to spawnAndRelease, once */
   take(): { pid: number; sharedWithChild: SharedWithChild; idMapped: Promise<void> };
   /** when not taken: the child exits without running anything, and is reaped */
@@ -242,9 +250,14 @@ export function prestart(plan: PrestartPlan): Prestarted | undefined {
   // The child runs no step before every writer of this pipe is gone: the id-mapping tools, which
   // get it as their stdout, and bunker, until it has started them (see releaseMounts).
   const [mappedRead, mappedWrite] = pipe();
+  const netnsInChild = plan.newNetNs && plan.netnsInChild === true;
+  let sent: Step[] = netnsInChild ? [UNSHARE_NET, AWAIT_REST] : [];
   const header = encodeProgram(
-    { cloneFlags: cloneFlags(plan.newNetNs), cgroupFd: -1, goFd: pipes.goRead, goWriteFd: pipes.goWrite, errFd: pipes.errWrite, errReadFd: pipes.errRead, mappedFd: mappedRead, mappedWriteFd: mappedWrite },
-    [],
+    {
+      cloneFlags: cloneFlags(plan.newNetNs && !netnsInChild),
+      ...{ cgroupFd: -1, goFd: pipes.goRead, goWriteFd: pipes.goWrite, errFd: pipes.errWrite, errReadFd: pipes.errRead, mappedFd: mappedRead, mappedWriteFd: mappedWrite },
+    },
+    sent,
   );
   let cloned: ReturnType<typeof cloneChild>;
   try {
@@ -255,22 +268,31 @@ export function prestart(plan: PrestartPlan): Prestarted | undefined {
   }
   const idMapped = applyIdMapping(cloned.pid, plan.idMapping, startToolSharingMemory, mappedWrite);
   idMapped.catch(() => {}); // awaited when taken; an abort makes its failure moot
+  // Go at once: the child makes its network namespace as soon as its ids are mapped, then awaits
+  // the rest (a failure shows when the rest is sent: it has reported and exited). Sent as a
+  // program message naming its own first program, not a one-byte go: every message on the go pipe
+  // is then BK_GO_MSG bytes, and one read can't take the start of the next.
+  if (netnsInChild && native().bk_release_program(pipes.goWrite, header, header.length) < 0) {
+    abortChild(cloned, pipes, true);
+    return undefined;
+  }
   let state: "waiting" | "taken" | "aborted" = "waiting";
-  let sent: Step[] = [];
+  let mountsSent = false;
   return {
     pid: cloned.pid,
     pipes,
     stdio: own.stdio,
     plan,
     releaseMounts(spec) {
-      if (state !== "waiting" || sent.length > 0 || !canMountEarly(spec)) return;
+      if (state !== "waiting" || mountsSent || !canMountEarly(spec)) return;
       const steps = [...mountSteps(spec), AWAIT_REST];
       const program = encodeProgram(NO_PIPES, steps);
       // The child runs it once its ids are mapped (the mapped pipe). A step that fails shows when
       // the rest is sent: the child has reported it and exited.
       if (native().bk_release_program(pipes.goWrite, program, program.length) < 0) return;
       cloned.sharedWithChild.mounts = program;
-      sent = steps;
+      sent = [...sent, ...steps];
+      mountsSent = true;
     },
     take() {
       if (state !== "waiting") throw new Error(`prestarted container ${state}`);
@@ -278,16 +300,32 @@ export function prestart(plan: PrestartPlan): Prestarted | undefined {
       return { ...cloned, idMapped };
     },
     sentSteps: () => sent,
+    mountsSent: () => mountsSent,
     abort() {
       if (state !== "waiting") return;
       state = "aborted";
-      // Closing the go pipe unwritten makes the child exit without running anything.
-      closeSync(pipes.goWrite);
-      closeSync(pipes.errRead);
-      reapNow(cloned.pid);
-      childDone(cloned.sharedWithChild);
+      abortChild(cloned, pipes, netnsInChild);
     },
   };
+}
+
+/**
+ * Ends a prestarted child that was never taken. Closing the go pipe makes one that has not started
+ * exit without running anything; one told to go already (`started`) may be waiting for its id
+ * mapping, which our own event loop would have to finish while reapNow blocks it: it is killed.
+ */
+function abortChild(cloned: { pid: number; sharedWithChild: SharedWithChild }, pipes: SyncPipes, started: boolean): void {
+  closeSync(pipes.goWrite);
+  closeSync(pipes.errRead);
+  if (started) {
+    try {
+      process.kill(cloned.pid, "SIGKILL");
+    } catch {
+      // exited already (a failed step): reaped below
+    }
+  }
+  reapNow(cloned.pid);
+  childDone(cloned.sharedWithChild);
 }
 
 /**
@@ -383,6 +421,7 @@ export async function startContainer(spec: ContainerSpec, opts: StartOptions = {
     own.stdio,
     { cgroupFd: opts.cgroupFd ?? -1, goFd: pipes.goRead, goWriteFd: pipes.goWrite, errFd: pipes.errWrite, errReadFd: pipes.errRead },
     early?.sentSteps(),
+    early?.mountsSent() ?? false,
   );
   const result = await spawnAndRelease(
     {
@@ -412,14 +451,18 @@ export function spawnProgram(
   stdio: Stdio,
   fds: Omit<ProgramHeader, "cloneFlags">,
   sent: Step[] = [],
+  mountsSent = false,
 ): { program: Uint8Array; steps: Step[]; execFd: number } {
   const exec = spec.init
     ? { path: "", args: ["bunker-init", "init", "--", ...spec.args], env: spec.env, execFd: helperMemfd() }
     : { path: pathOf(spec.env), args: spec.args, env: spec.env, execFd: -1 };
-  // After steps sent early, the rest only; the child numbers its steps on from them.
-  const steps = sent.length > 0 ? startSteps(spec, exec, stdio) : buildSteps(spec, exec, stdio);
+  // After mounts sent early, the rest only; the child numbers its steps on from those sent.
+  const steps = mountsSent ? startSteps(spec, exec, stdio) : buildSteps(spec, exec, stdio);
   return { program: encodeProgram({ cloneFlags: cloneFlags(spec.newNetNs), ...fds }, steps), steps: [...sent, ...steps], execFd: exec.execFd };
 }
+
+/** The first program of a prestarted child that makes its own network namespace (PrestartPlan.netnsInChild). */
+const UNSHARE_NET: Step = { op: Op.Unshare, ints: [Number(CLONE_NEWNET)], strs: [], what: "make the network namespace" };
 
 function cloneFlags(newNetNs: boolean): bigint {
   const flags = CLONE_NEWUSER | CLONE_NEWNS | CLONE_NEWPID | CLONE_NEWUTS | CLONE_NEWIPC | CLONE_NEWCGROUP;

@@ -501,7 +501,14 @@ export async function runMain(argv: string[], loadPuller: LoadPuller): Promise<n
   const early =
     detach || bool(f, "tty") || process.env.BUNKER_PRESTART === "0"
       ? undefined
-      : prestart({ newNetNs: namespaces.network.newNetNs, idMapping: namespaces.idMapping, stdin: bool(f, "interactive"), init: bool(f, "init") });
+      : prestart({
+          newNetNs: namespaces.network.newNetNs,
+          // nothing attaches to a --network none namespace: the child can make it itself
+          netnsInChild: namespaces.network.mode === "none",
+          idMapping: namespaces.idMapping,
+          stdin: bool(f, "interactive"),
+          init: bool(f, "init"),
+        });
   try {
     const plan = await planContainer(parsed, loadPuller, namespaces, early);
     mark("planned");
