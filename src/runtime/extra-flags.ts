@@ -2,18 +2,19 @@
 // another container's volumes...), parsed in one place and only when one of them is there. Each
 // function a run calls for the first time costs it tens of thousands of instructions (its bytecode
 // is linked then), so the common run, which gives none of these, calls none of their parsers.
-import { findContainer } from "../container/records";
+import { findContainer, type MountPoint } from "../container/records";
 import { BunkerError } from "../errors";
 import { existsSync, readFileSync } from "../fs";
 import { checkDnsFlags, type DnsFlags, type ExtraHost, NO_DNS_FLAGS, parseAddHosts } from "../net";
-import { parseSize, parseVolumesFrom, type RecordedMount } from "../volume";
+import { parseSize, parseVolumesFrom } from "../volume";
 import { type DeviceSpec, dockerDevices, parseDevices } from "./device";
 import { bool, list, type ParsedFlags, str } from "./flags";
 import { DEFAULT_SHM_SIZE } from "./spec";
 import { parseSysctls } from "./sysctl";
 import { dockerUlimits, parseUlimits, type Ulimit } from "./ulimit";
 
-const EXTRA_KEYS = [
+/** The flags parsed here: a run that gives none of them takes NO_EXTRA_FLAGS without a call. */
+export const EXTRA_FLAG_KEYS = [
   ...["addHost", "dns", "dnsSearch", "dnsOption", "groupAdd", "shmSize", "stopTimeout", "labelFile", "cidfile"],
   ...["ulimit", "device", "sysctl", "volumesFrom", "restart", "logOpt"],
 ];
@@ -33,12 +34,12 @@ export interface ExtraFlags {
   devices?: DeviceSpec[];
   sysctls?: Record<string, string>;
   /** --volumes-from: each container named, with its recorded mounts */
-  volumesFrom: { container: string; mode?: "ro" | "rw"; mounts: RecordedMount[] }[];
+  volumesFrom: { container: string; mode?: "ro" | "rw"; mounts: MountPoint[] }[];
   /** docker's HostConfig fields for inspect */
   hostConfig: Record<string, unknown>;
 }
 
-const NONE: ExtraFlags = {
+export const NO_EXTRA_FLAGS: ExtraFlags = {
   extraHosts: [],
   dns: NO_DNS_FLAGS,
   groupAdd: [],
@@ -47,11 +48,11 @@ const NONE: ExtraFlags = {
   hostConfig: { VolumesFrom: [], ExtraHosts: [], Dns: [], DnsSearch: [], DnsOptions: [], GroupAdd: [], ShmSize: DEFAULT_SHM_SIZE, Ulimits: [], Devices: [] },
 };
 
-/** The run's extra flags, checked (one line, 125, before its record exists); `newNetNs`: not --network host. */
+/**
+ * The extra flags of a run or sandbox, checked (one line, 125, before anything exists);
+ * `newNetNs`: not --network host. Call it only where one of EXTRA_FLAG_KEYS is given.
+ */
 export async function parseExtraFlags(f: ParsedFlags, newNetNs: boolean): Promise<ExtraFlags> {
-  let given = false;
-  for (const k of EXTRA_KEYS) if (f[k] !== undefined) given = true;
-  if (!given) return NONE;
   if (!bool(f, "detach")) {
     // No daemon outlives a foreground run to restart its container, and its output goes straight
     // to the caller instead of to a log: refused rather than ignored.

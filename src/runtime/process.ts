@@ -256,7 +256,13 @@ export function prestart(plan: PrestartPlan): Prestarted | undefined {
   const header = encodeProgram(
     {
       cloneFlags: netnsInChild ? cloneFlags(true) & ~MADE_BY_CHILD : cloneFlags(plan.newNetNs),
-      ...{ cgroupFd: -1, goFd: pipes.goRead, goWriteFd: pipes.goWrite, errFd: pipes.errWrite, errReadFd: pipes.errRead, mappedFd: mappedRead, mappedWriteFd: mappedWrite },
+      cgroupFd: -1,
+      goFd: pipes.goRead,
+      goWriteFd: pipes.goWrite,
+      errFd: pipes.errWrite,
+      errReadFd: pipes.errRead,
+      mappedFd: mappedRead,
+      mappedWriteFd: mappedWrite,
     },
     sent,
   );

@@ -21,7 +21,7 @@ import { imageRootfs, stopRootfsHelpers } from "./rootfs";
 import { forgoLingerer } from "./linger";
 import { mark } from "./trace";
 import { buildEnv, resolveUser } from "./user";
-import { parseExtraFlags } from "./extra-flags";
+import { EXTRA_FLAG_KEYS, NO_EXTRA_FLAGS, parseExtraFlags } from "./extra-flags";
 
 export const RUN_USAGE = `Usage: bunker run [OPTIONS] IMAGE [COMMAND] [ARG...]
        bunker run [OPTIONS] --rootfs DIR COMMAND [ARG...]
@@ -211,7 +211,10 @@ export async function planContainer(parsed: ParsedRun, loadPuller: LoadPuller, n
   const keepId = str(f, "userns") === "keep-id";
   const rootsTopFirst = image ? [...image.layerDirs].reverse() : [resolve(rootfsDir!)];
   const userSpec = str(f, "user") ?? (keepId ? `${process.getuid!()}:${process.getgid!()}` : cfg.User || "0");
-  const extras = await parseExtraFlags(f, network.newNetNs);
+  // inline, not a call: the common run gives none of these (see src/runtime/extra-flags.ts)
+  let extraGiven = false;
+  for (const k of EXTRA_FLAG_KEYS) if (f[k] !== undefined) extraGiven = true;
+  const extras = extraGiven ? await parseExtraFlags(f, network.newNetNs) : NO_EXTRA_FLAGS;
   if (extras.groupAdd.length > 0 && idMapping.kind === "single")
     throw new BunkerError("--group-add needs a range of subordinate group ids: add one for your user to /etc/subgid (see 'bunker doctor')");
   const user = resolveUser(userSpec, rootsTopFirst, extras.groupAdd);

@@ -79,25 +79,17 @@ export function resolveUser(spec: string, rootsTopFirst: string[], groupAdd: str
   const entry = isNumber(userPart) ? passwd.find((p) => p.uid === Number(userPart)) : passwd.find((p) => p.name === userPart);
   if (!entry && !isNumber(userPart)) throw new BunkerError(`unable to find user ${userPart}: no matching entries in passwd file`);
   const uid = entry ? entry.uid : Number(userPart);
-  let gid = entry ? entry.gid : 0;
-  if (groupPart !== undefined) {
-    if (isNumber(groupPart)) gid = Number(groupPart);
-    else {
-      const g = groups.find((x) => x.name === groupPart);
-      if (!g) throw new BunkerError(`unable to find group ${groupPart}: no matching entries in group file`);
-      gid = g.gid;
-    }
-  }
+  /** A gid, or a group name looked up in the container's /etc/group; `flag` names where it came from. */
+  const gidOf = (group: string, flag: string) => {
+    if (isNumber(group)) return Number(group);
+    const g = groups.find((x) => x.name === group);
+    if (!g) throw new BunkerError(`unable to find group ${group}${flag}: no matching entries in group file`);
+    return g.gid;
+  };
+  const gid = groupPart !== undefined ? gidOf(groupPart, "") : entry ? entry.gid : 0;
   // Supplementary groups come from /etc/group only when no group was given explicitly (as docker).
   const extra = entry && groupPart === undefined ? groups.filter((g) => g.members.includes(entry.name)).map((g) => g.gid) : [];
-  for (const name of groupAdd) {
-    if (isNumber(name)) extra.push(Number(name));
-    else {
-      const g = groups.find((x) => x.name === name);
-      if (!g) throw new BunkerError(`unable to find group ${name} (--group-add): no matching entries in group file`);
-      extra.push(g.gid);
-    }
-  }
+  for (const group of groupAdd) extra.push(gidOf(group, " (--group-add)"));
   const all = [gid];
   for (const g of extra) if (!all.includes(g)) all.push(g);
   return { uid, gid, groups: all, home: entry?.home || (uid === 0 ? "/root" : "/") };

@@ -17,14 +17,13 @@ import { randomBytes } from "node:crypto";
 import { join } from "node:path";
 import { BunkerError } from "../errors";
 import { log } from "../log";
-import { checkDnsFlags, hostsFile, parseAddHosts, parsePublish, planNetwork, resolvConf } from "../net";
+import { hostsFile, parsePublish, planNetwork, resolvConf } from "../net";
 import { runtimeRoot } from "../paths";
 import { effectiveCaps } from "../runtime/caps";
-import { parseDevices } from "../runtime/device";
+import { parseExtraFlags } from "../runtime/extra-flags";
 import { bool, list, type ParsedRun, parseRunFlags, RUN_FLAGS, str } from "../runtime/flags";
 import { keepIdMapping, runAttached } from "../runtime/run";
 import type { ContainerSpec } from "../runtime/spec";
-import { parseUlimits } from "../runtime/ulimit";
 import { buildEnv, resolveUser } from "../runtime/user";
 import { hostIdMapping } from "../userns/idmap";
 import { type MountSpec, parseMountFlags } from "../volume";
@@ -95,7 +94,7 @@ export interface SandboxPlan {
   dir: string;
 }
 
-export function planSandbox(parsed: ParsedRun): SandboxPlan {
+export async function planSandbox(parsed: ParsedRun): Promise<SandboxPlan> {
   const f = parsed.flags;
   if (parsed.command.length === 0) throw new BunkerError(`"bunker sandbox" requires a command: bunker sandbox [OPTIONS] -- COMMAND [ARG...]`);
   const mode = cwdMode(str(f, "cwd"));
@@ -105,10 +104,7 @@ export function planSandbox(parsed: ParsedRun): SandboxPlan {
   const hostname = str(f, "hostname") ?? "sandbox";
   const home = user.home === "/" ? "/home/sandbox" : user.home;
   const userMounts = parseMountFlags({ volumes: list(f, "volume"), mounts: list(f, "mount"), tmpfs: list(f, "tmpfs") });
-  const extraHosts = parseAddHosts(list(f, "addHost"));
-  const dns = checkDnsFlags({ servers: list(f, "dns"), search: list(f, "dnsSearch"), options: list(f, "dnsOption") });
-  const ulimits = parseUlimits(list(f, "ulimit"));
-  const devices = parseDevices(list(f, "device"));
+  const { extraHosts, dns, ulimits, devices } = await parseExtraFlags(f, network.newNetNs);
 
   const id = randomBytes(32).toString("hex");
   const dir = join(runtimeRoot(), "sandbox", id);
@@ -183,7 +179,7 @@ export function planSandbox(parsed: ParsedRun): SandboxPlan {
  * the spec before it starts (doctor's probes put an overlay root under the same mounts).
  */
 export async function runSandbox(argv: string[], adjust?: (spec: ContainerSpec) => void): Promise<number> {
-  const { spec, dir } = planSandbox(parseRunFlags(argv, SANDBOX_FLAGS, () => false));
+  const { spec, dir } = await planSandbox(parseRunFlags(argv, SANDBOX_FLAGS, () => false));
   try {
     adjust?.(spec);
     return await runAttached(spec);

@@ -5,7 +5,7 @@
 //   removeAnonymousVolumes(specs)                                // after `run --rm`
 //   removeIfAnonymous(names)                                     // `rm -v`, a detached --rm container
 export { type KernelMountOptions, kernelMountOptions, MS } from "./mountflags";
-export { type MountFlags, type MountSpec, parseMountFlags, parseSize, parseVolumesFrom, type RecordedMount, splitVolumeFlag, volumeFlagPropagation, withVolumesFrom } from "./spec";
+export { type MountFlags, type MountSpec, parseMountFlags, parseSize, parseVolumesFrom, splitVolumeFlag, volumeFlagPropagation, withVolumesFrom } from "./spec";
 export { createVolume, filterVolumes, getVolume, inspectVolume, listVolumes, pruneVolumes, readVolume, removeVolume, type VolumeInspect, type VolumeRecord } from "./store";
 import type { MountSpec } from "./spec";
 import { containersUsing, createVolume, readVolume, removeVolume } from "./store";

@@ -5,6 +5,7 @@
 // silently makes host directories hides typos.
 import { realpathSync, statSync } from "../fs";
 import { normalize } from "../posix-path";
+import type { MountPoint } from "../container/records";
 import { BunkerError, errnoCode } from "../errors";
 import { anonymousVolumeName, checkVolumeName, VOLUME_NAME_RE, volumeDataDir } from "./store";
 
@@ -58,22 +59,13 @@ export function parseMountFlags(f: MountFlags): MountSpec[] {
   return specs;
 }
 
-/** A mount of another container, as its record lists it (docker's inspect Mounts). */
-export interface RecordedMount {
-  Type: "bind" | "volume" | "tmpfs";
-  Name?: string;
-  Source: string;
-  Destination: string;
-  RW: boolean;
-}
-
 /**
  * docker's --volumes-from CONTAINER[:ro|:rw]: that container's volumes and binds (not its tmpfs)
  * at the same places, in its mode unless ro or rw says otherwise. `own` (this run's -v, --mount and
  * --tmpfs) win where they mount at the same place. A volume mounted this way is the other
  * container's: it is never this one's anonymous volume to remove.
  */
-export function withVolumesFrom(own: MountSpec[], from: { container: string; mode?: "ro" | "rw"; mounts: RecordedMount[] }[]): MountSpec[] {
+export function withVolumesFrom(own: MountSpec[], from: { container: string; mode?: "ro" | "rw"; mounts: MountPoint[] }[]): MountSpec[] {
   const taken = new Set(own.map((m) => m.target));
   const inherited: MountSpec[] = [];
   for (const { container, mode, mounts } of from)
